@@ -1,0 +1,107 @@
+/**
+ * Typed errors thrown by the library for problems caused by the caller's input
+ * or environment (as opposed to bugs). Scripts print `error.message` alone.
+ */
+
+/** What went wrong with an input file, stream, archive or image. */
+export type DigitInputErrorCode =
+  | 'NOT_FOUND'
+  | 'UNREADABLE'
+  | 'EMPTY'
+  | 'HEADER_ONLY'
+  | 'BAD_HEADER'
+  | 'COLUMN_COUNT'
+  | 'BAD_CELL'
+  | 'PIXEL_RANGE'
+  | 'LABEL_RANGE'
+  | 'BAD_ENCODING'
+  | 'LINE_TOO_LONG'
+  | 'ZIP_MEMBER_MISSING'
+  | 'CORRUPT_ARCHIVE'
+  | 'BAD_IDX'
+  | 'CHECKSUM_MISMATCH'
+  | 'MISSING_DEPENDENCY'
+  | 'BAD_IMAGE'
+  | 'UNSUPPORTED';
+
+/** Where in an input a problem sits. Lines and columns count from 1. */
+export interface DigitInputLocation {
+  /** File path, archive member (`zip:member`) or a name for in-memory input. */
+  readonly file: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/**
+ * Thrown for malformed or missing input data. The message reads
+ * `file:line:column: problem`, like a compiler diagnostic.
+ */
+export class DigitInputError extends Error {
+  override readonly name = 'DigitInputError';
+  readonly code: DigitInputErrorCode;
+  readonly file: string;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
+  /** The problem alone, without the location prefix. */
+  readonly problem: string;
+
+  constructor(code: DigitInputErrorCode, location: DigitInputLocation, problem: string, options?: { cause?: unknown }) {
+    super(`${formatLocation(location)}: ${problem}`, options);
+    this.code = code;
+    this.file = location.file;
+    this.line = location.line;
+    this.column = location.column;
+    this.problem = problem;
+  }
+}
+
+/** What went wrong with a saved model. */
+export type DigitModelErrorCode =
+  | 'NOT_FOUND'
+  | 'BAD_JSON'
+  | 'MISSING_WEIGHTS'
+  | 'WEIGHTS_SIZE'
+  | 'WRONG_SHAPE'
+  | 'UNKNOWN_ARCHITECTURE'
+  | 'BAD_OPTIONS';
+
+/** Thrown when a model cannot be built, loaded or is not a digit classifier. */
+export class DigitModelError extends Error {
+  override readonly name = 'DigitModelError';
+  readonly code: DigitModelErrorCode;
+  /** The model folder, URL or architecture name concerned. */
+  readonly target: string;
+
+  constructor(code: DigitModelErrorCode, target: string, problem: string, options?: { cause?: unknown }) {
+    super(`${target}: ${problem}`, options);
+    this.code = code;
+    this.target = target;
+  }
+}
+
+/** What went wrong writing an output. */
+export type DigitOutputErrorCode = 'NOT_WRITABLE' | 'IS_DIRECTORY' | 'NO_DIRECTORY' | 'NO_SPACE' | 'BAD_PREDICTIONS' | 'UNSUPPORTED';
+
+/** Thrown when an output (submission, checkpoint, picture) cannot be written. Nothing partial is left behind. */
+export class DigitOutputError extends Error {
+  override readonly name = 'DigitOutputError';
+  readonly code: DigitOutputErrorCode;
+  readonly path: string;
+
+  constructor(code: DigitOutputErrorCode, path: string, problem: string, options?: { cause?: unknown }) {
+    super(`${path}: ${problem}`, options);
+    this.code = code;
+    this.path = path;
+  }
+}
+
+/** True for the errors this library throws for a caller's mistake (scripts print these as one line). */
+export function isDigitUserError(error: unknown): error is DigitInputError | DigitModelError | DigitOutputError {
+  return error instanceof DigitInputError || error instanceof DigitModelError || error instanceof DigitOutputError;
+}
+
+function formatLocation({ file, line, column }: DigitInputLocation): string {
+  if (line === undefined) return file;
+  if (column === undefined) return `${file}:${line}`;
+  return `${file}:${line}:${column}`;
+}

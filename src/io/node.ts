@@ -1,0 +1,104 @@
+/**
+ * Node-only file access, loaded lazily so the library stays importable in
+ * browsers: nothing here is touched unless the caller passes a file path.
+ */
+import { DigitInputError, DigitOutputError } from '../errors.js';
+
+type NodeFs = typeof import('node:fs/promises');
+type NodePath = typeof import('node:path');
+
+/** True when running under Node (or a runtime providing its fs module). */
+export function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+/** The Node `fs/promises` and `path` modules; a typed error in browsers. */
+export async function nodeModules(purpose: string): Promise<{ fs: NodeFs; path: NodePath }> {
+  if (!isNode()) {
+    throw new DigitOutputError('UNSUPPORTED', purpose, 'file paths need Node; in a browser pass a Blob, stream or IOHandler instead');
+  }
+  const [fs, path] = await Promise.all([import('node:fs/promises'), import('node:path')]);
+  return { fs, path };
+}
+
+/**
+ * Writes `data` to `target` atomically: a temp file in the same directory, then
+ * a rename, so a reader sees the old complete file or the new complete one and a
+ * crash leaves no half-written file under the final name.
+ */
+export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
+  const { fs, path } = await nodeModules(target);
+  const dir = path.dirname(path.resolve(target));
+  await assertWritableTarget(fs, dir, target);
+  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  try {
+    const handle = await fs.open(temp, 'wx');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temp, target);
+  } catch (error) {
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw toOutputError(error, target);
+  }
+}
+
+/** Checks `dir` exists and `target` is not a directory, with typed errors. */
+async function assertWritableTarget(fs: NodeFs, dir: string, target: string): Promise<void> {
+  const dirStat = await fs.stat(dir).catch(() => undefined);
+  if (dirStat === undefined) throw new DigitOutputError('NO_DIRECTORY', target, `directory ${dir} does not exist`);
+  if (!dirStat.isDirectory()) throw new DigitOutputError('NO_DIRECTORY', target, `${dir} is not a directory`);
+  const targetStat = await fs.stat(target).catch(() => undefined);
+  if (targetStat?.isDirectory() === true) throw new DigitOutputError('IS_DIRECTORY', target, 'is a directory, expected a file path');
+}
+
+/** Maps a Node system error to a {@link DigitOutputError}; other errors pass through. */
+export function toOutputError(error: unknown, target: string): unknown {
+  if (error instanceof DigitOutputError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return new DigitOutputError('NO_DIRECTORY', target, 'directory does not exist', { cause: error });
+    case 'EISDIR':
+      return new DigitOutputError('IS_DIRECTORY', target, 'is a directory, expected a file path', { cause: error });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new DigitOutputError('NOT_WRITABLE', target, 'permission denied', { cause: error });
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new DigitOutputError('NO_SPACE', target, 'no space left on device; nothing was written', { cause: error });
+    default:
+      return error;
+  }
+}
+
+/** Reads a whole file, mapping "not found" and permission problems to {@link DigitInputError}. */
+export async function readFileBytes(file: string): Promise<Uint8Array> {
+  const { fs } = await nodeModules(file);
+  try {
+    const buffer = await fs.readFile(file);
+    return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  } catch (error) {
+    throw toInputError(error, file);
+  }
+}
+
+/** Maps a Node system error met while reading to a {@link DigitInputError}; other errors pass through. */
+export function toInputError(error: unknown, file: string): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return new DigitInputError('NOT_FOUND', { file }, 'no such file', { cause: error });
+    case 'EISDIR':
+      return new DigitInputError('UNREADABLE', { file }, 'is a directory, expected a file', { cause: error });
+    case 'EACCES':
+    case 'EPERM':
+      return new DigitInputError('UNREADABLE', { file }, 'permission denied', { cause: error });
+    default:
+      return error;
+  }
+}
