@@ -1,0 +1,287 @@
+/**
+ * Training kernels for the TensorFlow.js wasm backend.
+ *
+ * Stock `@tensorflow/tfjs-backend-wasm` 4.22 has no `Conv2DBackpropFilter`, so a
+ * conv net cannot be trained on it, and its `Conv2DBackpropInput` is a plain
+ * loop (about 2-4 GFLOP/s) while its forward `Conv2D` runs on XNNPACK (about
+ * 25-40 GFLOP/s on one thread). Both gradients are re-expressed here as one forward
+ * `Conv2D` plus cheap layout kernels (Transpose, PadV2, Reverse, Reshape, Slice), and
+ * transposed `BatchMatMul`s (a dense layer's gradient) as Transpose + plain BatchMatMul.
+ * The kernels are taken from the wasm backend's own registry at call time, so this module
+ * never imports `@tensorflow/tfjs-backend-wasm` itself: consumers pick the backend.
+ */
+import {
+  backend_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type DataId,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+const WASM = 'wasm';
+
+/** The part of the wasm backend these kernels use: freeing intermediate results. */
+interface WasmBackendLike {
+  disposeData(dataId: DataId, force?: boolean): boolean;
+}
+
+type Pair = [number, number];
+type ExplicitPadding = [Pair, Pair, Pair, Pair];
+
+/** Attributes of `Conv2DBackpropFilter` (as the tfjs-core op passes them). */
+interface BackpropFilterAttrs {
+  strides: number | Pair;
+  pad: 'valid' | 'same' | number | ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+}
+
+/** Attributes of `Conv2DBackpropInput` (as the tfjs-core op passes them). */
+interface BackpropInputAttrs {
+  strides: number | Pair;
+  pad: 'valid' | 'same' | number | ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  inputShape: [number, number, number, number];
+}
+
+function asWasmBackend(backend: unknown): WasmBackendLike {
+  const candidate = backend as Partial<WasmBackendLike> | null;
+  if (candidate === null || typeof candidate !== 'object' || typeof candidate.disposeData !== 'function') {
+    throw new Error('wasm training kernels: the backend has no disposeData(); is it the tfjs wasm backend?');
+  }
+  return candidate as WasmBackendLike;
+}
+
+/**
+ * Runs other wasm kernels and remembers their outputs so that the
+ * intermediates can be freed once the final result is built.
+ */
+class KernelRunner {
+  private readonly owned: TensorInfo[] = [];
+
+  constructor(private readonly backend: WasmBackendLike) {}
+
+  run(kernelName: string, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
+    const config = getKernel(kernelName, WASM);
+    if (config === undefined) {
+      throw new Error(`wasm training kernels need the wasm kernel '${kernelName}', which is not registered`);
+    }
+    const result = config.kernelFunc({ inputs, backend: this.backend as unknown as object, attrs });
+    const info = Array.isArray(result) ? result[0] : result;
+    if (info === undefined) throw new Error(`wasm kernel '${kernelName}' returned no tensor`);
+    this.owned.push(info);
+    return info;
+  }
+
+  /** Hands `result` to the caller (not freed) and frees every other intermediate. */
+  finish(result: TensorInfo): TensorInfo {
+    this.dispose(result);
+    return result;
+  }
+
+  /** Frees every intermediate except `keep`. Each kernel output owns one reference to its dataId. */
+  dispose(keep?: TensorInfo): void {
+    for (const info of this.owned) {
+      if (info !== keep) this.backend.disposeData(info.dataId);
+    }
+    this.owned.length = 0;
+  }
+}
+
+function computeInfo(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: BackpropFilterAttrs | BackpropInputAttrs,
+): backend_util.Conv2DInfo {
+  const dataFormat = backend_util.convertConv2DDataFormat(attrs.dataFormat);
+  // Gradients of conv2d with dilations > 1 are refused by tfjs-core itself, so dilation is 1 here.
+  return backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, dataFormat);
+}
+
+function as4D(shape: number[]): [number, number, number, number] {
+  if (shape.length !== 4) throw new Error(`wasm training kernels: expected a rank-4 tensor, got shape [${shape.join(', ')}]`);
+  return shape as [number, number, number, number];
+}
+
+/**
+ * dW[kh,kw,ci,co] = sum_{b,oh,ow} x[b, oh*sh + kh - padTop, ow*sw + kw - padLeft, ci] * dy[b,oh,ow,co]
+ * is one forward convolution of x^T = [Ci,H,W,B] (Ci as batch, B as channels) with the
+ * "filter" dy^T = [OH,OW,B,Co], using dilations = forward strides and stride 1; its
+ * output [Ci,KH,KW,Co] is transposed to [KH,KW,Ci,Co]. XNNPACK honours dilations > 1
+ * (checked against the cpu backend in test/kernels.test.ts), so stride 2 needs no zero-insertion.
+ */
+function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>[0]): TensorInfo {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const a = attrs as unknown as BackpropFilterAttrs;
+  const info = computeInfo(as4D(x.shape), a.filterShape, a);
+  if (info.dataFormat !== 'channelsLast') {
+    throw new Error("wasm Conv2DBackpropFilter supports dataFormat 'NHWC' only");
+  }
+  const { inChannels: ci, outChannels: co, filterHeight: kh, filterWidth: kw, outHeight: oh, outWidth: ow } = info;
+  const { inHeight: h, inWidth: w, strideHeight: sh, strideWidth: sw, padInfo } = info;
+
+  // Rows/columns of padded x actually read; extra rows at the end are left out by a smaller
+  // bottom/right pad, and when even no pad is too many the surplus output is sliced off below.
+  const padBottom = Math.max(0, (oh - 1) * sh + kh - h - padInfo.top);
+  const padRight = Math.max(0, (ow - 1) * sw + kw - w - padInfo.left);
+
+  const runner = new KernelRunner(asWasmBackend(backend));
+  try {
+    const xT = runner.run('Transpose', { x }, { perm: [3, 1, 2, 0] });
+    const dyT = runner.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+    // Explicit padding inside Conv2D (XNNPACK pads via its indirection buffer) avoids a PadV2 copy of x.
+    const pad: ExplicitPadding = [[0, 0], [padInfo.top, padBottom], [padInfo.left, padRight], [0, 0]];
+    let g = runner.run('Conv2D', { x: xT, filter: dyT }, { strides: [1, 1], dilations: [sh, sw], pad, dataFormat: 'NHWC' } as unknown as NamedAttrMap);
+    if (g.shape[1] !== kh || g.shape[2] !== kw) {
+      g = runner.run('Slice', { x: g }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
+    }
+    // With one input channel [1,KH,KW,Co] already has the layout of [KH,KW,1,Co]: a Reshape shares the buffer instead of copying.
+    const dW =
+      ci === 1
+        ? runner.run('Reshape', { x: g }, { shape: [kh, kw, 1, co] })
+        : runner.run('Transpose', { x: g }, { perm: [1, 2, 0, 3] });
+    return runner.finish(dW);
+  } catch (error) {
+    runner.dispose();
+    throw error;
+  }
+}
+
+/** Stock wasm kernels we replaced, kept to delegate to. */
+const stockKernels = new Map<string, KernelConfig>();
+/** Backends on which a stock kernel's setupFunc has run: it is skipped when ours replaced it before the backend initialised. */
+const stockSetUp = new Map<string, WeakSet<object>>();
+
+function runStock(kernelName: string, args: Parameters<KernelFunc>[0]): TensorInfo {
+  const stock = stockKernels.get(kernelName);
+  if (stock === undefined) {
+    throw new Error(`wasm ${kernelName}: unsupported configuration and no stock kernel to fall back to`);
+  }
+  const backend = args.backend as object;
+  let done = stockSetUp.get(kernelName);
+  if (done === undefined) stockSetUp.set(kernelName, (done = new WeakSet()));
+  if (!done.has(backend)) {
+    stock.setupFunc?.(backend);
+    done.add(backend);
+  }
+  const result = stock.kernelFunc(args);
+  return Array.isArray(result) ? (result[0] as TensorInfo) : result;
+}
+
+/**
+ * dx = conv(dy zero-inserted by the stride and padded by (K-1-pad), rot180(W) transposed to
+ * [KH,KW,Co,Ci]), stride 1. Falls back to the stock kernel for NCHW and for explicit paddings
+ * larger than the filter (they would need a negative top/left pad of dy).
+ * Kept over the stock kernel because it is faster (bench/kernels.ts, batch 64, one thread):
+ * seed conv2 [64,24,24,100]*[5,5,100,50]: stock 2700 ms, this 310 ms; conv1 (1 input channel): 77 vs 65 ms.
+ */
+function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const a = attrs as unknown as BackpropInputAttrs;
+  const info = computeInfo(a.inputShape, as4D(filter.shape), a);
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
+
+  const padTop = kh - 1 - padInfo.top;
+  const padLeft = kw - 1 - padInfo.left;
+  if (info.dataFormat !== 'channelsLast' || padTop < 0 || padLeft < 0) return runStock('Conv2DBackpropInput', args);
+  // dy zero-inserted by the stride is [OH*sh, OW*sw] (its last sh-1 rows are zeros too). When the
+  // bottom/right pad comes out negative, the conv runs unpadded there and the surplus rows are sliced off.
+  const padBottom = h + kh - 1 - padTop - oh * sh;
+  const padRight = w + kw - 1 - padLeft - ow * sw;
+
+  const runner = new KernelRunner(asWasmBackend(backend));
+  try {
+    let dyd: TensorInfo = dy;
+    if (sh > 1 || sw > 1) {
+      // Zero-insertion as one PadV2 on a 6-D view: [B,OH,1,OW,1,Co] -> [B,OH,sh,OW,sw,Co] -> [B,OH*sh,OW*sw,Co].
+      const view = runner.run('Reshape', { x: dy }, { shape: [b, oh, 1, ow, 1, co] });
+      const spread = runner.run('PadV2', { x: view }, {
+        paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]],
+        constantValue: 0,
+      });
+      dyd = runner.run('Reshape', { x: spread }, { shape: [b, oh * sh, ow * sw, co] });
+    }
+    const flipped = runner.run('Reverse', { x: filter }, { dims: [0, 1] });
+    const rotated = runner.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
+    // Explicit padding inside Conv2D (XNNPACK pads via its indirection buffer) avoids a padded copy of dy.
+    const pad: ExplicitPadding = [[0, 0], [padTop, Math.max(0, padBottom)], [padLeft, Math.max(0, padRight)], [0, 0]];
+    let dx = runner.run('Conv2D', { x: dyd, filter: rotated }, { strides: [1, 1], dilations: [1, 1], pad, dataFormat: 'NHWC' } as unknown as NamedAttrMap);
+    if (padBottom < 0 || padRight < 0) {
+      dx = runner.run('Slice', { x: dx }, { begin: [0, 0, 0, 0], size: [b, h, w, ci] });
+    }
+    return runner.finish(dx);
+  } catch (error) {
+    runner.dispose();
+    throw error;
+  }
+}
+
+/**
+ * BatchMatMul with transposeA/transposeB: the stock kernel runs XNNPACK only without transpose
+ * flags and a plain loop otherwise, so the flagged operand is transposed explicitly first (~2 ms).
+ * bench/kernels.ts, dense 64x20000x128: dy·Wᵀ stock 145 ms, this 37 ms; xᵀ·dy stock 159 ms, this 14 ms.
+ */
+function batchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  const { transposeA, transposeB } = attrs as { transposeA?: boolean; transposeB?: boolean };
+  if (transposeA !== true && transposeB !== true) return runStock('BatchMatMul', args);
+  const runner = new KernelRunner(asWasmBackend(backend));
+  const swapLastTwo = (t: TensorInfo): TensorInfo => {
+    const perm = t.shape.map((_, i) => i);
+    const last = perm.length - 1;
+    [perm[last - 1], perm[last]] = [last, last - 1];
+    return runner.run('Transpose', { x: t }, { perm });
+  };
+  try {
+    const a2 = transposeA === true ? swapLastTwo(a) : a;
+    const b2 = transposeB === true ? swapLastTwo(b) : b;
+    const out = runStock('BatchMatMul', { inputs: { a: a2, b: b2 }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+    runner.dispose();
+    return out;
+  } catch (error) {
+    runner.dispose();
+    throw error;
+  }
+}
+
+/**
+ * Replaces a stock wasm kernel by ours, keeping the stock one to delegate to. No-op when ours is
+ * in place, and when there is no stock kernel yet (the wasm backend not imported): ours needs it.
+ */
+function replaceKernel(kernelName: string, kernelFunc: KernelFunc): void {
+  const current = getKernel(kernelName, WASM);
+  if (current === undefined || current.kernelFunc === kernelFunc) return;
+  stockKernels.set(kernelName, current);
+  unregisterKernel(kernelName, WASM);
+  registerKernel({ kernelName, backendName: WASM, kernelFunc });
+}
+
+/**
+ * Registers the wasm training kernels with tfjs-core:
+ * - `Conv2DBackpropFilter` for the wasm backend, which has none (skipped if one is registered);
+ * - `Conv2DBackpropInput` replacing the stock plain-loop one (about 9x faster on the seed net's
+ *   second conv);
+ * - `BatchMatMul` replacing the stock one, transposing flagged operands first so that the
+ *   products of a dense layer's gradient run on XNNPACK (about 10x faster for 64x20000x128).
+ *
+ * Idempotent. Call it after importing `@tensorflow/tfjs-backend-wasm`: the replacements need
+ * the stock kernels and are skipped while those are not registered (calling again later
+ * installs them). This module does not import the wasm backend itself.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (getKernel('Conv2DBackpropFilter', WASM) === undefined) {
+    registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: WASM, kernelFunc: conv2DBackpropFilter as KernelFunc });
+  }
+  replaceKernel('Conv2DBackpropInput', conv2DBackpropInput as KernelFunc);
+  replaceKernel('BatchMatMul', batchMatMul as KernelFunc);
+}

@@ -1,0 +1,273 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
+
+type Shape4 = [number, number, number, number];
+type Padding = 'same' | 'valid';
+
+/** Deterministic values in [-0.5, 0.5). */
+function values(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let s = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Largest absolute difference, relative to the largest magnitude of the reference. */
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  expect(actual.length).toBe(expected.length);
+  let diff = 0;
+  let magnitude = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs((actual[i] as number) - (expected[i] as number)));
+    magnitude = Math.max(magnitude, Math.abs(expected[i] as number));
+  }
+  return diff / Math.max(magnitude, 1e-12);
+}
+
+const TOLERANCE = 1e-4;
+
+async function use(backend: 'cpu' | 'wasm'): Promise<void> {
+  expect(await tf.setBackend(backend)).toBe(true);
+  await tf.ready();
+}
+
+interface ConvCase {
+  name: string;
+  x: Shape4;
+  filter: Shape4;
+  strides: number;
+  pad: Padding;
+  /** The cpu backend's Conv2DBackpropFilter is a naive loop (about 70 s for this shape): use a float64 reference instead. */
+  float64FilterReference?: boolean;
+}
+
+interface ConvGrads {
+  dx: Float32Array;
+  dW: Float32Array;
+}
+
+/** Gradients of sum(conv2d(x, f) * r) on the current backend: dx = BackpropInput(r), dW = BackpropFilter(x, r). */
+async function convGrads(c: ConvCase, wantFilter = true): Promise<ConvGrads | { dx: Float32Array; dW?: undefined }> {
+  const x = tf.tensor4d(values(sizeOf(c.x), 1), c.x);
+  const f = tf.tensor4d(values(sizeOf(c.filter), 2), c.filter);
+  const yShape = tf.conv2d(x, f, c.strides, c.pad);
+  const r = tf.tensor(values(sizeOf(yShape.shape), 3), yShape.shape);
+  yShape.dispose();
+  const loss = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad), r));
+  try {
+    if (!wantFilter) {
+      const dx = tf.grad((a: tf.Tensor) => loss(a, f))(x);
+      const out = { dx: (await dx.data()) as Float32Array };
+      dx.dispose();
+      return out;
+    }
+    const [dx, dW] = tf.grads(loss)([x, f]) as [tf.Tensor, tf.Tensor];
+    const out = { dx: (await dx.data()) as Float32Array, dW: (await dW.data()) as Float32Array };
+    tf.dispose([dx, dW]);
+    return out;
+  } finally {
+    tf.dispose([x, f, r]);
+  }
+}
+
+/** dW[kh,kw,ci,co] = sum x[b, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * r[b,oh,ow,co], in float64. */
+function float64FilterGrad(c: ConvCase): Float64Array {
+  const [b, h, w, ci] = c.x;
+  const [kh, kw, , co] = c.filter;
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
+  const { outHeight: oh, outWidth: ow } = info;
+  const x = values(sizeOf(c.x), 1);
+  const r = values(b * oh * ow * co, 3);
+  const dW = new Float64Array(kh * kw * ci * co);
+  for (let n = 0; n < b; n++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        const rBase = ((n * oh + i) * ow + j) * co;
+        for (let p = 0; p < kh; p++) {
+          const y = i * c.strides + p - info.padInfo.top;
+          if (y < 0 || y >= h) continue;
+          for (let q = 0; q < kw; q++) {
+            const xx = j * c.strides + q - info.padInfo.left;
+            if (xx < 0 || xx >= w) continue;
+            const xBase = ((n * h + y) * w + xx) * ci;
+            const wBase = (p * kw + q) * ci * co;
+            for (let k = 0; k < ci; k++) {
+              const xv = x[xBase + k] as number;
+              const o = wBase + k * co;
+              for (let m = 0; m < co; m++) dW[o + m] = (dW[o + m] as number) + xv * (r[rBase + m] as number);
+            }
+          }
+        }
+      }
+    }
+  }
+  return dW;
+}
+
+const CASES: ConvCase[] = [
+  { name: 'seed conv1 5x5 valid', x: [8, 28, 28, 1], filter: [5, 5, 1, 100], strides: 1, pad: 'valid' },
+  { name: 'seed conv2 5x5 valid', x: [8, 24, 24, 100], filter: [5, 5, 100, 50], strides: 1, pad: 'valid', float64FilterReference: true },
+  { name: '3x3 same', x: [4, 12, 12, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
+  { name: '5x5 same stride 2', x: [4, 14, 14, 6], filter: [5, 5, 6, 10], strides: 2, pad: 'same' },
+  { name: '3x3 valid stride 2, odd size', x: [3, 13, 11, 5], filter: [3, 3, 5, 7], strides: 2, pad: 'valid' },
+  { name: '2x2 same stride 2, odd size (negative end pad)', x: [2, 7, 9, 3], filter: [2, 2, 3, 4], strides: 2, pad: 'same' },
+  { name: 'batch 1, odd sizes, 4x3 same', x: [1, 9, 7, 3], filter: [4, 3, 3, 5], strides: 1, pad: 'same' },
+  { name: 'batch 1, 1x1 valid', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
+];
+
+function seedNet(): tfl.Sequential {
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 100, kernelSize: 5, activation: 'relu' }));
+  model.add(tfl.layers.conv2d({ filters: 50, kernelSize: 5, activation: 'relu' }));
+  model.add(tfl.layers.flatten());
+  model.add(tfl.layers.dense({ units: 128, activation: 'relu' }));
+  model.add(tfl.layers.dense({ units: 10, activation: 'softmax' }));
+  return model;
+}
+
+function oneHot(n: number, seed: number): tf.Tensor2D {
+  const labels = Array.from(values(n, seed), (v) => Math.floor((v + 0.5) * 10));
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32') as tf.Tensor2D);
+}
+
+/** Gradients of the mean categorical cross-entropy wrt every trainable weight, in weight order. */
+async function seedNetGrads(weights: Float32Array[], batch: number): Promise<Float32Array[]> {
+  const model = seedNet();
+  model.setWeights(weights.map((w, i) => tf.tensor(w, model.getWeights()[i]?.shape)));
+  const xs = tf.tensor4d(values(batch * 784, 7).map((v) => v + 0.5), [batch, 28, 28, 1]);
+  const ys = oneHot(batch, 8);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { grads } = tf.variableGrads(() => tf.mean(tfl.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar, vars);
+  const out: Float32Array[] = [];
+  for (const v of vars) out.push((await (grads[v.name] as tf.Tensor).data()) as Float32Array);
+  tf.dispose([xs, ys, Object.values(grads)]);
+  model.dispose();
+  return out;
+}
+
+describe('wasm training kernels', () => {
+  let stockInput: tf.KernelConfig | undefined;
+  let stockMatMul: tf.KernelConfig | undefined;
+  beforeAll(async () => {
+    await use('wasm');
+    stockInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
+    stockMatMul = tf.getKernel('BatchMatMul', 'wasm');
+    registerWasmTrainingKernels();
+  });
+  afterAll(async () => {
+    await use('cpu');
+  });
+
+  it('registers idempotently, without warnings', () => {
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      const filter = tf.getKernel('Conv2DBackpropFilter', 'wasm');
+      const input = tf.getKernel('Conv2DBackpropInput', 'wasm');
+      const matMul = tf.getKernel('BatchMatMul', 'wasm');
+      expect(filter).toBeDefined();
+      expect(stockInput).toBeDefined();
+      expect(input?.kernelFunc).not.toBe(stockInput?.kernelFunc);
+      expect(matMul?.kernelFunc).not.toBe(stockMatMul?.kernelFunc);
+      registerWasmTrainingKernels();
+      registerWasmTrainingKernels();
+      expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBe(filter);
+      expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc).toBe(input?.kernelFunc);
+      expect(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc).toBe(matMul?.kernelFunc);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  describe.each(CASES)('conv2d gradients: $name', (c) => {
+    it('match the cpu backend', async () => {
+      await use('cpu');
+      const ref = await convGrads(c, !c.float64FilterReference);
+      await use('wasm');
+      const got = (await convGrads(c)) as ConvGrads;
+      expect(relativeError(got.dx, ref.dx)).toBeLessThan(TOLERANCE);
+      const refDW = ref.dW ?? float64FilterGrad(c);
+      expect(relativeError(got.dW, refDW)).toBeLessThan(TOLERANCE);
+    });
+  });
+
+  it.each([
+    { a: [64, 300], b: [300, 40], ta: false, tb: false },
+    { a: [300, 64], b: [300, 40], ta: true, tb: false },
+    { a: [64, 300], b: [40, 300], ta: false, tb: true },
+    { a: [300, 64], b: [40, 300], ta: true, tb: true },
+    { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true },
+  ])('BatchMatMul $a x $b (transposeA=$ta, transposeB=$tb) matches the cpu backend', async ({ a, b, ta, tb }) => {
+    const run = async (): Promise<Float32Array> => {
+      const ta_ = tf.tensor(values(sizeOf(a), 21), a);
+      const tb_ = tf.tensor(values(sizeOf(b), 22), b);
+      const out = tf.matMul(ta_, tb_, ta, tb);
+      const data = (await out.data()) as Float32Array;
+      tf.dispose([ta_, tb_, out]);
+      return data;
+    };
+    await use('cpu');
+    const ref = await run();
+    await use('wasm');
+    const before = tf.memory();
+    expect(relativeError(await run(), ref)).toBeLessThan(TOLERANCE);
+    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
+  });
+
+  it('frees every intermediate: tensors and wasm buffers stay stable over repeated gradients', async () => {
+    await use('wasm');
+    const c: ConvCase = { name: 'leak', x: [2, 11, 11, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' };
+    await convGrads(c); // warm-up
+    const before = tf.memory();
+    for (let i = 0; i < 5; i++) await convGrads(c);
+    const after = tf.memory();
+    expect(after.numTensors).toBe(before.numTensors);
+    expect(after.numDataBuffers).toBe(before.numDataBuffers);
+    expect(after.numBytes).toBe(before.numBytes);
+  });
+
+  it('gives the seed net the same cross-entropy gradients as the cpu backend', async () => {
+    await use('cpu');
+    const init = seedNet();
+    const weights = await Promise.all(init.getWeights().map(async (w) => (await w.data()) as Float32Array));
+    init.dispose();
+    // Batch 2: the cpu backend's Conv2DBackpropFilter takes ~9 s per image for the second conv.
+    const ref = await seedNetGrads(weights, 2);
+    await use('wasm');
+    const got = await seedNetGrads(weights, 2);
+    expect(got.length).toBe(8);
+    got.forEach((g, i) => expect(relativeError(g, ref[i] as Float32Array), `weight ${i}`).toBeLessThan(TOLERANCE));
+  });
+
+  it('trains a net with batch norm, max pooling, dropout and a stride-2 conv on wasm', async () => {
+    await use('wasm');
+    const model = tfl.sequential();
+    model.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }));
+    model.add(tfl.layers.batchNormalization());
+    model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
+    model.add(tfl.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }));
+    model.add(tfl.layers.dropout({ rate: 0.25 }));
+    model.add(tfl.layers.flatten());
+    model.add(tfl.layers.dense({ units: 10, activation: 'softmax' }));
+    model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    const xs = tf.tensor4d(values(16 * 784, 11).map((v) => v + 0.5), [16, 28, 28, 1]);
+    const ys = oneHot(16, 12);
+    const first = await model.trainOnBatch(xs, ys);
+    let last = first;
+    for (let i = 0; i < 5; i++) last = await model.trainOnBatch(xs, ys);
+    expect(Number.isFinite(first as number)).toBe(true);
+    expect(last as number).toBeLessThan(first as number);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+});
