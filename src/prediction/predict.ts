@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { IMAGE_SIZE, NUM_CLASSES, PIXELS_PER_IMAGE, pixelsToFloats, type DigitDataset } from '../data/dataset.js';
+import type { DigitPredictions } from './predictions.js';
+
+/** Options of {@link predictDigits}. */
+export interface PredictDigitsOptions {
+  /** Images per forward pass. Default 256. */
+  readonly batchSize?: number;
+  /** Keep all ten probabilities per image (`probabilities`). Default false. */
+  readonly keepProbabilities?: boolean;
+  /** Called after each batch with images done and total. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Predicts the digit of every image with one model or an ensemble (their
+ * probabilities averaged), batch by batch so memory stays bounded.
+ */
+export async function predictDigits(
+  models: tfl.LayersModel | readonly tfl.LayersModel[],
+  data: DigitDataset,
+  options: PredictDigitsOptions = {},
+): Promise<DigitPredictions> {
+  const list = Array.isArray(models) ? models : [models as tfl.LayersModel];
+  if (list.length === 0) throw new RangeError('predictDigits needs at least one model');
+  const batchSize = options.batchSize ?? 256;
+  const count = data.count;
+  const labels = new Uint8Array(count);
+  const confidences = new Float32Array(count);
+  const probabilities = options.keepProbabilities === true ? new Float32Array(count * NUM_CLASSES) : undefined;
+  const floats = new Float32Array(batchSize * PIXELS_PER_IMAGE);
+  for (let start = 0; start < count; start += batchSize) {
+    const n = Math.min(batchSize, count - start);
+    const batchFloats = pixelsToFloats(data.pixels.subarray(start * PIXELS_PER_IMAGE, (start + n) * PIXELS_PER_IMAGE), floats.subarray(0, n * PIXELS_PER_IMAGE));
+    const probs = tf.tidy(() => {
+      // slice() copies: the cpu backend would otherwise keep a view of the reused buffer.
+      const xs = tf.tensor4d(batchFloats.slice(), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+      const outputs = list.map((m) => m.predict(xs) as tf.Tensor2D);
+      return outputs.length === 1 ? (outputs[0] as tf.Tensor2D) : tf.div(tf.addN(outputs), outputs.length);
+    });
+    const values = await probs.data();
+    probs.dispose();
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      let bestP = -1;
+      for (let c = 0; c < NUM_CLASSES; c++) {
+        const p = values[i * NUM_CLASSES + c] as number;
+        if (p > bestP) {
+          bestP = p;
+          best = c;
+        }
+      }
+      labels[start + i] = best;
+      confidences[start + i] = bestP;
+    }
+    probabilities?.set(values.subarray(0, n * NUM_CLASSES) as Float32Array, start * NUM_CLASSES);
+    options.onProgress?.(start + n, count);
+  }
+  return { count, labels, confidences, ...(probabilities === undefined ? {} : { probabilities }) };
+}
+
+/** Fraction of `predictions` equal to `labels`. */
+export function accuracy(predictions: DigitPredictions, labels: Uint8Array): number {
+  if (labels.length !== predictions.count) throw new RangeError(`${labels.length} labels for ${predictions.count} predictions`);
+  let right = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] === predictions.labels[i]) right++;
+  return labels.length === 0 ? 0 : right / labels.length;
+}
