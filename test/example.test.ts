@@ -1,0 +1,96 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { decode } from 'fast-png';
+import { describe, expect, it } from 'vitest';
+import { COMPETITION_ZIP, tempDir } from './helpers.js';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+
+/** Runs an example script as a user would, through tsx with the source condition. */
+function run(script: 'kaggle' | 'predict', args: string[]) {
+  const result = spawnSync(TSX, ['--conditions=digit-recognizer-source', join(ROOT, `examples/${script}.ts`), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 600_000,
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function lines(file: string): string[] {
+  return readFileSync(file, 'utf8').trimEnd().split('\n');
+}
+
+const dir = tempDir('digit-example-');
+
+describe('examples/kaggle.ts', () => {
+  it('runs the whole pipeline on the embedded MNIST', () => {
+    const out = join(dir, 'mnist');
+    const r = run('kaggle', ['--out', out, '--model', 'compact', '--epochs', '1', '--train-limit', '1500', '--seed', '3']);
+    expect(r.stderr).toMatch(/test accuracy \d+\.\d+ %/);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(out, 'best-model/model.json'))).toBe(true);
+    const history = lines(join(out, 'history.csv'));
+    expect(history[0]).toBe('epoch,seconds,images_per_second,loss,acc,val_loss,val_acc');
+    expect(history).toHaveLength(2);
+    expect(Number(history[1]!.split(',')[1])).toBeGreaterThan(0);
+    const submission = lines(join(out, 'submission.csv'));
+    expect(submission[0]).toBe('ImageId,Label');
+    expect(submission).toHaveLength(10_001);
+    expect(submission[1]).toMatch(/^1,[0-9]$/);
+    const png = decode(readFileSync(join(out, 'predictions.png')));
+    expect(png.width).toBeGreaterThan(200);
+    expect(readFileSync(join(out, 'predictions.svg'), 'utf8')).toContain('<svg');
+    const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(record.options).toMatchObject({ model: 'compact', epochs: 1, seed: 3, trainLimit: 1500 });
+    expect(record.testAccuracy).toBeGreaterThan(0.8);
+
+    // The predict script reloads the best model and writes the same submission.
+    const again = join(dir, 'again.csv');
+    const mnistCsv = join(dir, 'tiny-test.csv');
+    writeFileSync(mnistCsv, `${['label', ...Array.from({ length: 784 }, (_, i) => `pixel${i}`)].join(',')}\n${`3,${new Array(784).fill(0).join(',')}\n`.repeat(5)}`);
+    const p = run('predict', ['--model', join(out, 'best-model'), '--data', mnistCsv, '--out', again]);
+    expect(p.stderr).toContain('wrote');
+    expect(p.code).toBe(0);
+    expect(lines(again)).toHaveLength(6);
+  });
+
+  it.skipIf(!existsSync(COMPETITION_ZIP))('runs on the competition zip and writes 28,000 rows', () => {
+    const out = join(dir, 'kaggle');
+    const r = run('kaggle', ['--data', COMPETITION_ZIP, '--out', out, '--model', 'compact', '--epochs', '1', '--train-limit', '2000']);
+    expect(r.code, r.stderr).toBe(0);
+    const submission = lines(join(out, 'submission.csv'));
+    expect(submission).toHaveLength(28_001);
+    expect(submission.at(-1)).toMatch(/^28000,[0-9]$/);
+  });
+
+  it('reports user mistakes in one line, exits 1 and writes nothing', () => {
+    const bad = join(dir, 'bad-data');
+    mkdirSync(bad);
+    const header = ['label', ...Array.from({ length: 784 }, (_, i) => `pixel${i}`)].join(',');
+    writeFileSync(join(bad, 'train.csv'), `${header}\r\n1,${new Array(784).fill(0).join(',')}\r\n2,${new Array(783).fill(0).join(',')}\r\n`);
+    writeFileSync(join(bad, 'test.csv'), `${header.slice(6)}\n${new Array(784).fill(0).join(',')}\n`);
+    const cases: [string[], RegExp][] = [
+      [['--data', bad], /train\.csv:3:.*785.*784|train\.csv:3/],
+      [['--data', join(dir, 'missing.zip')], /no such file/],
+      [['--epochs', '0'], /--epochs must be an integer >= 1/],
+      [['--model', 'nope'], /unknown architecture/],
+      [['--backend', 'gpu'], /--backend must be wasm or cpu/],
+      [['--bogus'], /Unknown option '--bogus'/],
+    ];
+    for (const [args, message] of cases) {
+      const out = join(dir, `never-${cases.findIndex((c) => c[0] === args)}`);
+      const r = run('kaggle', [...args, '--out', out]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr.trim().split('\n')[0]).toMatch(message);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(existsSync(out), args.join(' ')).toBe(false);
+    }
+    const p = run('predict', ['--model', join(dir, 'no-model'), '--data', bad, '--out', join(dir, 'never.csv')]);
+    expect(p.code).toBe(1);
+    expect(p.stderr).toMatch(/no model\.json/);
+    expect(existsSync(join(dir, 'never.csv'))).toBe(false);
+  });
+});
