@@ -10,15 +10,23 @@
  * PATH is the competition zip, a folder with train.csv and test.csv, or omitted
  * for the embedded MNIST (whose test labels are known, so real test accuracy is
  * printed).
+ *
+ * Runs are resumable: after every epoch the training state goes to
+ * DIR/train-state/, so re-running the same command after a crash, `kill -9` or
+ * Ctrl-C continues from the last completed epoch. Re-running a finished run
+ * says so instead of retraining; `--force` starts over.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   accuracy,
   buildDigitCnn,
   CheckpointBestCallback,
+  fileTrainingState,
   getDigitArchitecture,
+  MNIST_SHA256,
   loadDigitModel,
   predictDigits,
   renderPredictionGrid,
@@ -30,7 +38,7 @@ import {
 } from 'digit-recognizer';
 import { intFlag, loadKaggleData, parseFlags, ProgressBar, runScript, UsageError, useBackend } from './cli.js';
 
-const USAGE = 'usage: npm run kaggle -- [--data PATH] [--out DIR] [--model NAME] [--epochs N] [--train-limit N] [--backend wasm|cpu] [--seed N] [--batch-size N]';
+const USAGE = 'usage: npm run kaggle -- [--data PATH] [--out DIR] [--model NAME] [--epochs N] [--train-limit N] [--backend wasm|cpu] [--seed N] [--batch-size N] [--force]';
 
 runScript('kaggle', async () => {
   const flags = parseFlags({
@@ -42,6 +50,7 @@ runScript('kaggle', async () => {
     backend: { type: 'string', default: 'wasm' },
     seed: { type: 'string' },
     'batch-size': { type: 'string' },
+    force: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   }, USAGE);
   if (flags.help === true) {
@@ -57,6 +66,12 @@ runScript('kaggle', async () => {
   const architecture = getDigitArchitecture(flags.model);
   const bar = new ProgressBar();
   const started = performance.now();
+  const settings = { data: flags.data === undefined ? null : resolve(flags.data), model: architecture.name, epochs, batchSize, seed, trainLimit: trainLimit ?? null, backend: flags.backend };
+  const finished = finishedRun(out, settings);
+  if (finished !== undefined && flags.force !== true) {
+    bar.line(`${flags.out} already holds this finished run (${finished}); nothing to do. Use --force to train again.`);
+    return;
+  }
 
   // 1. Load the data. Everything the user gave is checked before anything is written.
   await useBackend(flags.backend);
@@ -68,27 +83,47 @@ runScript('kaggle', async () => {
   const model = buildDigitCnn({ architecture, seed });
   bar.line(`model ${architecture.name}: ${model.countParams().toLocaleString('en-US')} parameters`);
 
-  // 3. Train, keeping the best epoch on disk.
+  // 3. Train, keeping the best epoch on disk and the run's state after every epoch.
   mkdirSync(out, { recursive: true });
   const bestDir = join(out, 'best-model');
+  const state = fileTrainingState(join(out, 'train-state'));
+  if (flags.force === true) {
+    await state.clear();
+    rmSync(join(out, 'run.json'), { force: true });
+  }
   const checkpoint = new CheckpointBestCallback({ destination: bestDir });
-  const history: DigitEpochRecord[] = [];
+  let history: readonly DigitEpochRecord[] = [];
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => {
+    bar.line('interrupted: finishing this batch; press Ctrl-C again to quit at once');
+    interrupt.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
   const training = await trainDigits(model, data.train, {
     epochs,
     batchSize,
     seed,
     checkpoint,
+    state,
+    signal: interrupt.signal,
     onProgress: async (p) => {
       const text = `epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(4)} acc ${p.acc.toFixed(4)} ${p.imagesPerSecond.toFixed(0)} img/s`;
       if (p.phase === 'batch') bar.update(p.batch / p.batches, text);
       else if (p.record !== undefined) {
-        history.push(p.record);
+        history = p.history ?? [];
         await writeFileAtomic(join(out, 'history.csv'), historyCsv(history));
         const r = p.record;
         bar.line(`epoch ${r.epoch}/${p.epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)} val_loss ${r.val_loss?.toFixed(4)} val_acc ${r.val_acc?.toFixed(4)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)`);
       }
     },
   });
+  if (training.resumedEpochs > 0) bar.line(`resumed after epoch ${training.resumedEpochs} from ${state.description}`);
+  if (training.stopped) {
+    bar.line(`stopped after epoch ${training.history.length}; run the same command to resume`);
+    process.exit(130);
+  }
+  history = training.history;
+  await writeFileAtomic(join(out, 'history.csv'), historyCsv(history));
   bar.line(`best epoch ${training.bestEpoch}: ${training.monitor} ${training.bestValue.toFixed(4)}, saved to ${bestDir}`);
   model.dispose();
   checkpoint.dispose();
@@ -115,8 +150,11 @@ runScript('kaggle', async () => {
   await writeFileAtomic(join(out, 'run.json'), `${JSON.stringify({
     command: ['npm run kaggle --', ...process.argv.slice(2)].join(' '),
     versions: { 'digit-recognizer': VERSION, tfjs: tf.version_core, backend: tf.getBackend(), node: process.versions.node },
-    data: data.description,
+    complete: true,
+    settings,
+    data: { description: data.description, sha256: dataHashes(flags.data) },
     options: { model: architecture.name, epochs, batchSize, seed, trainLimit: trainLimit ?? null },
+    resumedEpochs: training.resumedEpochs,
     trainImages: training.trainCount,
     validationImages: training.validationCount,
     bestEpoch: training.bestEpoch,
@@ -127,7 +165,25 @@ runScript('kaggle', async () => {
   bar.line(`wrote ${out}/{best-model/, history.csv, submission.csv, predictions.png, predictions.svg, run.json} in ${seconds(started)} s`);
 });
 
-function historyCsv(history: DigitEpochRecord[]): string {
+/** A summary of the finished run in `out` made with `settings`, if there is one. */
+function finishedRun(out: string, settings: object): string | undefined {
+  try {
+    const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { complete?: boolean; settings?: object; bestEpoch?: number; testAccuracy?: number | null };
+    if (record.complete !== true || JSON.stringify(record.settings) !== JSON.stringify(settings)) return undefined;
+    return `best epoch ${record.bestEpoch}${record.testAccuracy == null ? '' : `, test accuracy ${(record.testAccuracy * 100).toFixed(2)} %`}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SHA-256 of the data files, for the run record (MNIST's are fixed and verified on load). */
+function dataHashes(path: string | undefined): Record<string, string> {
+  if (path === undefined) return { ...MNIST_SHA256 };
+  const files = statSync(path).isDirectory() ? readdirSync(path).filter((f) => /^(train|test)\.csv(\.gz)?$/.test(f)).map((f) => join(path, f)) : [path];
+  return Object.fromEntries(files.map((f) => [f, createHash('sha256').update(readFileSync(f)).digest('hex')]));
+}
+
+function historyCsv(history: readonly DigitEpochRecord[]): string {
   const cell = (v: number | undefined): string => (v === undefined ? '' : String(Number(v.toFixed(6))));
   const rows = history.map((h) => [h.epoch, cell(h.seconds), cell(h.imagesPerSecond), cell(h.loss), cell(h.acc), cell(h.val_loss), cell(h.val_acc)].join(','));
   return `epoch,seconds,images_per_second,loss,acc,val_loss,val_acc\n${rows.join('\n')}\n`;

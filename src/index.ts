@@ -61,11 +61,23 @@ export {
   type TrainProgress,
 } from './training/train.js';
 export { stratifiedSplit, subsetDataset, type DigitSplit } from './training/split.js';
+export {
+  fileTrainingState,
+  memoryTrainingState,
+  type StoredTrainingState,
+  type TrainingStateMeta,
+  type TrainingStateStore,
+} from './training/state.js';
 
 // prediction
 export { accuracy, predictDigits, type PredictDigitsOptions } from './prediction/predict.js';
 export type { DigitPredictions } from './prediction/predictions.js';
-export * from './prediction/submission.js';
+export { formatSubmission, SUBMISSION_HEADER, writeSubmission, type SubmissionOptions } from './prediction/submission.js';
 
 // rendering
-export * from './rendering/grid.js';
+export {
+  renderPredictionGrid,
+  writePredictionGrid,
+  type PredictionGrid,
+  type RenderPredictionGridOptions,
+} from './rendering/grid.js';

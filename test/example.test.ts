@@ -6,11 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { COMPETITION_ZIP, tempDir } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
+// node --import tsx (not the tsx launcher, which adds a parent process between signals and the script).
+const NODE_ARGS = ['--import', 'tsx', '--conditions=digit-recognizer-source'];
 
 /** Runs an example script as a user would, through tsx with the source condition. */
 function run(script: 'kaggle' | 'predict', args: string[]) {
-  const result = spawnSync(TSX, ['--conditions=digit-recognizer-source', join(ROOT, `examples/${script}.ts`), ...args], {
+  const result = spawnSync(process.execPath, [...NODE_ARGS, join(ROOT, `examples/${script}.ts`), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 600_000,
@@ -28,7 +29,7 @@ const dir = tempDir('digit-example-');
 describe('examples/kaggle.ts', () => {
   it('runs the whole pipeline on the embedded MNIST', () => {
     const out = join(dir, 'mnist');
-    const r = run('kaggle', ['--out', out, '--model', 'compact', '--epochs', '1', '--train-limit', '1500', '--seed', '3']);
+    const r = run('kaggle', ['--out', out, '--model', 'compact', '--epochs', '1', '--train-limit', '3000', '--seed', '3']);
     expect(r.stderr).toMatch(/test accuracy \d+\.\d+ %/);
     expect(r.code).toBe(0);
     expect(existsSync(join(out, 'best-model/model.json'))).toBe(true);
@@ -44,7 +45,7 @@ describe('examples/kaggle.ts', () => {
     expect(png.width).toBeGreaterThan(200);
     expect(readFileSync(join(out, 'predictions.svg'), 'utf8')).toContain('<svg');
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-    expect(record.options).toMatchObject({ model: 'compact', epochs: 1, seed: 3, trainLimit: 1500 });
+    expect(record.options).toMatchObject({ model: 'compact', epochs: 1, seed: 3, trainLimit: 3000 });
     expect(record.testAccuracy).toBeGreaterThan(0.8);
 
     // The predict script reloads the best model and writes the same submission.

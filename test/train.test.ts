@@ -9,8 +9,12 @@ import {
   type TrainDigitsOptions,
   type TrainDigitsResult,
   type TrainProgress,
+  fileTrainingState,
+  memoryTrainingState,
 } from 'digit-recognizer';
-import { syntheticDigits, useBackend } from './helpers.js';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { readdirSync } from 'node:fs';
+import { syntheticDigits, tempDir, useBackend } from './helpers.js';
 
 describe('stratifiedSplit', () => {
   const labels = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) % 10);
@@ -117,6 +121,63 @@ describe('trainDigits', () => {
     const result = await trainDigits(model, syntheticDigits(200), { epochs: 2, batchSize: 20 });
     expect(result.history).toHaveLength(2);
     expect(result.bestValue).toBeGreaterThan(0.5);
+    model.dispose();
+  });
+
+  it('resumes an interrupted run exactly where it stopped', async () => {
+    const noDropout = { architecture: 'compact', seed: 5, layers: (ls: tfl.layers.Layer[]) => ls.filter((l) => l.getClassName() !== 'Dropout') } as const;
+    const options = { epochs: 3, batchSize: 50, seed: 11 };
+    const straight = buildDigitCnn(noDropout);
+    const full = await trainDigits(straight, data, { ...options, state: memoryTrainingState() });
+
+    const store = memoryTrainingState();
+    const controller = new AbortController();
+    const first = buildDigitCnn(noDropout);
+    const cut = await trainDigits(first, data, {
+      ...options,
+      state: store,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === 'epoch' && p.epoch === 2) controller.abort();
+      },
+    });
+    expect(cut.stopped).toBe(true);
+    expect(cut.history.map((h) => h.epoch)).toEqual([1, 2]);
+    expect((await store.read())?.meta.epoch).toBe(2);
+
+    // A new process would build a fresh model: the state brings back weights, optimiser and best.
+    const second = buildDigitCnn({ ...noDropout, seed: 99 });
+    const resumed = await trainDigits(second, data, { ...options, state: store });
+    expect(resumed.resumedEpochs).toBe(2);
+    expect(resumed.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(resumed.history[2]!.loss).toBe(full.history[2]!.loss);
+    expect(resumed.history[2]!.val_acc).toBe(full.history[2]!.val_acc);
+    expect(resumed.bestEpoch).toBe(full.bestEpoch);
+    expect(Array.from(second.getWeights()[0]!.dataSync())).toEqual(Array.from(straight.getWeights()[0]!.dataSync()));
+
+    // Finished: running again trains nothing and returns the same best model.
+    const third = buildDigitCnn({ ...noDropout, seed: 100 });
+    const again = await trainDigits(third, data, { ...options, state: store });
+    expect(again.resumedEpochs).toBe(3);
+    expect(Array.from(third.getWeights()[0]!.dataSync())).toEqual(Array.from(straight.getWeights()[0]!.dataSync()));
+
+    // Other settings refuse the state rather than mixing runs.
+    await expect(trainDigits(buildDigitCnn(noDropout), data, { ...options, batchSize: 20, state: store })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+    [straight, first, second, third].forEach((m) => m.dispose());
+  });
+
+  it('keeps its state on disk atomically', async () => {
+    const dir = tempDir();
+    const store = fileTrainingState(dir);
+    const model = buildDigitCnn({ architecture: 'compact', seed: 1 });
+    await trainDigits(model, data, { epochs: 2, batchSize: 100, state: store });
+    const files = readdirSync(dir).sort();
+    expect(files).toHaveLength(2);
+    expect(files[0]).toMatch(/^state\.[0-9a-f]{16}\.bin$/);
+    expect(files[1]).toBe('state.json');
+    const saved = await store.read();
+    expect(saved?.meta.epoch).toBe(2);
+    expect(saved?.meta.history).toHaveLength(2);
     model.dispose();
   });
 

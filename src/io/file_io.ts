@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DigitModelError } from '../errors.js';
-import { nodeModules, toOutputError, writeFileAtomic } from './node.js';
+import { nodeModules, writeIndexedData } from './node.js';
 
 const MODEL_JSON = 'model.json';
 
@@ -21,31 +21,22 @@ export function fileSystemIO(directory: string): tf.io.IOHandler {
 }
 
 async function saveToDirectory(directory: string, artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
-  const { fs, path } = await nodeModules(directory);
   if (artifacts.modelTopology instanceof ArrayBuffer) {
     throw new DigitModelError('BAD_OPTIONS', directory, 'binary model topologies are not supported; save a LayersModel');
   }
-  try {
-    await fs.mkdir(directory, { recursive: true });
-  } catch (error) {
-    throw toOutputError(error, directory);
-  }
   const weights = weightBytes(artifacts.weightData);
-  const { createHash } = await import('node:crypto');
-  const weightsName = `weights.${createHash('sha256').update(weights).digest('hex').slice(0, 16)}.bin`;
-  await writeFileAtomic(path.join(directory, weightsName), weights);
-  const modelJson: tf.io.ModelJSON = {
-    modelTopology: artifacts.modelTopology ?? {},
-    weightsManifest: [{ paths: [weightsName], weights: artifacts.weightSpecs ?? [] }],
-    ...(artifacts.format === undefined ? {} : { format: artifacts.format }),
-    ...(artifacts.generatedBy === undefined ? {} : { generatedBy: artifacts.generatedBy }),
-    ...(artifacts.convertedBy == null ? {} : { convertedBy: artifacts.convertedBy }),
-    ...(artifacts.trainingConfig === undefined ? {} : { trainingConfig: artifacts.trainingConfig }),
-    ...(artifacts.userDefinedMetadata === undefined ? {} : { userDefinedMetadata: artifacts.userDefinedMetadata }),
-  };
-  await writeFileAtomic(path.join(directory, MODEL_JSON), JSON.stringify(modelJson));
-  const stale = (await fs.readdir(directory)).filter((f) => /^weights\.[0-9a-f]{16}\.bin$/.test(f) && f !== weightsName);
-  await Promise.all(stale.map((f) => fs.rm(path.join(directory, f), { force: true })));
+  await writeIndexedData(directory, 'weights', weights, MODEL_JSON, (weightsName) => {
+    const modelJson: tf.io.ModelJSON = {
+      modelTopology: artifacts.modelTopology ?? {},
+      weightsManifest: [{ paths: [weightsName], weights: artifacts.weightSpecs ?? [] }],
+      ...(artifacts.format === undefined ? {} : { format: artifacts.format }),
+      ...(artifacts.generatedBy === undefined ? {} : { generatedBy: artifacts.generatedBy }),
+      ...(artifacts.convertedBy == null ? {} : { convertedBy: artifacts.convertedBy }),
+      ...(artifacts.trainingConfig === undefined ? {} : { trainingConfig: artifacts.trainingConfig }),
+      ...(artifacts.userDefinedMetadata === undefined ? {} : { userDefinedMetadata: artifacts.userDefinedMetadata }),
+    };
+    return JSON.stringify(modelJson);
+  });
   return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
 }
 
@@ -72,7 +63,10 @@ async function loadFromDirectory(directory: string): Promise<tf.io.ModelArtifact
     text = await fs.readFile(jsonPath, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const what = code === 'ENOENT' ? `no ${MODEL_JSON} here` : `cannot read ${MODEL_JSON} (${code ?? String(error)})`;
+    const folder = await fs.stat(directory).catch(() => undefined);
+    const what = folder === undefined ? 'no such folder'
+      : !folder.isDirectory() ? 'is a file, expected a model folder'
+      : code === 'ENOENT' ? `no ${MODEL_JSON} here` : `cannot read ${MODEL_JSON} (${code ?? String(error)})`;
     throw new DigitModelError('NOT_FOUND', directory, `${what}; expected a folder saved by this library or tfjs`, { cause: error });
   }
   let modelJson: tf.io.ModelJSON;
@@ -84,6 +78,12 @@ async function loadFromDirectory(directory: string): Promise<tf.io.ModelArtifact
   if (typeof modelJson !== 'object' || modelJson === null || typeof modelJson.modelTopology !== 'object' || !Array.isArray(modelJson.weightsManifest)) {
     throw new DigitModelError('BAD_JSON', jsonPath, 'is not a TensorFlow.js model (needs modelTopology and weightsManifest)');
   }
+  modelJson.weightsManifest.forEach((group: unknown, i) => {
+    const { paths, weights } = (group ?? {}) as { paths?: unknown; weights?: unknown };
+    if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string') || !Array.isArray(weights)) {
+      throw new DigitModelError('BAD_JSON', jsonPath, `weightsManifest[${i}] needs a "paths" list of file names and a "weights" list`);
+    }
+  });
   const specs: tf.io.WeightsManifestEntry[] = [];
   const chunks: Uint8Array[] = [];
   for (const group of modelJson.weightsManifest) {

@@ -102,3 +102,32 @@ export function toInputError(error: unknown, file: string): unknown {
       return error;
   }
 }
+
+/**
+ * Writes `data` as `<stem>.<hash>.bin` in `directory`, then the index file
+ * `indexName` (whose text names that data file) atomically, then removes older
+ * `<stem>.*.bin` files. A reader that goes through the index therefore always
+ * finds complete, matching data: the old set or the new one, never a mix.
+ */
+export async function writeIndexedData(
+  directory: string,
+  stem: string,
+  data: Uint8Array,
+  indexName: string,
+  indexText: (dataFile: string) => string,
+): Promise<void> {
+  const { fs, path } = await nodeModules(directory);
+  try {
+    await fs.mkdir(directory, { recursive: true });
+  } catch (error) {
+    throw toOutputError(error, directory);
+  }
+  const { createHash } = await import('node:crypto');
+  const dataFile = `${stem}.${createHash('sha256').update(data).digest('hex').slice(0, 16)}.bin`;
+  await writeFileAtomic(path.join(directory, dataFile), data);
+  await writeFileAtomic(path.join(directory, indexName), indexText(dataFile));
+  const pattern = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{16}\\.bin$`);
+  // Also sweeps temp files a killed writer left behind (one writer per directory is assumed).
+  const stale = (await fs.readdir(directory)).filter((f) => (pattern.test(f) && f !== dataFile) || /^\..+\.\d+\.[0-9a-z]+\.tmp$/.test(f));
+  await Promise.all(stale.map((f) => fs.rm(path.join(directory, f), { force: true })));
+}

@@ -6,23 +6,32 @@ import { seededRandom, shuffleInPlace } from './random.js';
 export interface BatchDataset {
   readonly size: number;
   iterator(): Promise<{ next(): Promise<IteratorResult<{ xs: tf.Tensor4D; ys: tf.Tensor2D }>> }>;
+  /** Selects the epoch whose order the next `iterator()` serves (fitDataset calls `onEpochBegin` first). */
+  setEpoch(epoch: number): void;
 }
 
 /**
- * Serves `indices` of `dataset` in batches, reshuffled at each `iterator()` call
- * (one per epoch) from a seeded stream. Each batch is filled straight from the
+ * Serves `indices` of `dataset` in batches, in an order that depends only on
+ * the seed and the epoch number, so a run resumed at epoch k sees exactly the
+ * batches an uninterrupted run would. Each batch is filled straight from the
  * uint8 pixels into one float buffer: no per-image arrays or tensors.
  */
 export function batchDataset(dataset: DigitDataset, indices: Uint32Array, batchSize: number, seed: number, shuffle: boolean): BatchDataset {
   const labels = dataset.labels;
   if (labels === undefined) throw new TypeError(`${dataset.source}: training needs labelled data`);
   const order = Uint32Array.from(indices);
-  const random = seededRandom(seed);
   const scale = 1 / 255;
+  let epoch = 0;
   return {
     size: Math.ceil(order.length / batchSize),
+    setEpoch: (e) => {
+      epoch = e;
+    },
     iterator: async () => {
-      if (shuffle) shuffleInPlace(order, random);
+      if (shuffle) {
+        order.set(indices);
+        shuffleInPlace(order, seededRandom(seed * 1_000_003 + epoch));
+      }
       let position = 0;
       return {
         next: async () => {

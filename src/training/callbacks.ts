@@ -49,7 +49,7 @@ export class CheckpointBestCallback extends tfl.Callback {
   private readonly onSave: CheckpointBestOptions['onSave'];
   private best: number;
   private bestEpochNumber = 0;
-  private bestWeights: tf.Tensor[] | undefined;
+  private bestWeightsCopy: tf.Tensor[] | undefined;
 
   constructor(options: CheckpointBestOptions = {}) {
     super();
@@ -72,10 +72,29 @@ export class CheckpointBestCallback extends tfl.Callback {
     return this.bestEpochNumber;
   }
 
-  /** Starts from `value` at `epoch` as the best so far, e.g. when resuming a run. */
-  resumeFrom(epoch: number, value: number): void {
-    this.best = value;
-    this.bestEpochNumber = epoch;
+  /**
+   * Starts from a saved best (when resuming a run): `epoch` and `value`, and
+   * the best weights, which are also saved again to the destination so that
+   * it matches the resumed run even if a killed run saved a later epoch there.
+   */
+  async resumeFrom(model: tfl.LayersModel, best: { epoch: number; value: number; weights?: readonly tf.Tensor[] }): Promise<void> {
+    this.best = best.value;
+    this.bestEpochNumber = best.epoch;
+    if (best.weights === undefined) return;
+    tf.dispose(this.bestWeightsCopy);
+    this.bestWeightsCopy = best.weights.map((w) => tf.keep(w.clone()));
+    if (this.destination !== undefined) {
+      const current = model.getWeights().map((w) => w.clone());
+      model.setWeights(this.bestWeightsCopy);
+      await model.save(resolveModelIO(this.destination));
+      model.setWeights(current);
+      tf.dispose(current);
+    }
+  }
+
+  /** The in-memory copy of the best weights (owned by the callback), if any epoch has finished. */
+  get bestWeights(): readonly tf.Tensor[] | undefined {
+    return this.bestWeightsCopy;
   }
 
   override async onEpochEnd(epoch: number, logs?: tfl.Logs): Promise<void> {
@@ -89,8 +108,8 @@ export class CheckpointBestCallback extends tfl.Callback {
     this.best = value;
     this.bestEpochNumber = epoch + 1;
     const model = this.model as tfl.LayersModel;
-    tf.dispose(this.bestWeights);
-    this.bestWeights = model.getWeights().map((w) => tf.keep(w.clone()));
+    tf.dispose(this.bestWeightsCopy);
+    this.bestWeightsCopy = model.getWeights().map((w) => tf.keep(w.clone()));
     if (this.destination !== undefined) {
       await model.save(resolveModelIO(this.destination));
       await this.onSave?.({ epoch: epoch + 1, monitor: this.monitor, value, destination: describeModelIO(this.destination) });
@@ -99,15 +118,15 @@ export class CheckpointBestCallback extends tfl.Callback {
 
   /** Puts the best weights back into `model`; returns false if no epoch has finished yet. */
   restoreBest(model: tfl.LayersModel): boolean {
-    if (this.bestWeights === undefined) return false;
-    model.setWeights(this.bestWeights);
+    if (this.bestWeightsCopy === undefined) return false;
+    model.setWeights(this.bestWeightsCopy);
     return true;
   }
 
   /** Frees the in-memory copy of the best weights. */
   dispose(): void {
-    tf.dispose(this.bestWeights);
-    this.bestWeights = undefined;
+    tf.dispose(this.bestWeightsCopy);
+    this.bestWeightsCopy = undefined;
   }
 
   private improves(value: number): boolean {

@@ -2,10 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { DigitDataset } from '../data/dataset.js';
 import { registerWasmTrainingKernels } from '../kernels/wasm_training.js';
-import { batchDataset } from './batches.js';
+import { DigitModelError } from '../errors.js';
+import { batchDataset, type BatchDataset } from './batches.js';
 import { CheckpointBestCallback } from './callbacks.js';
 import { logValue } from './logs.js';
 import { stratifiedSplit, subsetDataset } from './split.js';
+import { captureTrainingState, restoreTrainingState, type TrainingStateMeta, type TrainingStateStore } from './state.js';
 
 /** Options of {@link trainDigits}. */
 export interface TrainDigitsOptions {
@@ -29,10 +31,17 @@ export interface TrainDigitsOptions {
   readonly checkpoint?: CheckpointBestCallback;
   /** More tfjs-layers callbacks, run after the checkpoint. */
   readonly callbacks?: tfl.Callback[];
-  /** Progress after every batch and epoch, for a progress bar or a UI. */
-  readonly onProgress?: (progress: TrainProgress) => void;
+  /** Progress after every batch and epoch, for a progress bar or a UI; training waits for a returned promise. */
+  readonly onProgress?: (progress: TrainProgress) => void | Promise<void>;
   /** Stops training at the end of the current batch when aborted; the best model so far is returned. */
   readonly signal?: AbortSignal;
+  /**
+   * Makes the run resumable: after each completed epoch the weights, optimiser
+   * state, best-so-far and history go to this store, and a later call with the
+   * same settings continues from the last completed epoch instead of starting
+   * over (see `fileTrainingState`). A state from different settings is refused.
+   */
+  readonly state?: TrainingStateStore;
   /** tfjs' `yieldEvery` (how often to let the event loop run). Default `auto`. */
   readonly yieldEvery?: tfl.ModelFitDatasetArgs<unknown>['yieldEvery'];
 }
@@ -56,6 +65,8 @@ export interface TrainProgress {
   readonly seconds: number;
   /** The finished epoch's record, on `epoch` phase. */
   readonly record?: DigitEpochRecord;
+  /** Every finished epoch so far, resumed ones included, on `epoch` phase. */
+  readonly history?: readonly DigitEpochRecord[];
 }
 
 /** One epoch of training history: Keras' metric names, plus timing. */
@@ -85,6 +96,8 @@ export interface TrainDigitsResult {
   readonly validationCount: number;
   /** True when `signal` stopped training early. */
   readonly stopped: boolean;
+  /** Epochs that were already done in the resumed state (0 for a fresh run). */
+  readonly resumedEpochs: number;
 }
 
 /**
@@ -121,13 +134,22 @@ export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, op
 
   const checkpoint = options.checkpoint ?? new CheckpointBestCallback({ monitor: validation === undefined ? 'loss' : 'val_acc' });
   const history: DigitEpochRecord[] = [];
-  const progress = new ProgressCallback(epochs, Math.ceil(trainIndices.length / batchSize), options, history, model);
-  const validationTensors = validation?.toTensors();
+  const batches = batchDataset(data, trainIndices, batchSize, seed, options.shuffle ?? true);
+  const progress = new ProgressCallback(epochs, batches, options, history, model);
+  const callbacks: tfl.Callback[] = [progress, checkpoint];
+  let resumedEpochs = 0;
+  if (options.state !== undefined) {
+    const fingerprint = runFingerprint(model, data, { batchSize, seed, validationCount: validation?.count ?? 0, trainCount: trainIndices.length, shuffle: options.shuffle ?? true, monitor: checkpoint.monitor });
+    resumedEpochs = await resume(model, options.state, fingerprint, checkpoint, history);
+    callbacks.push(new StateCallback(options.state, fingerprint, checkpoint, history, progress));
+  }
+  const validationTensors = resumedEpochs < epochs ? validation?.toTensors() : undefined;
   try {
-    await model.fitDataset(batchDataset(data, trainIndices, batchSize, seed, options.shuffle ?? true), {
+    if (resumedEpochs < epochs) await model.fitDataset(batches, {
       epochs,
+      initialEpoch: resumedEpochs,
       verbose: 0,
-      callbacks: [progress, checkpoint, ...(options.callbacks ?? [])],
+      callbacks: [...callbacks, ...(options.callbacks ?? [])],
       ...(validationTensors?.ys === undefined ? {} : { validationData: [validationTensors.xs, validationTensors.ys], validationBatchSize: 256 }),
       yieldEvery: options.yieldEvery ?? 'auto',
     });
@@ -145,7 +167,54 @@ export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, op
     trainCount: trainIndices.length,
     validationCount: validation?.count ?? 0,
     stopped: progress.stopped,
+    resumedEpochs,
   };
+}
+
+/** Settings that must match for a saved state to be resumed. */
+function runFingerprint(model: tfl.LayersModel, data: DigitDataset, settings: Record<string, number | boolean | string>): string {
+  const shapes = model.getWeights().map((w) => w.shape.join('x')).join(',');
+  return JSON.stringify({ ...settings, images: data.count, model: model.name, shapes });
+}
+
+/** Restores a saved state into the model, checkpoint and history; returns the epochs already done. */
+async function resume(model: tfl.LayersModel, store: TrainingStateStore, fingerprint: string, checkpoint: CheckpointBestCallback, history: DigitEpochRecord[]): Promise<number> {
+  const saved = await store.read();
+  if (saved === undefined) return 0;
+  if (saved.meta.fingerprint !== fingerprint) {
+    throw new DigitModelError('BAD_OPTIONS', store.description, 'holds a training state from a run with different settings (data, model, batch size, seed or split); clear it or train elsewhere');
+  }
+  const best = await restoreTrainingState(model, saved);
+  const value = saved.meta.best.value ?? (checkpoint.mode === 'max' ? -Infinity : Infinity);
+  await checkpoint.resumeFrom(model, { epoch: saved.meta.best.epoch, value, ...(best === undefined ? {} : { weights: best }) });
+  tf.dispose(best);
+  history.push(...saved.meta.history);
+  return saved.meta.epoch;
+}
+
+/** Saves the run's state after every completed epoch (after the checkpoint has seen it). */
+class StateCallback extends tfl.Callback {
+  constructor(
+    private readonly store: TrainingStateStore,
+    private readonly fingerprint: string,
+    private readonly checkpoint: CheckpointBestCallback,
+    private readonly history: DigitEpochRecord[],
+    private readonly progress: ProgressCallback,
+  ) {
+    super();
+  }
+
+  override async onEpochEnd(epoch: number): Promise<void> {
+    if (this.progress.stopped) return;
+    const meta: TrainingStateMeta = {
+      version: 1,
+      epoch: epoch + 1,
+      history: [...this.history],
+      best: { epoch: this.checkpoint.bestEpoch, value: this.checkpoint.bestValue, monitor: this.checkpoint.monitor },
+      fingerprint: this.fingerprint,
+    };
+    await this.store.write(await captureTrainingState(this.model as tfl.LayersModel, this.checkpoint.bestWeights, meta));
+  }
 }
 
 function positiveInteger(value: number, name: string): number {
@@ -165,7 +234,7 @@ class ProgressCallback extends tfl.Callback {
 
   constructor(
     private readonly epochs: number,
-    private readonly batches: number,
+    private readonly dataset: BatchDataset,
     private readonly options: TrainDigitsOptions,
     private readonly history: DigitEpochRecord[],
     private readonly trained: tfl.LayersModel,
@@ -173,7 +242,8 @@ class ProgressCallback extends tfl.Callback {
     super();
   }
 
-  override async onEpochBegin(): Promise<void> {
+  override async onEpochBegin(epoch: number): Promise<void> {
+    this.dataset.setEpoch(epoch);
     this.epochStart = performance.now();
     this.images = this.lossSum = this.accSum = this.steps = 0;
   }
@@ -185,7 +255,7 @@ class ProgressCallback extends tfl.Callback {
     this.accSum += ((await logValue(logs, 'acc')) ?? Number.NaN) * size;
     this.steps = batch + 1;
     this.trainSeconds = (performance.now() - this.epochStart) / 1000;
-    this.options.onProgress?.(this.snapshot('batch'));
+    await this.options.onProgress?.(this.snapshot('batch'));
     if (this.options.signal?.aborted === true && !this.stopped) {
       this.stopped = true;
       this.trained.stopTraining = true;
@@ -206,7 +276,7 @@ class ProgressCallback extends tfl.Callback {
       ...(valAcc === undefined ? {} : { val_acc: valAcc }),
     };
     this.history.push(record);
-    this.options.onProgress?.(this.snapshot('epoch', record));
+    await this.options.onProgress?.(this.snapshot('epoch', record));
   }
 
   private snapshot(phase: 'batch' | 'epoch', record?: DigitEpochRecord): TrainProgress {
@@ -215,12 +285,12 @@ class ProgressCallback extends tfl.Callback {
       epoch: this.history.length + (phase === 'batch' ? 1 : 0),
       epochs: this.epochs,
       batch: this.steps,
-      batches: this.batches,
+      batches: this.dataset.size,
       loss: this.lossSum / Math.max(this.images, 1),
       acc: this.accSum / Math.max(this.images, 1),
       imagesPerSecond: this.images / Math.max(this.trainSeconds, 1e-9),
       seconds: (performance.now() - this.epochStart) / 1000,
-      ...(record === undefined ? {} : { record }),
+      ...(record === undefined ? {} : { record, history: [...this.history] }),
     };
   }
 }

@@ -1,0 +1,134 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { nodeModules, writeIndexedData } from '../io/node.js';
+import type { DigitEpochRecord } from './train.js';
+
+/** What a resumable run records after each completed epoch (tensors apart). */
+export interface TrainingStateMeta {
+  readonly version: 1;
+  /** Epochs completed. */
+  readonly epoch: number;
+  readonly history: readonly DigitEpochRecord[];
+  /** Best epoch so far (from 1; 0 when none) and its monitored value. */
+  readonly best: { readonly epoch: number; readonly value: number; readonly monitor: string };
+  /** Identity of the run's settings; a state with another fingerprint is not resumed. */
+  readonly fingerprint: string;
+}
+
+/** A training state in storable form: metadata, tensor specs and their bytes. */
+export interface StoredTrainingState {
+  readonly meta: TrainingStateMeta;
+  readonly specs: tf.io.WeightsManifestEntry[];
+  readonly data: ArrayBuffer;
+}
+
+/**
+ * Where {@link trainDigits} keeps the state of a run between epochs, so a
+ * killed run resumes from its last completed epoch. `write` must be atomic:
+ * after a crash `read` returns the previous state or the new one, whole.
+ */
+export interface TrainingStateStore {
+  /** The saved state, or `undefined` when there is none. */
+  read(): Promise<StoredTrainingState | undefined>;
+  write(state: StoredTrainingState): Promise<void>;
+  /** Forgets the saved state (a fresh start). */
+  clear(): Promise<void>;
+  /** Where the state lives, for messages. */
+  readonly description: string;
+}
+
+const STATE_JSON = 'state.json';
+
+interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/**
+ * A {@link TrainingStateStore} in a directory (Node): `state.json` naming a
+ * content-hashed `state.<hash>.bin`, replaced atomically after each epoch.
+ */
+export function fileTrainingState(directory: string): TrainingStateStore {
+  return {
+    description: directory,
+    read: async () => {
+      const { fs, path } = await nodeModules(directory);
+      const text = await fs.readFile(path.join(directory, STATE_JSON), 'utf8').catch(() => undefined);
+      if (text === undefined) return undefined;
+      const index = JSON.parse(text) as { meta: TrainingStateMeta; specs: tf.io.WeightsManifestEntry[]; dataFile: string };
+      const bytes = await fs.readFile(path.join(directory, index.dataFile));
+      return { meta: index.meta, specs: index.specs, data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer };
+    },
+    write: (state) => writeIndexedData(directory, 'state', new Uint8Array(state.data), STATE_JSON, (dataFile) => JSON.stringify({ meta: state.meta, specs: state.specs, dataFile })),
+    clear: async () => {
+      const { fs } = await nodeModules(directory);
+      await fs.rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A {@link TrainingStateStore} in memory, for tests and for runs that only need to survive an abort. */
+export function memoryTrainingState(): TrainingStateStore {
+  let saved: StoredTrainingState | undefined;
+  return {
+    description: 'memory',
+    read: async () => saved,
+    write: async (state) => {
+      saved = { ...state, data: state.data.slice(0) };
+    },
+    clear: async () => {
+      saved = undefined;
+    },
+  };
+}
+
+/** Captures model weights, optimiser state and the best weights so far as a storable state. */
+export async function captureTrainingState(model: tfl.LayersModel, bestWeights: readonly tf.Tensor[] | undefined, meta: TrainingStateMeta): Promise<StoredTrainingState> {
+  const named: NamedTensor[] = [
+    ...model.getWeights().map((tensor, i) => ({ name: `model/${i}`, tensor })),
+    ...(model.optimizer === undefined ? [] : (await model.optimizer.getWeights()).map((w) => ({ name: `optimizer/${w.name}`, tensor: w.tensor }))),
+    ...(bestWeights ?? []).map((tensor, i) => ({ name: `best/${i}`, tensor })),
+    ...adamAccumulators(model).map(([name, variable]) => ({ name: `adam/${name}`, tensor: variable })),
+  ];
+  const { data, specs } = await tf.io.encodeWeights(named);
+  return { meta, specs, data };
+}
+
+/** Puts a stored state's weights and optimiser state back; returns the best weights (caller disposes). */
+export async function restoreTrainingState(model: tfl.LayersModel, state: StoredTrainingState): Promise<tf.Tensor[] | undefined> {
+  const tensors = tf.io.decodeWeights(state.data, state.specs);
+  const byPrefix = (prefix: string): NamedTensor[] =>
+    state.specs.filter((s) => s.name.startsWith(prefix)).map((s) => ({ name: s.name.slice(prefix.length), tensor: tensors[s.name] as tf.Tensor }));
+  const weights = byPrefix('model/');
+  if (weights.length !== model.getWeights().length) {
+    tf.dispose(Object.values(tensors));
+    throw new Error(`saved training state holds ${weights.length} weights but the model has ${model.getWeights().length}`);
+  }
+  model.setWeights(weights.map((w) => w.tensor));
+  const optimizerWeights = byPrefix('optimizer/');
+  if (optimizerWeights.length > 0 && model.optimizer !== undefined) await model.optimizer.setWeights(optimizerWeights);
+  for (const [name, variable] of adamAccumulators(model)) {
+    const saved = tensors[`adam/${name}`];
+    if (saved !== undefined) variable.assign(saved as tf.Scalar);
+  }
+  const best = byPrefix('best/').map((w) => w.tensor);
+  tf.dispose([...weights, ...optimizerWeights].map((w) => w.tensor));
+  tf.dispose(state.specs.filter((s) => s.name.startsWith('adam/')).map((s) => tensors[s.name] as tf.Tensor));
+  return best.length > 0 ? best : undefined;
+}
+
+/**
+ * Adam's running bias corrections (beta^t). `Optimizer.setWeights` recomputes
+ * them as `pow(beta, t + 1)`, which differs in the last bits from the product
+ * a live run accumulates, so they are saved too: a resumed run then matches an
+ * uninterrupted one bit for bit.
+ */
+function adamAccumulators(model: tfl.LayersModel): [string, tf.Variable][] {
+  const optimizer = model.optimizer as unknown as { accBeta1?: unknown; accBeta2?: unknown } | undefined;
+  const found: [string, tf.Variable][] = [];
+  for (const name of ['accBeta1', 'accBeta2'] as const) {
+    const value = optimizer?.[name];
+    if (value instanceof tf.Variable) found.push([name, value]);
+  }
+  return found;
+}
