@@ -4,8 +4,13 @@
  * best model -> predict the test set -> write submission.csv -> draw the
  * predictions.
  *
- *   npm run kaggle -- [--data PATH] [--out DIR] [--model NAME] [--epochs N]
- *                     [--train-limit N] [--backend wasm|cpu] [--seed N] [--batch-size N]
+ *   npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best]
+ *                     [--model NAME] [--epochs N] [--ensemble K] [--train-limit N]
+ *                     [--backend wasm|cpu] [--seed N] [--batch-size N] [--force]
+ *
+ * A preset is a whole recipe (network, epochs, augmentation, schedule,
+ * ensemble, test-time augmentation); `--model NAME` trains that network with a
+ * plain recipe instead, as the original notebook did.
  *
  * PATH is the competition zip, a folder with train.csv and test.csv, or omitted
  * for the embedded MNIST (whose test labels are known, so real test accuracy is
@@ -24,10 +29,12 @@ import {
   accuracy,
   buildDigitCnn,
   CheckpointBestCallback,
+  digitPresets,
   fileTrainingState,
   getDigitArchitecture,
   MNIST_SHA256,
   loadDigitModel,
+  oneCycleSchedule,
   predictDigits,
   renderPredictionGrid,
   trainDigits,
@@ -35,17 +42,20 @@ import {
   writeFileAtomic,
   writeSubmission,
   type DigitEpochRecord,
+  type TrainDigitsResult,
 } from 'digit-recognizer';
 import { intFlag, loadKaggleData, parseFlags, ProgressBar, runScript, UsageError, useBackend } from './cli.js';
 
-const USAGE = 'usage: npm run kaggle -- [--data PATH] [--out DIR] [--model NAME] [--epochs N] [--train-limit N] [--backend wasm|cpu] [--seed N] [--batch-size N] [--force]';
+const USAGE = 'usage: npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best] [--model NAME] [--epochs N] [--ensemble K] [--train-limit N] [--backend wasm|cpu] [--seed N] [--batch-size N] [--force]';
 
 runScript('kaggle', async () => {
   const flags = parseFlags({
     data: { type: 'string' },
     out: { type: 'string', default: 'out' },
-    model: { type: 'string', default: 'seed' },
+    preset: { type: 'string', default: 'default' },
+    model: { type: 'string' },
     epochs: { type: 'string' },
+    ensemble: { type: 'string' },
     'train-limit': { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
     seed: { type: 'string' },
@@ -57,20 +67,36 @@ runScript('kaggle', async () => {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const epochs = intFlag(flags.epochs, 'epochs', 3);
+  const preset = digitPresets().find((p) => p.name === flags.preset);
+  if (preset === undefined) throw new UsageError(`--preset must be one of ${digitPresets().map((p) => p.name).join(', ')}, got "${flags.preset}"`);
+  // --model picks a plain recipe for that network (no augmentation); the preset's settings stay for the rest.
+  const custom = flags.model !== undefined;
+  const architecture = getDigitArchitecture(flags.model ?? preset.architecture);
+  const epochs = intFlag(flags.epochs, 'epochs', custom ? 3 : preset.epochs);
+  const ensemble = intFlag(flags.ensemble, 'ensemble', custom ? 1 : preset.ensemble);
   const seed = intFlag(flags.seed, 'seed', 42, 0);
-  const batchSize = intFlag(flags['batch-size'], 'batch-size', 64);
+  const batchSize = intFlag(flags['batch-size'], 'batch-size', preset.batchSize);
   const trainLimit = flags['train-limit'] === undefined ? undefined : intFlag(flags['train-limit'], 'train-limit', 0, 100);
+  const recipe = custom
+    ? { augment: false as const, labelSmoothing: 0, tta: false, learningRate: undefined }
+    : { augment: preset.augment, labelSmoothing: preset.labelSmoothing, tta: preset.tta, learningRate: oneCycleSchedule(preset.maxLearningRate) };
   const out = resolve(flags.out);
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${flags.out} is a file, expected a folder`);
-  const architecture = getDigitArchitecture(flags.model);
   const bar = new ProgressBar();
   const started = performance.now();
-  const settings = { data: flags.data === undefined ? null : resolve(flags.data), model: architecture.name, epochs, batchSize, seed, trainLimit: trainLimit ?? null, backend: flags.backend };
+  const settings = {
+    data: flags.data === undefined ? null : resolve(flags.data),
+    preset: custom ? null : preset.name,
+    model: architecture.name, epochs, ensemble, batchSize, seed, trainLimit: trainLimit ?? null, backend: flags.backend,
+  };
   const finished = finishedRun(out, settings);
   if (finished !== undefined && flags.force !== true) {
     bar.line(`${flags.out} already holds this finished run (${finished}); nothing to do. Use --force to train again.`);
     return;
+  }
+  if (!custom) {
+    const m = preset.measured;
+    bar.line(`preset ${preset.name}: ${preset.description}; ${m === undefined ? 'not yet benchmarked' : `expect about ${m.minutes} min and ${(m.validationAccuracy * 100).toFixed(2)} % validation accuracy on a 2-core laptop (docs/benchmarks.md, ${m.date})`}`);
   }
 
   // 1. Load the data. Everything the user gave is checked before anything is written.
@@ -79,61 +105,69 @@ runScript('kaggle', async () => {
   const data = await loadKaggleData(flags.data, trainLimit);
   bar.line(`loaded ${data.train.count} training and ${data.test.count} test images from ${data.description} in ${seconds(t)} s (backend ${tf.getBackend()})`);
 
-  // 2. Build the network.
-  const model = buildDigitCnn({ architecture, seed });
-  bar.line(`model ${architecture.name}: ${model.countParams().toLocaleString('en-US')} parameters`);
-
-  // 3. Train, keeping the best epoch on disk and the run's state after every epoch.
   mkdirSync(out, { recursive: true });
-  const bestDir = join(out, 'best-model');
-  const state = fileTrainingState(join(out, 'train-state'));
-  if (flags.force === true) {
-    await state.clear();
-    rmSync(join(out, 'run.json'), { force: true });
-  }
-  const checkpoint = new CheckpointBestCallback({ destination: bestDir });
-  let history: readonly DigitEpochRecord[] = [];
+  if (flags.force === true) rmSync(join(out, 'run.json'), { force: true });
   const interrupt = new AbortController();
   process.once('SIGINT', () => {
     bar.line('interrupted: finishing this batch; press Ctrl-C again to quit at once');
     interrupt.abort();
     process.once('SIGINT', () => process.exit(130));
   });
-  const training = await trainDigits(model, data.train, {
-    epochs,
-    batchSize,
-    seed,
-    checkpoint,
-    state,
-    signal: interrupt.signal,
-    onProgress: async (p) => {
-      const text = `epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(4)} acc ${p.acc.toFixed(4)} ${p.imagesPerSecond.toFixed(0)} img/s`;
-      if (p.phase === 'batch') bar.update(p.batch / p.batches, text);
-      else if (p.record !== undefined) {
-        history = p.history ?? [];
-        await writeFileAtomic(join(out, 'history.csv'), historyCsv(history));
-        const r = p.record;
-        bar.line(`epoch ${r.epoch}/${p.epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)} val_loss ${r.val_loss?.toFixed(4)} val_acc ${r.val_acc?.toFixed(4)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)`);
-      }
-    },
-  });
-  if (training.resumedEpochs > 0) bar.line(`resumed after epoch ${training.resumedEpochs} from ${state.description}`);
-  if (training.stopped) {
-    bar.line(`stopped after epoch ${training.history.length}; run the same command to resume`);
-    process.exit(130);
+
+  const members: { bestDir: string; training: TrainDigitsResult; history: readonly DigitEpochRecord[] }[] = [];
+  for (let k = 0; k < ensemble; k++) {
+    const suffix = ensemble === 1 ? '' : `-${k + 1}`;
+    const label = ensemble === 1 ? '' : `model ${k + 1}/${ensemble}: `;
+
+    // 2. Build the network.
+    const model = buildDigitCnn({ architecture, seed: seed + k });
+    bar.line(`${label}${architecture.name}: ${model.countParams().toLocaleString('en-US')} parameters`);
+
+    // 3. Train, keeping the best epoch on disk and the run's state after every epoch.
+    const bestDir = join(out, `best-model${suffix}`);
+    const state = fileTrainingState(join(out, `train-state${suffix}`));
+    if (flags.force === true) await state.clear();
+    const checkpoint = new CheckpointBestCallback({ destination: bestDir });
+    const historyFile = join(out, `history${suffix}.csv`);
+    const training = await trainDigits(model, data.train, {
+      epochs,
+      batchSize,
+      seed: seed + k,
+      checkpoint,
+      state,
+      signal: interrupt.signal,
+      augment: recipe.augment,
+      labelSmoothing: recipe.labelSmoothing,
+      ...(recipe.learningRate === undefined ? {} : { learningRate: recipe.learningRate }),
+      onProgress: async (p) => {
+        const text = `${label}epoch ${p.epoch}/${p.epochs} batch ${p.batch}/${p.batches} loss ${p.loss.toFixed(4)} acc ${p.acc.toFixed(4)} ${p.imagesPerSecond.toFixed(0)} img/s`;
+        if (p.phase === 'batch') bar.update(p.batch / p.batches, text);
+        else if (p.record !== undefined) {
+          await writeFileAtomic(historyFile, historyCsv(p.history ?? []));
+          const r = p.record;
+          bar.line(`${label}epoch ${r.epoch}/${p.epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)} val_loss ${r.val_loss?.toFixed(4)} val_acc ${r.val_acc?.toFixed(4)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)`);
+        }
+      },
+    });
+    if (training.resumedEpochs > 0) bar.line(`${label}resumed after epoch ${training.resumedEpochs} from ${state.description}`);
+    if (training.stopped) {
+      bar.line(`stopped after epoch ${training.history.length}${ensemble === 1 ? '' : ` of model ${k + 1}`}; run the same command to resume`);
+      process.exit(130);
+    }
+    await writeFileAtomic(historyFile, historyCsv(training.history));
+    bar.line(`${label}best epoch ${training.bestEpoch}: ${training.monitor} ${training.bestValue.toFixed(4)}, saved to ${bestDir}`);
+    members.push({ bestDir, training, history: training.history });
+    model.dispose();
+    checkpoint.dispose();
   }
-  history = training.history;
-  await writeFileAtomic(join(out, 'history.csv'), historyCsv(history));
-  bar.line(`best epoch ${training.bestEpoch}: ${training.monitor} ${training.bestValue.toFixed(4)}, saved to ${bestDir}`);
-  model.dispose();
-  checkpoint.dispose();
 
-  // 4. Reload the best model from disk, as a later session would.
-  const best = await loadDigitModel(bestDir);
+  // 4. Reload the best models from disk, as a later session would.
+  const best = [];
+  for (const m of members) best.push(await loadDigitModel(m.bestDir));
 
-  // 5. Predict the test set.
+  // 5. Predict the test set (averaging the ensemble's probabilities, and shifted views with TTA).
   t = performance.now();
-  const predictions = await predictDigits(best, data.test, { onProgress: (done, total) => bar.update(done / total, `predicting ${done}/${total}`) });
+  const predictions = await predictDigits(best, data.test, { tta: recipe.tta, onProgress: (done, total) => bar.update(done / total, `predicting ${done}/${total}`) });
   const predictSeconds = (performance.now() - t) / 1000;
   bar.line(`predicted ${predictions.count} test images in ${predictSeconds.toFixed(1)} s (${(predictions.count / predictSeconds).toFixed(0)} img/s)`);
   const testAccuracy = data.test.labels === undefined ? undefined : accuracy(predictions, data.test.labels);
@@ -143,26 +177,28 @@ runScript('kaggle', async () => {
   await writeSubmission(predictions, join(out, 'submission.csv'));
 
   // 7. Draw the first 40 test digits with their predicted labels.
-  const grid = renderPredictionGrid(data.test, predictions, { count: 40, title: `${architecture.name}: predicted labels` });
+  const grid = renderPredictionGrid(data.test, predictions, { count: 40, title: `${architecture.name}${ensemble > 1 ? ` x${ensemble}` : ''}: predicted labels` });
   await writeFileAtomic(join(out, 'predictions.png'), grid.png);
   await writeFileAtomic(join(out, 'predictions.svg'), grid.svg);
 
+  const first = members[0]!.training;
   await writeFileAtomic(join(out, 'run.json'), `${JSON.stringify({
     command: ['npm run kaggle --', ...process.argv.slice(2)].join(' '),
     versions: { 'digit-recognizer': VERSION, tfjs: tf.version_core, backend: tf.getBackend(), node: process.versions.node },
     complete: true,
     settings,
     data: { description: data.description, sha256: dataHashes(flags.data) },
-    options: { model: architecture.name, epochs, batchSize, seed, trainLimit: trainLimit ?? null },
-    resumedEpochs: training.resumedEpochs,
-    trainImages: training.trainCount,
-    validationImages: training.validationCount,
-    bestEpoch: training.bestEpoch,
-    [`best_${training.monitor}`]: training.bestValue,
+    recipe: { augment: recipe.augment, labelSmoothing: recipe.labelSmoothing, tta: recipe.tta, maxLearningRate: custom ? null : preset.maxLearningRate },
+    trainImages: first.trainCount,
+    validationImages: first.validationCount,
+    models: members.map((m) => ({ dir: m.bestDir, bestEpoch: m.training.bestEpoch, [`best_${m.training.monitor}`]: m.training.bestValue, resumedEpochs: m.training.resumedEpochs, epochSeconds: m.history.map((h) => Number(h.seconds.toFixed(2))) })),
+    bestEpoch: first.bestEpoch,
+    resumedEpochs: first.resumedEpochs,
+    [`best_${first.monitor}`]: first.bestValue,
     testAccuracy: testAccuracy ?? null,
-    seconds: { total: Number(seconds(started)), predict: Number(predictSeconds.toFixed(2)), epochs: history.map((h) => Number(h.seconds.toFixed(2))) },
+    seconds: { total: Number(seconds(started)), predict: Number(predictSeconds.toFixed(2)) },
   }, null, 2)}\n`);
-  bar.line(`wrote ${out}/{best-model/, history.csv, submission.csv, predictions.png, predictions.svg, run.json} in ${seconds(started)} s`);
+  bar.line(`wrote ${out}/{best-model${ensemble > 1 ? '-*' : ''}/, history${ensemble > 1 ? '-*' : ''}.csv, submission.csv, predictions.png, predictions.svg, run.json} in ${seconds(started)} s`);
 });
 
 /** A summary of the finished run in `out` made with `settings`, if there is one. */

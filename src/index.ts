@@ -61,6 +61,9 @@ export {
   type TrainProgress,
 } from './training/train.js';
 export { stratifiedSplit, subsetDataset, type DigitSplit } from './training/split.js';
+export { augmentImage, augmentRanges, type AugmentOptions, type AugmentRanges } from './training/augment.js';
+export { cosineSchedule, oneCycleSchedule, type LearningRateSchedule } from './training/schedule.js';
+export { digitPresets, type DigitPreset } from './training/presets.js';
 export {
   fileTrainingState,
   memoryTrainingState,

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decode } from 'fast-png';
 import { describe, expect, it } from 'vitest';
-import { COMPETITION_ZIP, tempDir } from './helpers.js';
+import { COMPETITION_ZIP, syntheticDigits, tempDir } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 // node --import tsx (not the tsx launcher, which adds a parent process between signals and the script).
@@ -45,7 +45,7 @@ describe('examples/kaggle.ts', () => {
     expect(png.width).toBeGreaterThan(200);
     expect(readFileSync(join(out, 'predictions.svg'), 'utf8')).toContain('<svg');
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-    expect(record.options).toMatchObject({ model: 'compact', epochs: 1, seed: 3, trainLimit: 3000 });
+    expect(record.settings).toMatchObject({ model: 'compact', epochs: 1, seed: 3, trainLimit: 3000, preset: null, ensemble: 1 });
     expect(record.testAccuracy).toBeGreaterThan(0.8);
 
     // The predict script reloads the best model and writes the same submission.
@@ -56,6 +56,32 @@ describe('examples/kaggle.ts', () => {
     expect(p.stderr).toContain('wrote');
     expect(p.code).toBe(0);
     expect(lines(again)).toHaveLength(6);
+  });
+
+  it('trains a preset ensemble with test-time augmentation from a folder of CSVs', () => {
+    const folder = join(dir, 'csv-folder');
+    mkdirSync(folder);
+    const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
+    const data = syntheticDigits(400);
+    const row = (i: number): string => Array.from(data.pixels.subarray(i * 784, (i + 1) * 784)).join(',');
+    writeFileSync(join(folder, 'train.csv'), `label,${header}\n${Array.from({ length: 400 }, (_, i) => `${data.labels![i]},${row(i)}`).join('\n')}\n`);
+    writeFileSync(join(folder, 'test.csv'), `${header}\n${Array.from({ length: 50 }, (_, i) => row(i)).join('\n')}\n`);
+    const out = join(dir, 'ensemble');
+    const r = run('kaggle', ['--data', folder, '--out', out, '--preset', 'fast', '--ensemble', '2', '--epochs', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/preset fast: /);
+    expect(r.stderr).toMatch(/model 2\/2: epoch 2\/2/);
+    for (const k of [1, 2]) {
+      expect(existsSync(join(out, `best-model-${k}/model.json`))).toBe(true);
+      expect(lines(join(out, `history-${k}.csv`))).toHaveLength(3);
+    }
+    const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(record.models).toHaveLength(2);
+    expect(record.settings).toMatchObject({ preset: 'fast', ensemble: 2, epochs: 2 });
+    expect(lines(join(out, 'submission.csv'))).toHaveLength(51);
+    const p = run('predict', ['--model', join(out, 'best-model-1'), '--model', join(out, 'best-model-2'), '--data', folder, '--out', join(dir, 'ensemble.csv')]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stderr).toMatch(/with 2 model\(s\)/);
   });
 
   it.skipIf(!existsSync(COMPETITION_ZIP))('runs on the competition zip and writes 28,000 rows', () => {
@@ -85,7 +111,9 @@ describe('examples/kaggle.ts', () => {
       const out = join(dir, `never-${cases.findIndex((c) => c[0] === args)}`);
       const r = run('kaggle', [...args, '--out', out]);
       expect(r.code, args.join(' ')).toBe(1);
-      expect(r.stderr.trim().split('\n')[0]).toMatch(message);
+      const errors = r.stderr.split('\n').filter((l) => l.startsWith('kaggle: error: '));
+      expect(errors, r.stderr).toHaveLength(1);
+      expect(errors[0]).toMatch(message);
       expect(r.stderr).not.toMatch(/^\s+at /m);
       expect(existsSync(out), args.join(' ')).toBe(false);
     }

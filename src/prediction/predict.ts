@@ -11,7 +11,15 @@ export interface PredictDigitsOptions {
   readonly keepProbabilities?: boolean;
   /** Called after each batch with images done and total. */
   readonly onProgress?: (done: number, total: number) => void;
+  /**
+   * Test-time augmentation: also predict each image shifted by one pixel
+   * left, right, up and down, and average all views' probabilities. Five times
+   * the work; typically worth a few hundredths of a percent. Default false.
+   */
+  readonly tta?: boolean;
 }
+
+const TTA_SHIFTS: readonly (readonly [number, number])[] = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]];
 
 /**
  * Predicts the digit of every image with one model or an ensemble (their
@@ -29,14 +37,18 @@ export async function predictDigits(
   const labels = new Uint8Array(count);
   const confidences = new Float32Array(count);
   const probabilities = options.keepProbabilities === true ? new Float32Array(count * NUM_CLASSES) : undefined;
-  const floats = new Float32Array(batchSize * PIXELS_PER_IMAGE);
+  const views = options.tta === true ? TTA_SHIFTS : TTA_SHIFTS.slice(0, 1);
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
-    const batchFloats = pixelsToFloats(data.pixels.subarray(start * PIXELS_PER_IMAGE, (start + n) * PIXELS_PER_IMAGE), floats.subarray(0, n * PIXELS_PER_IMAGE));
+    const pixels = data.pixels.subarray(start * PIXELS_PER_IMAGE, (start + n) * PIXELS_PER_IMAGE);
     const probs = tf.tidy(() => {
-      // slice() copies: the cpu backend would otherwise keep a view of the reused buffer.
-      const xs = tf.tensor4d(batchFloats.slice(), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-      const outputs = list.map((m) => m.predict(xs) as tf.Tensor2D);
+      const outputs: tf.Tensor2D[] = [];
+      for (const [dx, dy] of views) {
+        // A fresh array per view: the cpu backend keeps a reference to the array it is given.
+        const floats = dx === 0 && dy === 0 ? pixelsToFloats(pixels) : shiftedFloats(pixels, n, dx, dy);
+        const xs = tf.tensor4d(floats, [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+        for (const m of list) outputs.push(m.predict(xs) as tf.Tensor2D);
+      }
       return outputs.length === 1 ? (outputs[0] as tf.Tensor2D) : tf.div(tf.addN(outputs), outputs.length);
     });
     const values = await probs.data();
@@ -58,6 +70,21 @@ export async function predictDigits(
     options.onProgress?.(start + n, count);
   }
   return { count, labels, confidences, ...(probabilities === undefined ? {} : { probabilities }) };
+}
+
+/** `n` images shifted by (dx, dy) pixels, zero-filled at the edges, as floats 0..1. */
+function shiftedFloats(pixels: Uint8Array, n: number, dx: number, dy: number): Float32Array {
+  const out = new Float32Array(n * PIXELS_PER_IMAGE);
+  const k = 1 / 255;
+  for (let i = 0; i < n; i++) {
+    const base = i * PIXELS_PER_IMAGE;
+    for (let y = Math.max(0, dy); y < Math.min(IMAGE_SIZE, IMAGE_SIZE + dy); y++) {
+      for (let x = Math.max(0, dx); x < Math.min(IMAGE_SIZE, IMAGE_SIZE + dx); x++) {
+        out[base + y * IMAGE_SIZE + x] = (pixels[base + (y - dy) * IMAGE_SIZE + (x - dx)] as number) * k;
+      }
+    }
+  }
+  return out;
 }
 
 /** Fraction of `predictions` equal to `labels`. */

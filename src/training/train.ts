@@ -3,10 +3,12 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { DigitDataset } from '../data/dataset.js';
 import { registerWasmTrainingKernels } from '../kernels/wasm_training.js';
 import { DigitModelError } from '../errors.js';
+import { augmentRanges, type AugmentOptions } from './augment.js';
 import { batchDataset, type BatchDataset } from './batches.js';
 import { CheckpointBestCallback } from './callbacks.js';
 import { logValue } from './logs.js';
 import { stratifiedSplit, subsetDataset } from './split.js';
+import type { LearningRateSchedule } from './schedule.js';
 import { captureTrainingState, restoreTrainingState, type TrainingStateMeta, type TrainingStateStore } from './state.js';
 
 /** Options of {@link trainDigits}. */
@@ -23,6 +25,19 @@ export interface TrainDigitsOptions {
   readonly seed?: number;
   /** Reshuffle the training images every epoch. Default true. */
   readonly shuffle?: boolean;
+  /**
+   * Random rotations, zooms and shifts of the training images, drawn afresh
+   * each epoch (`true` for the defaults: 10 degrees, 10 %, 2.5 px). Default off.
+   */
+  readonly augment?: boolean | AugmentOptions;
+  /** Label smoothing factor, e.g. 0.1. Default 0 (plain one-hot targets). */
+  readonly labelSmoothing?: number;
+  /**
+   * A fixed learning rate, or a schedule over the run's steps (see
+   * `oneCycleSchedule`, `cosineSchedule`), applied to the compiled optimiser
+   * before each step. Default: leave the optimiser's own rate.
+   */
+  readonly learningRate?: number | LearningRateSchedule;
   /**
    * The checkpoint keeping the best model (monitoring `val_acc`). Default: one
    * that keeps the best weights in memory. Pass your own to also save to disk,
@@ -134,12 +149,26 @@ export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, op
 
   const checkpoint = options.checkpoint ?? new CheckpointBestCallback({ monitor: validation === undefined ? 'loss' : 'val_acc' });
   const history: DigitEpochRecord[] = [];
-  const batches = batchDataset(data, trainIndices, batchSize, seed, options.shuffle ?? true);
+  const labelSmoothing = options.labelSmoothing ?? 0;
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new RangeError(`labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
+  const augment = options.augment === undefined || options.augment === false ? undefined : augmentRanges(options.augment === true ? {} : options.augment);
+  const batches = batchDataset(data, trainIndices, { batchSize, seed, shuffle: options.shuffle ?? true, augment, labelSmoothing });
   const progress = new ProgressCallback(epochs, batches, options, history, model);
   const callbacks: tfl.Callback[] = [progress, checkpoint];
+  if (options.learningRate !== undefined) callbacks.unshift(new LearningRateCallback(options.learningRate, epochs * batches.size, batches.size));
   let resumedEpochs = 0;
   if (options.state !== undefined) {
-    const fingerprint = runFingerprint(model, data, { batchSize, seed, validationCount: validation?.count ?? 0, trainCount: trainIndices.length, shuffle: options.shuffle ?? true, monitor: checkpoint.monitor });
+    const fingerprint = runFingerprint(model, data, {
+      batchSize,
+      seed,
+      validationCount: validation?.count ?? 0,
+      trainCount: trainIndices.length,
+      shuffle: options.shuffle ?? true,
+      monitor: checkpoint.monitor,
+      augment: JSON.stringify(augment ?? null),
+      labelSmoothing,
+      learningRate: typeof options.learningRate === 'function' ? `schedule over ${epochs} epochs` : String(options.learningRate ?? 'optimiser'),
+    });
     resumedEpochs = await resume(model, options.state, fingerprint, checkpoint, history);
     callbacks.push(new StateCallback(options.state, fingerprint, checkpoint, history, progress));
   }
@@ -169,6 +198,30 @@ export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, op
     stopped: progress.stopped,
     resumedEpochs,
   };
+}
+
+/** Sets the optimiser's learning rate before every step from a fixed value or a schedule. */
+class LearningRateCallback extends tfl.Callback {
+  private epoch = 0;
+
+  constructor(
+    private readonly rate: number | LearningRateSchedule,
+    private readonly totalSteps: number,
+    private readonly stepsPerEpoch: number,
+  ) {
+    super();
+  }
+
+  override async onEpochBegin(epoch: number): Promise<void> {
+    this.epoch = epoch;
+  }
+
+  override async onBatchBegin(batch: number): Promise<void> {
+    const lr = typeof this.rate === 'number' ? this.rate : this.rate(this.epoch * this.stepsPerEpoch + batch, this.totalSteps);
+    // tfjs optimisers (Adam, SGD, RMSProp...) read their `learningRate` field on every step;
+    // it is typed protected, hence the structural cast.
+    ((this.model as tfl.LayersModel).optimizer as unknown as { learningRate: number }).learningRate = lr;
+  }
 }
 
 /** Settings that must match for a saved state to be resumed. */

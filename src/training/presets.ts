@@ -1,0 +1,68 @@
+import type { AugmentOptions } from './augment.js';
+
+/** A complete training recipe: what the example's `--preset` selects. */
+export interface DigitPreset {
+  readonly name: string;
+  readonly description: string;
+  /** Registered architecture to train. */
+  readonly architecture: string;
+  readonly epochs: number;
+  readonly batchSize: number;
+  /** Models trained with consecutive seeds and averaged (1 = a single model). */
+  readonly ensemble: number;
+  /** Peak learning rate of a one-cycle schedule. */
+  readonly maxLearningRate: number;
+  readonly augment: AugmentOptions | false;
+  readonly labelSmoothing: number;
+  /** Test-time augmentation when predicting. */
+  readonly tta: boolean;
+  /**
+   * What the recipe achieved in `docs/benchmarks.md` on the benchmark machine
+   * (2-core AMD Zen 5), or undefined until measured.
+   */
+  readonly measured?: { readonly minutes: number; readonly validationAccuracy: number; readonly date: string };
+}
+
+const PRESETS: readonly DigitPreset[] = Object.freeze([
+  {
+    name: 'fast',
+    description: 'compact CNN, 2 epochs, one-cycle schedule: a first submission in minutes',
+    architecture: 'compact',
+    epochs: 2,
+    batchSize: 64,
+    ensemble: 1,
+    maxLearningRate: 0.004,
+    augment: false,
+    labelSmoothing: 0,
+    tta: false,
+  },
+  {
+    name: 'default',
+    description: 'batch-normalised CNN with augmentation and a one-cycle schedule',
+    architecture: 'strong',
+    epochs: 6,
+    batchSize: 64,
+    ensemble: 1,
+    maxLearningRate: 0.004,
+    augment: { rotation: 10, shift: 2.5, zoom: 0.1 },
+    labelSmoothing: 0.05,
+    tta: false,
+  },
+  {
+    name: 'best',
+    description: 'ensemble of 5 batch-normalised CNNs with augmentation, averaged with test-time augmentation',
+    architecture: 'strong',
+    epochs: 12,
+    batchSize: 64,
+    ensemble: 5,
+    maxLearningRate: 0.004,
+    augment: { rotation: 10, shift: 2.5, zoom: 0.1 },
+    labelSmoothing: 0.05,
+    tta: true,
+  },
+]);
+
+/** The built-in training presets: `fast`, `default` and `best`. */
+export function digitPresets(): readonly DigitPreset[] {
+  return PRESETS;
+}

@@ -1,0 +1,135 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  augmentImage,
+  augmentRanges,
+  buildDigitCnn,
+  cosineSchedule,
+  digitPresets,
+  getDigitArchitecture,
+  oneCycleSchedule,
+  predictDigits,
+  trainDigits,
+  type DigitPreset,
+  type LearningRateSchedule,
+} from 'digit-recognizer';
+import { syntheticDigits, useBackend } from './helpers.js';
+
+function centreOfMass(img: Float32Array): [number, number] {
+  let m = 0, sx = 0, sy = 0;
+  for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
+    const v = img[y * 28 + x]!;
+    m += v; sx += v * x; sy += v * y;
+  }
+  return [sx / m, sy / m];
+}
+
+describe('augmentImage', () => {
+  const pixels = syntheticDigits(1).pixels;
+
+  it('is the identity with zero ranges', () => {
+    const out = new Float32Array(784);
+    augmentImage(pixels, 0, out, 0, { rotation: 0, shift: 0, zoom: 0 }, () => 0.5);
+    for (let i = 0; i < 784; i++) expect(out[i]).toBeCloseTo(pixels[i]! / 255, 6);
+  });
+
+  it('shifts, rotates and zooms within its ranges', () => {
+    const out = new Float32Array(784);
+    const base = new Float32Array(784);
+    augmentImage(pixels, 0, base, 0, { rotation: 0, shift: 0, zoom: 0 }, () => 0.5);
+    // random() = 1 gives the largest positive shift in both directions.
+    const draws = [0.5, 0.5, 1, 1];
+    augmentImage(pixels, 0, out, 0, { rotation: 0, shift: 2, zoom: 0 }, () => draws.shift()!);
+    const [bx, by] = centreOfMass(base);
+    const [ox, oy] = centreOfMass(out);
+    expect(ox - bx).toBeCloseTo(2, 0);
+    expect(oy - by).toBeCloseTo(2, 0);
+    const ink = (a: Float32Array) => a.reduce((s, v) => s + v, 0);
+    const zoomed = new Float32Array(784);
+    const zoomDraws = [0.5, 1, 0.5, 0.5];
+    augmentImage(pixels, 0, zoomed, 0, { rotation: 0, shift: 0, zoom: 0.2 }, () => zoomDraws.shift()!);
+    // Area grows with the square of the zoom (1.44), less what bilinear blur and the frame cut off.
+    expect(ink(zoomed) / ink(base)).toBeGreaterThan(1.25);
+    expect(ink(zoomed) / ink(base)).toBeLessThan(1.5);
+  });
+
+  it('fills in defaults', () => {
+    expect(augmentRanges()).toEqual({ rotation: 10, shift: 2.5, zoom: 0.1 });
+    expect(augmentRanges({ rotation: 5 })).toEqual({ rotation: 5, shift: 2.5, zoom: 0.1 });
+  });
+});
+
+describe('learning-rate schedules', () => {
+  it('one-cycle warms up, peaks, then anneals', () => {
+    const s = oneCycleSchedule(0.01, 0.25);
+    const total = 101;
+    expect(s(0, total)).toBeCloseTo(0.0004, 6);
+    expect(s(25, total)).toBeCloseTo(0.01, 6);
+    expect(s(100, total)).toBeLessThan(1e-6);
+    for (let i = 26; i < total; i++) expect(s(i, total)).toBeLessThanOrEqual(s(i - 1, total));
+  });
+
+  it('cosine decays after warm-up', () => {
+    const s = cosineSchedule(0.1, 10, 0.01);
+    expect(s(0, 110)).toBeCloseTo(0.01, 6);
+    expect(s(9, 110)).toBeCloseTo(0.1, 6);
+    expect(s(109, 110)).toBeCloseTo(0.001, 6);
+    expectTypeOf(s).toEqualTypeOf<LearningRateSchedule>();
+  });
+});
+
+describe('training recipe and prediction options', () => {
+  beforeAll(() => useBackend('wasm'));
+
+  it('trains with augmentation, label smoothing and a schedule', async () => {
+    const data = syntheticDigits(400);
+    const model = buildDigitCnn({ architecture: 'compact', seed: 1 });
+    const rates: number[] = [];
+    const result = await trainDigits(model, data, {
+      epochs: 2,
+      batchSize: 40,
+      augment: { rotation: 5, shift: 1, zoom: 0.05 },
+      labelSmoothing: 0.1,
+      learningRate: oneCycleSchedule(0.005),
+      onProgress: () => void rates.push((model.optimizer as unknown as { learningRate: number }).learningRate),
+    });
+    expect(result.bestValue).toBeGreaterThan(0.8);
+    expect(Math.max(...rates)).toBeCloseTo(0.005, 3);
+    expect(rates.at(-1)!).toBeLessThan(0.0001);
+    await expect(trainDigits(model, data, { labelSmoothing: 1 })).rejects.toThrow(RangeError);
+    model.dispose();
+  });
+
+  it('averages ensembles and test-time views', async () => {
+    const data = syntheticDigits(60);
+    const a = buildDigitCnn({ architecture: 'compact', seed: 1 });
+    const b = buildDigitCnn({ architecture: 'compact', seed: 2 });
+    const pa = await predictDigits(a, data, { keepProbabilities: true });
+    const pb = await predictDigits(b, data, { keepProbabilities: true });
+    const both = await predictDigits([a, b], data, { keepProbabilities: true, batchSize: 16 });
+    for (let i = 0; i < 600; i++) expect(both.probabilities![i]).toBeCloseTo((pa.probabilities![i]! + pb.probabilities![i]!) / 2, 5);
+    const tta = await predictDigits(a, data, { tta: true, keepProbabilities: true });
+    expect(tta.count).toBe(60);
+    expect(Array.from(tta.probabilities!)).not.toEqual(Array.from(pa.probabilities!));
+    for (let i = 0; i < 60; i++) {
+      const sum = tta.probabilities!.subarray(i * 10, i * 10 + 10).reduce((s, v) => s + v, 0);
+      expect(sum).toBeCloseTo(1, 4);
+    }
+    const before = tf.memory().numTensors;
+    await predictDigits([a, b], data, { tta: true });
+    expect(tf.memory().numTensors).toBe(before);
+    a.dispose();
+    b.dispose();
+  });
+});
+
+describe('digitPresets', () => {
+  it('lists fast, default and best over registered architectures', () => {
+    const presets = digitPresets();
+    expect(presets.map((p) => p.name)).toEqual(['fast', 'default', 'best']);
+    for (const p of presets) expect(getDigitArchitecture(p.architecture).name).toBe(p.architecture);
+    expect(presets.find((p) => p.name === 'best')).toMatchObject({ tta: true });
+    expect(presets.find((p) => p.name === 'best')!.ensemble).toBeGreaterThan(1);
+    expectTypeOf(presets).toEqualTypeOf<readonly DigitPreset[]>();
+  });
+});
