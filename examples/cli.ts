@@ -5,9 +5,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { createDigitDataset, isDigitUserError, loadDigitCsv, loadMnist, PIXELS_PER_IMAGE, type DigitDataset } from 'digit-recognizer';
+import { configureWasmThreads, createDigitDataset, isDigitUserError, loadDigitCsv, loadMnist, PIXELS_PER_IMAGE, type DigitDataset } from 'digit-recognizer';
 
 /** A mistake in how the script was called. */
 export class UsageError extends Error {
@@ -46,10 +47,25 @@ export function intFlag(value: string | undefined, flag: string, fallback: numbe
   return n;
 }
 
-/** Picks and starts a TensorFlow.js backend: `wasm` (default, fast) or `cpu` (pure JS). */
-export async function useBackend(name: string): Promise<void> {
-  if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-  else if (name === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
+/** The `--threads` flag, for a script's parseFlags options: XNNPACK threads of the wasm backend. */
+export const THREADS_FLAG = { threads: { type: 'string' } } as const;
+
+/** Default wasm threads: every core this process may use, at most 8 (the size of tfjs' worker pool). */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(availableParallelism(), 8));
+}
+
+/**
+ * Picks and starts a TensorFlow.js backend: `wasm` (default, fast) or `cpu` (pure JS).
+ * On wasm, `threads` (default {@link defaultThreads}) XNNPACK threads run on worker_threads;
+ * `--threads 1` is tfjs' stock single-threaded build. Results do not depend on the count.
+ */
+export async function useBackend(name: string, threads: string | number | undefined = undefined): Promise<void> {
+  if (name === 'wasm') {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const count = typeof threads === 'number' ? threads : intFlag(threads, 'threads', defaultThreads());
+    configureWasmThreads(count, { setThreadsCount: wasm.setThreadsCount });
+  } else if (name === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
   else throw new UsageError(`--backend must be wasm or cpu, got "${name}"`);
   if (!(await tf.setBackend(name))) throw new UsageError(`backend ${name} failed to start`);
   await tf.ready();

@@ -44,9 +44,9 @@ import {
   type DigitEpochRecord,
   type TrainDigitsResult,
 } from 'digit-recognizer';
-import { intFlag, loadKaggleData, parseFlags, ProgressBar, runScript, UsageError, useBackend } from './cli.js';
+import { intFlag, loadKaggleData, parseFlags, ProgressBar, runScript, THREADS_FLAG, UsageError, useBackend } from './cli.js';
 
-const USAGE = 'usage: npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best] [--model NAME] [--epochs N] [--ensemble K] [--train-limit N] [--backend wasm|cpu] [--seed N] [--batch-size N] [--force]';
+const USAGE = 'usage: npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best] [--model NAME] [--epochs N] [--ensemble K] [--train-limit N] [--backend wasm|cpu] [--threads N] [--seed N] [--batch-size N] [--force]';
 
 runScript('kaggle', async () => {
   const flags = parseFlags({
@@ -60,6 +60,7 @@ runScript('kaggle', async () => {
     backend: { type: 'string', default: 'wasm' },
     seed: { type: 'string' },
     'batch-size': { type: 'string' },
+    ...THREADS_FLAG,
     force: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   }, USAGE);
@@ -100,7 +101,7 @@ runScript('kaggle', async () => {
   }
 
   // 1. Load the data. Everything the user gave is checked before anything is written.
-  await useBackend(flags.backend);
+  await useBackend(flags.backend, flags.threads);
   let t = performance.now();
   const data = await loadKaggleData(flags.data, trainLimit);
   bar.line(`loaded ${data.train.count} training and ${data.test.count} test images from ${data.description} in ${seconds(t)} s (backend ${tf.getBackend()})`);

@@ -50,6 +50,7 @@ export { writeFileAtomic } from './io/node.js';
 
 // kernels
 export { registerWasmTrainingKernels } from './kernels/wasm_training.js';
+export { configureWasmThreads, type WasmThreadsOptions, type WasmThreadsSetup } from './kernels/wasm_threads.js';
 
 // training
 export { CheckpointBestCallback, type CheckpointBestOptions, type CheckpointSaved } from './training/callbacks.js';

@@ -207,6 +207,9 @@ describe('wasm training kernels', () => {
     { a: [64, 300], b: [40, 300], ta: false, tb: true },
     { a: [300, 64], b: [40, 300], ta: true, tb: true },
     { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true },
+    // A short left operand with transposeB is computed as (b·aᵀ)ᵀ.
+    { a: [8, 300], b: [200, 300], ta: false, tb: true },
+    { a: [1, 5, 30], b: [1, 40, 30], ta: false, tb: true },
   ])('BatchMatMul $a x $b (transposeA=$ta, transposeB=$tb) matches the cpu backend', async ({ a, b, ta, tb }) => {
     const run = async (): Promise<Float32Array> => {
       const ta_ = tf.tensor(values(sizeOf(a), 21), a);

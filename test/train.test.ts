@@ -12,7 +12,7 @@ import {
   fileTrainingState,
   memoryTrainingState,
 } from 'digit-recognizer';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { readdirSync } from 'node:fs';
 import { syntheticDigits, tempDir, useBackend } from './helpers.js';
 
