@@ -62,10 +62,13 @@ console.log(JSON.stringify({ exports: Object.keys(lib).length, rows: predictions
   });
 
   it('type-checks a TypeScript consumer that extends the model builder', () => {
-    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] },
-      include: ['consumer.ts'],
-    }));
+    // tfjs' own declarations do not pass a strict lib check, so consumers need skipLibCheck; ours are
+    // checked separately below.
+    const tsconfig = (include: string, skipLibCheck: boolean) => JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck, types: ['node'] },
+      include: [include],
+    });
+    writeFileSync(join(project, 'tsconfig.json'), tsconfig('consumer.ts', true));
     writeFileSync(join(project, 'consumer.ts'), `
 import * as tfl from '@tensorflow/tfjs-layers';
 import { buildDigitCnn, registerDigitArchitecture, trainDigits, type DigitArchitecture, type DigitDataset, type TrainDigitsResult } from 'digit-recognizer';
@@ -85,7 +88,22 @@ export async function go(data: DigitDataset): Promise<number> {
   return result.bestValue;
 }
 `);
-    execFileSync(join(project, 'node_modules/.bin/tsc'), ['-p', '.'], { cwd: project, encoding: 'utf8' });
+    const tsc = (config: string): string => {
+      writeFileSync(join(project, 'tsconfig.check.json'), config);
+      try {
+        execFileSync(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.check.json'], { cwd: project, encoding: 'utf8' });
+        return '';
+      } catch (error) {
+        return String((error as { stdout?: string }).stdout);
+      }
+    };
+    expect(tsc(tsconfig('consumer.ts', true))).toBe('');
+    // Type checking is real: a wrong option type is caught.
+    writeFileSync(join(project, 'bad.ts'), `import { buildDigitCnn } from 'digit-recognizer';\nbuildDigitCnn({ seed: 'one' });\n`);
+    expect(tsc(tsconfig('bad.ts', true))).toMatch(/bad\.ts\(2,17\): error TS2322/);
+    // With the lib check on, every error is in tfjs' declarations, none in ours or the consumer.
+    const strict = tsc(tsconfig('consumer.ts', false)).split('\n').filter((l) => /error TS/.test(l));
+    expect(strict.filter((l) => !l.startsWith('node_modules/@tensorflow/'))).toEqual([]);
     expect(readdirSync(project)).toContain('consumer.ts');
   });
 });
