@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'out/**', 'test/.artifacts/**', 'bench/.out/**'] },
+  { ignores: ['dist/**', 'examples/web/dist/**', 'node_modules/**', 'out/**', 'test/.artifacts/**', 'bench/.out/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

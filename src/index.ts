@@ -29,6 +29,7 @@ export {
 export * from './data/csv.js';
 export * from './data/mnist.js';
 export { parseIdxImages, parseIdxLabels } from './data/idx.js';
+export { preprocessDigitImage, type PreprocessDigitOptions } from './data/preprocess.js';
 
 // model
 export { buildDigitCnn, type BuildDigitCnnOptions } from './model/build.js';

@@ -1,0 +1,75 @@
+/**
+ * TensorFlow.js backends for the browser: WebGL, WASM (its .wasm binaries
+ * bundled by Vite, no CDN) and plain-JS CPU, and the choice of a default.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-webgl';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+// `?url`: Vite copies each binary into the build and gives its URL.
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+
+setWasmPaths({
+  'tfjs-backend-wasm.wasm': wasmPlain,
+  'tfjs-backend-wasm-simd.wasm': wasmSimd,
+  'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
+});
+
+export type BackendName = 'webgl' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['webgl', 'wasm', 'cpu'];
+
+export function isBackendName(value: string | null): value is BackendName {
+  return value === 'webgl' || value === 'wasm' || value === 'cpu';
+}
+
+/** What the page can tell about WebGL without starting TensorFlow.js on it. */
+export interface WebGlProbe {
+  readonly available: boolean;
+  /** A software rasteriser (SwiftShader, llvmpipe): works, but slower than WASM. */
+  readonly software: boolean;
+  readonly renderer: string;
+}
+
+export function probeWebGl(): WebGlProbe {
+  try {
+    const canvas = document.createElement('canvas');
+    const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+    if (gl === null) return { available: false, software: false, renderer: 'none' };
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(ext === null ? gl.getParameter(gl.RENDERER) : gl.getParameter(ext.UNMASKED_RENDERER_WEBGL));
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    return { available: true, software: /swiftshader|llvmpipe|software|basic render/i.test(renderer), renderer };
+  } catch {
+    return { available: false, software: false, renderer: 'none' };
+  }
+}
+
+/** Backends in the order to try: hardware WebGL, then WASM, then software WebGL, then CPU. */
+export function preferredOrder(webgl: WebGlProbe): BackendName[] {
+  if (!webgl.available) return ['wasm', 'cpu'];
+  return webgl.software ? ['wasm', 'webgl', 'cpu'] : ['webgl', 'wasm', 'cpu'];
+}
+
+/** Switches TensorFlow.js to `name`; false when that backend cannot start here. */
+export async function startBackend(name: BackendName): Promise<boolean> {
+  try {
+    if (!(await tf.setBackend(name))) return false;
+    await tf.ready();
+    return tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+/** A short description of the running backend, e.g. "WASM · SIMD". */
+export async function describeBackend(name: BackendName, webgl: WebGlProbe): Promise<string> {
+  if (name === 'wasm') {
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+    return `WASM · ${simd === true ? 'SIMD' : 'no SIMD'}${threads === true ? ' · threads' : ''}`;
+  }
+  if (name === 'webgl') return `WebGL ${tf.env().getNumber('WEBGL_VERSION')} · ${webgl.software ? 'software' : 'GPU'}`;
+  return 'CPU · plain JavaScript';
+}
