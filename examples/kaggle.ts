@@ -37,6 +37,8 @@ import {
   oneCycleSchedule,
   predictDigits,
   renderPredictionGrid,
+  stratifiedSplit,
+  subsetDataset,
   trainDigits,
   VERSION,
   writeFileAtomic,
@@ -106,6 +108,11 @@ runScript('kaggle', async () => {
   const data = await loadKaggleData(flags.data, trainLimit);
   bar.line(`loaded ${data.train.count} training and ${data.test.count} test images from ${data.description} in ${seconds(t)} s (backend ${tf.getBackend()})`);
 
+  // One stratified hold-out shared by every ensemble member, so the ensemble itself can be scored on it.
+  const split = stratifiedSplit(data.train.labels!, 0.1, seed);
+  const trainSet = subsetDataset(data.train, split.train, data.train.source);
+  const validationSet = subsetDataset(data.train, split.validation, `${data.train.source} (validation)`);
+
   mkdirSync(out, { recursive: true });
   if (flags.force === true) rmSync(join(out, 'run.json'), { force: true });
   const interrupt = new AbortController();
@@ -130,7 +137,8 @@ runScript('kaggle', async () => {
     if (flags.force === true) await state.clear();
     const checkpoint = new CheckpointBestCallback({ destination: bestDir });
     const historyFile = join(out, `history${suffix}.csv`);
-    const training = await trainDigits(model, data.train, {
+    const training = await trainDigits(model, trainSet, {
+      validationData: validationSet,
       epochs,
       batchSize,
       seed: seed + k,
@@ -166,7 +174,9 @@ runScript('kaggle', async () => {
   const best = [];
   for (const m of members) best.push(await loadDigitModel(m.bestDir));
 
-  // 5. Predict the test set (averaging the ensemble's probabilities, and shifted views with TTA).
+  // 5. Score the final predictor (ensemble and TTA included) on the held-out split, then predict the test set.
+  const validationAccuracy = accuracy(await predictDigits(best, validationSet, { tta: recipe.tta }), validationSet.labels!);
+  bar.line(`validation accuracy ${(validationAccuracy * 100).toFixed(2)} % on ${validationSet.count} held-out images${best.length > 1 || recipe.tta ? ` (${best.length} model(s)${recipe.tta ? ', TTA' : ''})` : ''}`);
   t = performance.now();
   const predictions = await predictDigits(best, data.test, { tta: recipe.tta, onProgress: (done, total) => bar.update(done / total, `predicting ${done}/${total}`) });
   const predictSeconds = (performance.now() - t) / 1000;
@@ -196,6 +206,7 @@ runScript('kaggle', async () => {
     bestEpoch: first.bestEpoch,
     resumedEpochs: first.resumedEpochs,
     [`best_${first.monitor}`]: first.bestValue,
+    validationAccuracy,
     testAccuracy: testAccuracy ?? null,
     seconds: { total: Number(seconds(started)), predict: Number(predictSeconds.toFixed(2)) },
   }, null, 2)}\n`);
