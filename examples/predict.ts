@@ -2,18 +2,21 @@
  * Predicts a test set with one or more saved models (probabilities averaged)
  * and writes a Kaggle submission.
  *
- *   npm run predict -- --model DIR/best-model [--model ANOTHER] --data PATH --out FILE.csv [--backend wasm|cpu]
+ *   npm run predict -- --model DIR/best-model [--model ANOTHER] --data PATH --out FILE.csv [--backend wasm|cpu] [--chunk-rows N]
  *
  * PATH is the competition zip (its test.csv is used), a folder with test.csv,
- * or a CSV file (plain or .gz) in Kaggle's test or train format.
+ * or a CSV file (plain or .gz) in Kaggle's test or train format. The CSV is
+ * streamed in chunks of rows, so memory stays flat however many rows it has,
+ * and the submission appears only once complete (Ctrl-C leaves nothing behind).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { accuracy, loadDigitCsv, loadDigitModel, predictDigits, writeSubmission } from 'digit-recognizer';
-import { parseFlags, ProgressBar, runScript, UsageError, useBackend } from './cli.js';
+import { loadDigitModel, predictDigitCsv, type PredictDigitCsvProgress } from 'digit-recognizer';
+import { intFlag, parseFlags, ProgressBar, runScript, UsageError, useBackend } from './cli.js';
 
-const USAGE = 'usage: npm run predict -- --model DIR [--model DIR ...] --data PATH --out FILE.csv [--backend wasm|cpu]';
+const USAGE = 'usage: npm run predict -- --model DIR [--model DIR ...] --data PATH --out FILE.csv [--backend wasm|cpu] [--chunk-rows N]';
 
 runScript('predict', async () => {
   const flags = parseFlags({
@@ -21,6 +24,7 @@ runScript('predict', async () => {
     data: { type: 'string' },
     out: { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
+    'chunk-rows': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, USAGE);
   if (flags.help === true) {
@@ -30,27 +34,51 @@ runScript('predict', async () => {
   if (flags.model === undefined || flags.model.length === 0) throw new UsageError(`--model is required; see --help`);
   if (flags.data === undefined) throw new UsageError(`--data is required; see --help`);
   if (flags.out === undefined) throw new UsageError(`--out is required; see --help`);
+  const chunkRows = intFlag(flags['chunk-rows'], 'chunk-rows', 4096);
   const bar = new ProgressBar();
   await useBackend(flags.backend);
 
   const models = [];
   for (const dir of flags.model) models.push(await loadDigitModel(dir));
-  const data = await loadTestData(flags.data);
-  const started = performance.now();
-  const predictions = await predictDigits(models, data, { onProgress: (done, total) => bar.update(done / total, `predicting ${done}/${total}`) });
-  const secs = (performance.now() - started) / 1000;
-  bar.line(`predicted ${predictions.count} images with ${models.length} model(s) in ${secs.toFixed(1)} s (${(predictions.count / secs).toFixed(0)} img/s, backend ${tf.getBackend()})`);
-  if (data.labels !== undefined) bar.line(`accuracy ${(accuracy(predictions, data.labels) * 100).toFixed(2)} % against the file's labels`);
-  await writeSubmission(predictions, flags.out);
-  bar.line(`wrote ${flags.out} (${predictions.count} rows)`);
+  const { path, member } = await locateTestData(flags.data);
+
+  // Ctrl-C stops between chunks; the library then removes its temp file.
+  const controller = new AbortController();
+  const interrupt = (): void => controller.abort(new UsageError('interrupted; nothing was written'));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  let lastLine = performance.now();
+  const onProgress = ({ rows, bytesRead, totalBytes, seconds }: PredictDigitCsvProgress): void => {
+    const rate = `${(rows / Math.max(seconds, 1e-3)).toFixed(0)} img/s`;
+    bar.update(totalBytes === undefined ? 0 : bytesRead / totalBytes, `predicting: ${rows} rows, ${rate}`);
+    // On a pipe the bar is silent: a line every 10 seconds instead.
+    if (process.stderr.isTTY !== true && performance.now() - lastLine > 10_000) {
+      lastLine = performance.now();
+      bar.line(`predicting: ${rows} rows${totalBytes === undefined ? '' : ` (${((bytesRead / totalBytes) * 100).toFixed(0)} %)`}, ${rate}`);
+    }
+  };
+  const result = await predictDigitCsv(models, path, { member, chunkRows, destination: flags.out, onProgress, signal: controller.signal });
+  const secs = result.seconds;
+  bar.line(`predicted ${result.count} images with ${models.length} model(s) in ${secs.toFixed(1)} s (${(result.count / secs).toFixed(0)} img/s, backend ${tf.getBackend()})`);
+  if (result.accuracy !== undefined) bar.line(`accuracy ${(result.accuracy * 100).toFixed(2)} % against the file's labels`);
+  bar.line(`wrote ${flags.out} (${result.count} rows)`);
 });
 
-async function loadTestData(path: string) {
+/** The CSV to read: a folder's test.csv(.gz), the zip's test.csv member, or the file itself. */
+async function locateTestData(path: string): Promise<{ path: string; member: string | undefined }> {
   if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder`);
   if (statSync(path).isDirectory()) {
-    for (const name of ['test.csv', 'test.csv.gz']) if (existsSync(join(path, name))) return loadDigitCsv(join(path, name));
+    for (const name of ['test.csv', 'test.csv.gz']) if (existsSync(join(path, name))) return { path: join(path, name), member: undefined };
     throw new UsageError(`--data ${path}: folder has no test.csv`);
   }
-  const isZip = (await import('node:fs')).readFileSync(path).subarray(0, 4).toString('latin1') === 'PK\x03\x04';
-  return loadDigitCsv(path, isZip ? { member: 'test.csv' } : {});
+  // Only the first bytes are read here: the file may be larger than memory.
+  const handle = await open(path, 'r');
+  const head = new Uint8Array(4);
+  try {
+    await handle.read(head, 0, 4, 0);
+  } finally {
+    await handle.close();
+  }
+  const isZip = head[0] === 0x50 && head[1] === 0x4b && head[2] === 3 && head[3] === 4;
+  return { path, member: isZip ? 'test.csv' : undefined };
 }

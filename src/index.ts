@@ -78,6 +78,12 @@ export {
 export { accuracy, predictDigits, type PredictDigitsOptions } from './prediction/predict.js';
 export type { DigitPredictions } from './prediction/predictions.js';
 export { formatSubmission, SUBMISSION_HEADER, writeSubmission, type SubmissionOptions } from './prediction/submission.js';
+export {
+  predictDigitCsv,
+  type PredictDigitCsvOptions,
+  type PredictDigitCsvProgress,
+  type PredictDigitCsvResult,
+} from './prediction/stream.js';
 
 // rendering
 export {

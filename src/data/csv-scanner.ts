@@ -86,6 +86,8 @@ export class DigitCsvScanner {
   /** Number of the last line consumed (1-based). */
   private line = 0;
   private count = 0;
+  /** Rows handed out by {@link take} and no longer held. */
+  private taken = 0;
   private pixels = new Uint8Array(0);
   private labels = new Uint8Array(0);
   /** Bytes of an incomplete line waiting for the next chunk. */
@@ -105,9 +107,30 @@ export class DigitCsvScanner {
     this.sizeHint = options.sizeHint;
   }
 
-  /** Data rows parsed so far. */
+  /** Data rows parsed so far (including rows already handed out by {@link take}). */
   get rows(): number {
-    return this.count;
+    return this.taken + this.count;
+  }
+
+  /** Whether the header has a `label` column; meaningful once the header is parsed. */
+  get isLabelled(): boolean {
+    return this.labelled;
+  }
+
+  /**
+   * Removes and returns the first `n` parsed rows (default: all held), so a
+   * stream can hand rows out in chunks and memory stays bounded. The rows are
+   * copied out; rows held past `n` move to the front.
+   */
+  take(n: number = this.count): { readonly count: number; readonly pixels: Uint8Array; readonly labels: Uint8Array | undefined } {
+    const count = Math.min(Math.max(0, Math.floor(n)), this.count);
+    const pixels = this.pixels.slice(0, count * PIXELS_PER_IMAGE);
+    const labels = this.labelled ? this.labels.slice(0, count) : undefined;
+    this.pixels.copyWithin(0, count * PIXELS_PER_IMAGE, this.count * PIXELS_PER_IMAGE);
+    if (this.labelled) this.labels.copyWithin(0, count, this.count);
+    this.count -= count;
+    this.taken += count;
+    return { count, pixels, labels };
   }
 
   /** True once the row limit is reached: further input is ignored. */
@@ -163,7 +186,7 @@ export class DigitCsvScanner {
       const problem = this.totalBytes === 0 ? 'the input is empty' : 'the input contains only whitespace';
       throw new DigitInputError('EMPTY', { file: this.file }, `${problem}; expected a CSV with the header ${headerDescription(true)}`);
     }
-    if (this.count === 0 && this.limit !== 0) {
+    if (this.count + this.taken === 0 && this.limit !== 0) {
       throw new DigitInputError('HEADER_ONLY', { file: this.file, line: 1 }, 'the CSV has a header but no data rows');
     }
     const n = this.count;
@@ -176,6 +199,9 @@ export class DigitCsvScanner {
 
   private checkLineLength(length: number): void {
     if (length > MAX_LINE_BYTES) {
+      const carry = this.carry ?? new Uint8Array(0);
+      const cr = carry.indexOf(CR);
+      if (cr >= 0) this.loneCr(carry, cr, this.line + 1);
       throw new DigitInputError('LINE_TOO_LONG', { file: this.file, line: this.line + 1 },
         `line is longer than ${MAX_LINE_BYTES} bytes without a line break; is this a digit CSV?`);
     }
@@ -198,7 +224,7 @@ export class DigitCsvScanner {
    * past `end` (each row stops at its line feed).
    */
   private scanRows(buf: Uint8Array, p: number, end: number): void {
-    const limit = this.limit;
+    const limit = this.limit - this.taken;
     const labelled = this.labelled;
     let pixels = this.pixels;
     let labels = this.labels;
@@ -282,7 +308,7 @@ export class DigitCsvScanner {
     // A row is at least 2 bytes per field ("0,"), so the size hint bounds the row count.
     const hinted = this.sizeHint === undefined ? 0 : Math.ceil(this.sizeHint / (2 * PIXELS_PER_IMAGE)) + 1;
     let rows = Math.max(have * 2, 256, this.count + 1, have === 0 ? hinted : 0, Math.ceil(bytesLeft / (2 * PIXELS_PER_IMAGE)) + 1);
-    if (Number.isFinite(this.limit)) rows = Math.min(rows, Math.max(this.limit, this.count + 1));
+    if (Number.isFinite(this.limit)) rows = Math.min(rows, Math.max(this.limit - this.taken, this.count + 1));
     const pixels = new Uint8Array(rows * PIXELS_PER_IMAGE);
     pixels.set(this.pixels.subarray(0, this.count * PIXELS_PER_IMAGE));
     this.pixels = pixels;
@@ -305,6 +331,8 @@ export class DigitCsvScanner {
       }
     }
     const raw = buf.subarray(start, end);
+    const cr = raw.indexOf(CR);
+    if (cr >= 0 && !isBlank(raw)) this.loneCr(raw, cr, this.line);
     if (isBlank(raw)) {
       this.leadingBlank++;
       return;
@@ -315,6 +343,7 @@ export class DigitCsvScanner {
     }
     const fields = this.splitLine(raw, 'BAD_HEADER');
     const first = fields[0] ?? '';
+    this.explainForeignHeader(fields);
     const labelled = first === 'label' ? true : first === 'pixel0' ? false : (this.wantLabelled ?? fields.length !== PIXELS_PER_IMAGE);
     if (this.wantLabelled !== undefined && this.wantLabelled !== labelled) {
       throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: 1 }, this.wantLabelled
@@ -324,14 +353,23 @@ export class DigitCsvScanner {
     const expected = labelled ? LABELLED_HEADER : LABELLED_HEADER.slice(1);
     const n = Math.min(fields.length, expected.length);
     for (let i = 0; i < n; i++) {
-      if (fields[i] !== expected[i]) {
+      const field = fields[i] ?? '';
+      if (field !== expected[i]) {
+        const earlier = fields.indexOf(field);
+        const home = expected.indexOf(field);
+        const why = earlier >= 0 && earlier < i ? `: duplicate column, ${quote(field)} is also column ${earlier + 1}`
+          : home >= 0 ? `: the columns are out of order (${quote(field)} belongs in column ${home + 1})` : '';
         throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: i + 1 },
-          `header field ${i + 1} is ${quote(fields[i] ?? '')}, expected ${quote(expected[i] ?? '')} (the header must be ${headerDescription(labelled)})`);
+          `header field ${i + 1} is ${quote(field)}, expected ${quote(expected[i] ?? '')}${why} (the header must be ${headerDescription(labelled)})`);
       }
     }
     if (fields.length < expected.length) {
       throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: fields.length + 1 },
         `the header ends after ${fields.length} fields; expected ${expected.length}: ${headerDescription(labelled)}`);
+    }
+    if (fields.length === expected.length + 1 && fields[expected.length] === '') {
+      throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: expected.length + 1 },
+        `the header ends with a trailing comma (an empty field ${expected.length + 1}); a spreadsheet re-save may add one: remove it from every line`);
     }
     if (fields.length > expected.length) {
       throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: expected.length + 1 },
@@ -353,6 +391,8 @@ export class DigitCsvScanner {
     let end = nl;
     if (end > start && buf[end - 1] === CR) end--;
     const raw = buf.subarray(start, end);
+    const cr = raw.indexOf(CR);
+    if (cr >= 0 && !isBlank(raw)) this.loneCr(raw, cr, this.line);
     if (isBlank(raw)) {
       if (this.pendingBlank === 0) this.pendingBlank = this.line;
       return;
@@ -362,10 +402,17 @@ export class DigitCsvScanner {
         `blank line between data rows; expected ${this.fields} fields`);
     }
     const cells = this.splitLine(raw, 'BAD_CELL');
+    if (cells[0] === 'label' || cells[0] === 'pixel0') {
+      throw new DigitInputError('BAD_HEADER', { file: this.file, line: this.line, column: 1 },
+        `line ${this.line} repeats the header; were several CSV files joined? Keep only the header on line 1`);
+    }
     if (cells.length !== this.fields) {
       const column = cells.length < this.fields ? cells.length + 1 : this.fields + 1;
+      const delimiter = cells.length === 1 ? foreignDelimiter(cells[0] ?? '') : undefined;
+      const hint = cells.length === this.fields + 1 && cells[this.fields] === '' ? '; the row ends with a trailing comma'
+        : delimiter !== undefined ? `; the fields are separated by ${delimiter}, not commas` : '';
       throw new DigitInputError('COLUMN_COUNT', { file: this.file, line: this.line, column },
-        `expected ${this.fields} fields (${headerDescription(this.labelled)}), got ${cells.length}`);
+        `expected ${this.fields} fields (${headerDescription(this.labelled)}), got ${cells.length}${hint}`);
     }
     const offset = this.labelled ? 1 : 0;
     const base = this.count * PIXELS_PER_IMAGE;
@@ -376,7 +423,7 @@ export class DigitCsvScanner {
       if (!/^-?[0-9]+$/.test(cell)) {
         throw new DigitInputError('BAD_CELL', location, cell === ''
           ? `empty cell in column ${name}; expected an integer`
-          : `${name} is ${quote(cell)}, not an integer`);
+          : `${name} is ${quote(cell)}, not an integer${numberHint(cell)}`);
       }
       const value = Number(cell);
       if (i < offset) {
@@ -388,6 +435,32 @@ export class DigitCsvScanner {
       }
     }
     this.count++;
+  }
+
+  /** Throws the error for a carriage return that does not end a line (old Mac line ends). */
+  private loneCr(raw: Uint8Array, index: number, line: number): never {
+    throw new DigitInputError('BAD_ENCODING', { file: this.file, line, column: fieldAt(raw, index) },
+      'carriage return (CR) without a line feed: the file has old Mac (CR-only) line ends; save it with LF or CRLF line ends');
+  }
+
+  /** Throws a helpful `BAD_HEADER` for a first line that is plainly not a digit CSV header. */
+  private explainForeignHeader(fields: readonly string[]): void {
+    const first = fields[0] ?? '';
+    const at = { file: this.file, line: 1, column: 1 };
+    if (first.trimStart().startsWith('<')) {
+      throw new DigitInputError('BAD_HEADER', at, 'this looks like an HTML or XML page (a failed download?), not a digit CSV');
+    }
+    if (/^sep=/i.test(first)) {
+      throw new DigitInputError('BAD_HEADER', at, `line 1 is Excel's ${quote(fields.join(','))} line; delete it so the header ${headerDescription(this.wantLabelled ?? true)} comes first`);
+    }
+    if (first === 'ImageId') {
+      throw new DigitInputError('BAD_HEADER', at, 'this is a submission file (ImageId,Label), not digit images');
+    }
+    const delimiter = fields.length < PIXELS_PER_IMAGE ? foreignDelimiter(first) : undefined;
+    if (delimiter !== undefined && /^(label|pixel0)/.test(first)) {
+      throw new DigitInputError('BAD_HEADER', at,
+        `the header is separated by ${delimiter}, not commas (a spreadsheet export with another list separator?); save the file as comma-separated CSV`);
+    }
   }
 
   /** Splits one line (without its line end) into fields with csv-parse, after encoding checks. */
@@ -402,9 +475,10 @@ export class DigitCsvScanner {
       this.decoder ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
       text = this.decoder.decode(raw);
     } catch (error) {
-      const bad = raw.findIndex((b) => b >= 0x80);
-      throw new DigitInputError('BAD_ENCODING', { file: this.file, line: this.line, column: fieldAt(raw, Math.max(bad, 0)) },
-        'invalid UTF-8; save the file as UTF-8 text', { cause: error });
+      const bad = firstInvalidUtf8(raw);
+      const byte = (raw[bad] ?? 0).toString(16).toUpperCase().padStart(2, '0');
+      throw new DigitInputError('BAD_ENCODING', { file: this.file, line: this.line, column: fieldAt(raw, bad) },
+        `invalid UTF-8 (byte 0x${byte}); the file looks like Latin-1/Windows-1252 or binary data: save it as UTF-8 text`, { cause: error });
     }
     let records: string[][];
     try {
@@ -420,6 +494,35 @@ export class DigitCsvScanner {
     }
     return records[0] ?? [];
   }
+}
+
+/** Names a delimiter other than a comma that splits `text`, if any. */
+function foreignDelimiter(text: string): string | undefined {
+  if (text.includes(';')) return 'semicolons';
+  if (text.includes('\t')) return 'tabs';
+  if (text.includes('|')) return 'vertical bars';
+  return undefined;
+}
+
+/** A hint for numbers a spreadsheet re-save may produce: `255.0`, `1e2`, `+3`. */
+function numberHint(cell: string): string {
+  if (/^\+[0-9]+$/.test(cell)) return `; write it without the '+' sign`;
+  if (/^[+-]?[0-9]*\.?[0-9]+e[+-]?[0-9]+$/i.test(cell)) return `; scientific notation is not accepted, write whole numbers (${Number(cell)})`;
+  if (/^[+-]?[0-9]+\.0*$/.test(cell)) return `; write it as ${Number(cell)} (spreadsheet re-saves can add decimals)`;
+  return '';
+}
+
+/** Index of the first byte that breaks UTF-8 decoding (0 when none is found). */
+function firstInvalidUtf8(raw: Uint8Array): number {
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i] as number;
+    if (b < 0x80) continue;
+    const n = b >= 0xc2 && b <= 0xdf ? 1 : b >= 0xe0 && b <= 0xef ? 2 : b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) if (((raw[i + k] ?? 0) & 0xc0) !== 0x80) return i;
+    i += n;
+  }
+  return 0;
 }
 
 /** `label, pixel0..pixel783` or `pixel0..pixel783`, for messages. */

@@ -73,3 +73,78 @@ export async function loadDigitCsv(source: DigitCsvSource, options: LoadDigitCsv
   if (onProgress !== undefined && result.count !== reported) onProgress(result.count);
   return createDigitDataset(result.pixels, result.labels, input.name);
 }
+
+/** Options of {@link streamDigitCsv}. */
+export interface StreamDigitCsvOptions {
+  /** Rows per chunk (the last chunk may be shorter). Default 4096: about 3.2 MB of pixels. */
+  readonly chunkRows?: number;
+  /** As {@link LoadDigitCsvOptions.member}. */
+  readonly member?: string;
+  /** As {@link LoadDigitCsvOptions.labelled}. */
+  readonly labelled?: boolean;
+  /** As {@link LoadDigitCsvOptions.limit}. */
+  readonly limit?: number;
+  /** As {@link LoadDigitCsvOptions.name}. */
+  readonly name?: string;
+}
+
+/** One chunk of rows from {@link streamDigitCsv}: a {@link DigitDataset} plus where it sits in the file. */
+export interface DigitCsvChunk extends DigitDataset {
+  /** 0-based index of the chunk's first row among all data rows (its ImageId is `offset + 1`). */
+  readonly offset: number;
+  /** Uncompressed CSV bytes read so far. */
+  readonly bytesRead: number;
+  /** Uncompressed size of the CSV when known in advance (plain files, bytes, zip members), else `undefined`. */
+  readonly totalBytes: number | undefined;
+}
+
+/**
+ * Reads a Kaggle digit CSV as a stream of row chunks with bounded memory: each
+ * chunk holds `chunkRows` rows (the last one fewer), and only about one chunk
+ * plus one megabyte of CSV is held at a time, so files far larger than memory
+ * can be processed. Accepts the same sources, formats and options as
+ * {@link loadDigitCsv} and gives the same rows and the same errors.
+ *
+ * An error is thrown where it is met, after the chunks before it were yielded:
+ * callers that write output should write it atomically (see
+ * {@link predictDigitCsv}). Stopping the iteration early releases the source.
+ *
+ * @example
+ * ```ts
+ * for await (const chunk of streamDigitCsv('test.csv', { chunkRows: 1000 })) {
+ *   console.log(chunk.offset, chunk.count);
+ * }
+ * ```
+ * @throws {DigitInputError} as {@link loadDigitCsv}.
+ * @throws {RangeError} when `chunkRows` is not a positive integer or `limit` not a non-negative integer.
+ */
+export async function* streamDigitCsv(source: DigitCsvSource, options: StreamDigitCsvOptions = {}): AsyncGenerator<DigitCsvChunk, void, undefined> {
+  const { limit, chunkRows = 4096 } = options;
+  if (!(Number.isInteger(chunkRows) && chunkRows > 0)) throw new RangeError(`chunkRows must be a positive integer, got ${chunkRows}`);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+    throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
+  }
+  const input = await openDigitCsvInput(source, { member: options.member, name: options.name });
+  // No size hint: the scanner must not size its buffer for the whole file.
+  const scanner = new DigitCsvScanner({ file: input.name, labelled: options.labelled, limit });
+  let offset = 0;
+  let bytesRead = 0;
+  const emit = (count: number): DigitCsvChunk => {
+    const rows = scanner.take(count);
+    const chunk = { ...createDigitDataset(rows.pixels, rows.labels, input.name), offset, bytesRead, totalBytes: input.size };
+    offset += rows.count;
+    return chunk;
+  };
+  for await (const chunk of input.chunks) {
+    let more = true;
+    for (let start = 0; start < chunk.length && more; start += CHUNK_BYTES) {
+      const slice = chunk.subarray(start, start + CHUNK_BYTES);
+      bytesRead += slice.length;
+      more = scanner.push(slice);
+      while (scanner.rows - offset >= chunkRows) yield emit(chunkRows);
+    }
+    if (!more) break;
+  }
+  const rest = scanner.finish();
+  if (rest.count > 0) yield { ...createDigitDataset(rest.pixels, rest.labels, input.name), offset, bytesRead, totalBytes: input.size };
+}

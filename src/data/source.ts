@@ -75,16 +75,48 @@ export function isCsvText(source: string): boolean {
 export async function openDigitCsvInput(source: DigitCsvSource, options: OpenDigitCsvOptions = {}): Promise<DigitCsvInput> {
   const raw = await openRaw(source, options.name);
   if (raw.text) return { name: raw.name, chunks: raw.chunks, size: raw.size };
-  const { head, rest } = await peek(raw.chunks, 4);
+  const { head, rest } = await peek(raw.chunks, SNIFF_BYTES);
   const all = prepend(head, rest);
-  if (head[0] === 0x1f && head[1] === 0x8b) {
-    return { name: raw.name, chunks: gunzipChunks(all, raw.name), size: undefined };
+  if (isGzip(head)) {
+    // Look inside: a zip, tar or second gzip wrapped in gzip is not a CSV.
+    const inner = await peek(gunzipChunks(all, raw.name), SNIFF_BYTES);
+    const chunks = prepend(inner.head, inner.rest);
+    const what = isGzip(inner.head) ? 'another gzip file' : isZip(inner.head) ? 'a zip archive' : isTar(inner.head) ? 'a tar archive' : undefined;
+    if (what !== undefined) {
+      await chunks.return(undefined);
+      throw new DigitInputError('UNSUPPORTED', { file: raw.name },
+        `the gzip file holds ${what}, not CSV text; unpack it and pass the CSV (or the zip) itself`);
+    }
+    return { name: raw.name, chunks, size: undefined };
   }
-  if (head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6))) {
+  if (isZip(head)) {
     const archive = await readAll(all);
     return openZipMember(archive, raw.name, options.member);
   }
+  const binary = isTar(head) ? 'a tar archive; extract the CSV from it'
+    : head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47 ? 'a PNG image'
+    : head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff ? 'a JPEG image'
+    : head[0] === 0x25 && head[1] === 0x50 && head[2] === 0x44 && head[3] === 0x46 ? 'a PDF document' : undefined;
+  if (binary !== undefined) {
+    await all.return(undefined);
+    throw new DigitInputError('BAD_ENCODING', { file: raw.name, line: 1, column: 1 }, `this is ${binary}, not a CSV text file`);
+  }
   return { name: raw.name, chunks: all, size: raw.size };
+}
+
+/** Bytes looked at to recognise a format: a tar header's "ustar" sits at offset 257. */
+const SNIFF_BYTES = 262;
+
+function isGzip(head: Uint8Array): boolean {
+  return head[0] === 0x1f && head[1] === 0x8b;
+}
+
+function isZip(head: Uint8Array): boolean {
+  return head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
+}
+
+function isTar(head: Uint8Array): boolean {
+  return head.length >= 262 && head[257] === 0x75 && head[258] === 0x73 && head[259] === 0x74 && head[260] === 0x61 && head[261] === 0x72;
 }
 
 interface RawInput {

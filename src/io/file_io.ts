@@ -64,7 +64,7 @@ async function loadFromDirectory(directory: string): Promise<tf.io.ModelArtifact
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const folder = await fs.stat(directory).catch(() => undefined);
-    const what = folder === undefined ? 'no such folder'
+    const what = folder === undefined ? `no ${MODEL_JSON}: the folder does not exist`
       : !folder.isDirectory() ? 'is a file, expected a model folder'
       : code === 'ENOENT' ? `no ${MODEL_JSON} here` : `cannot read ${MODEL_JSON} (${code ?? String(error)})`;
     throw new DigitModelError('NOT_FOUND', directory, `${what}; expected a folder saved by this library or tfjs`, { cause: error });

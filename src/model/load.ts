@@ -15,7 +15,9 @@ export async function loadDigitModel(source: ModelDestination): Promise<tfl.Laye
     model = await tfl.loadLayersModel(resolveModelIO(source));
   } catch (error) {
     if (error instanceof DigitModelError) throw error;
-    throw new DigitModelError('BAD_JSON', target, `cannot load model: ${(error as Error).message}`, { cause: error });
+    // One line: scripts print the message alone, and tfjs messages may span lines.
+    const message = String((error as Error)?.message ?? error).replace(/\s*\n\s*/g, ' ');
+    throw new DigitModelError('BAD_JSON', target, `cannot load model: ${message}`, { cause: error });
   }
   assertDigitModel(model, target);
   return model;
