@@ -69,6 +69,9 @@ export async function useBackend(name: string, threads: string | number | undefi
   else throw new UsageError(`--backend must be wasm or cpu, got "${name}"`);
   if (!(await tf.setBackend(name))) throw new UsageError(`backend ${name} failed to start`);
   await tf.ready();
+  // The cpu backend greets its first tensor in Node with a multi-line advert for tfjs-node (which this
+  // library does not need and which cannot install without downloads); scripts keep stderr for real messages.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
 }
 
 /** The competition's train and test data, or embedded MNIST when `path` is absent. */

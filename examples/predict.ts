@@ -14,7 +14,7 @@ import { existsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadDigitModel, predictDigitCsv, type PredictDigitCsvProgress } from 'digit-recognizer';
-import { intFlag, parseFlags, ProgressBar, runScript, UsageError, useBackend } from './cli.js';
+import { intFlag, parseFlags, ProgressBar, runScript, THREADS_FLAG, UsageError, useBackend } from './cli.js';
 
 const USAGE = 'usage: npm run predict -- --model DIR [--model DIR ...] --data PATH --out FILE.csv [--backend wasm|cpu] [--chunk-rows N]';
 
@@ -24,6 +24,7 @@ runScript('predict', async () => {
     data: { type: 'string' },
     out: { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
+    ...THREADS_FLAG,
     'chunk-rows': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   }, USAGE);
@@ -36,7 +37,7 @@ runScript('predict', async () => {
   if (flags.out === undefined) throw new UsageError(`--out is required; see --help`);
   const chunkRows = intFlag(flags['chunk-rows'], 'chunk-rows', 4096);
   const bar = new ProgressBar();
-  await useBackend(flags.backend);
+  await useBackend(flags.backend, flags.threads);
 
   const models = [];
   for (const dir of flags.model) models.push(await loadDigitModel(dir));

@@ -33,6 +33,13 @@ describe('fileSystemIO and loadDigitModel', () => {
     expect(weightsOf(await loadDigitModel(target))).toEqual(weightsOf(model));
   });
 
+  it('loads quantised (float16) weights, as the browser app ships them', async () => {
+    const model = await loadDigitModel(join(import.meta.dirname, '../examples/web/public/model'));
+    expect(model.countParams()).toBe(225_034);
+    const out = model.predict(tf.zeros([1, 28, 28, 1])) as tf.Tensor;
+    expect(tf.sum(out).dataSync()[0]).toBeCloseTo(1, 3);
+  });
+
   it('rejects missing, broken and foreign model folders with typed errors', async () => {
     const good = join(dir, 'good');
     await buildDigitCnn({ architecture: 'compact' }).save(fileSystemIO(good));

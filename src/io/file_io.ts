@@ -53,7 +53,7 @@ function weightBytes(data: tf.io.WeightData | undefined): Uint8Array {
   return out;
 }
 
-const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, complex64: 8, string: 1, uint8: 1, uint16: 2, float16: 2 };
 
 async function loadFromDirectory(directory: string): Promise<tf.io.ModelArtifacts> {
   const { fs, path } = await nodeModules(directory);
@@ -98,7 +98,8 @@ async function loadFromDirectory(directory: string): Promise<tf.io.ModelArtifact
     }
   }
   const weights = weightBytes(chunks.map((c) => c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength) as ArrayBuffer));
-  const expected = specs.reduce((n, s) => n + (DTYPE_BYTES[s.dtype] ?? 4) * s.shape.reduce((a, b) => a * b, 1), 0);
+  // Quantised weights (uint8/uint16/float16, e.g. from tfjs-converter) are stored at their quantised width.
+  const expected = specs.reduce((n, s) => n + (DTYPE_BYTES[s.quantization?.dtype ?? s.dtype] ?? 4) * s.shape.reduce((a, b) => a * b, 1), 0);
   if (weights.byteLength !== expected) {
     throw new DigitModelError('WEIGHTS_SIZE', directory, `weights hold ${weights.byteLength} bytes but ${MODEL_JSON} describes ${expected}; the folder is incomplete or mixed`);
   }
