@@ -227,6 +227,20 @@ describe('wasm training kernels', () => {
     expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
   });
 
+  it('tiles like the cpu backend, broadcasting size-1 axes fast and delegating the rest', async () => {
+    const cases: [number[], number[]][] = [[[1, 1, 1, 32], [4, 6, 6, 1]], [[1, 3], [5, 1]], [[2, 3], [2, 2]], [[3, 1], [1, 4]]];
+    for (const [shape, reps] of cases) {
+      const x = values(sizeOf(shape), shape.length);
+      await use('cpu');
+      const expected = tf.tile(tf.tensor(x, shape), reps).dataSync().slice();
+      await use('wasm');
+      const before = tf.memory().numTensors;
+      const actual = tf.tidy(() => tf.tile(tf.tensor(x, shape), reps).dataSync().slice());
+      expect(Array.from(actual), `${shape} x ${reps}`).toEqual(Array.from(expected));
+      expect(tf.memory().numTensors).toBe(before);
+    }
+  });
+
   it('frees every intermediate: tensors and wasm buffers stay stable over repeated gradients', async () => {
     await use('wasm');
     const c: ConvCase = { name: 'leak', x: [2, 11, 11, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' };
