@@ -51,6 +51,7 @@ export { writeFileAtomic } from './io/node.js';
 
 // kernels
 export { registerWasmTrainingKernels } from './kernels/wasm_training.js';
+export { registerCpuTrainingKernels } from './kernels/cpu_training.js';
 export { configureWasmThreads, type WasmThreadsOptions, type WasmThreadsSetup } from './kernels/wasm_threads.js';
 
 // training

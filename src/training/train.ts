@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { DigitDataset } from '../data/dataset.js';
 import { registerWasmTrainingKernels } from '../kernels/wasm_training.js';
+import { registerCpuTrainingKernels } from '../kernels/cpu_training.js';
 import { DigitModelError } from '../errors.js';
 import { augmentRanges, type AugmentOptions } from './augment.js';
 import { batchDataset, type BatchDataset } from './batches.js';
@@ -131,6 +132,7 @@ export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, op
   const batchSize = positiveInteger(options.batchSize ?? 64, 'batchSize');
   const seed = options.seed ?? 42;
   if (tf.getBackend() === 'wasm') registerWasmTrainingKernels();
+  else if (tf.getBackend() === 'cpu') registerCpuTrainingKernels();
   if (model.optimizer === undefined) {
     model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   }

@@ -1,0 +1,298 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildDigitCnn, registerCpuTrainingKernels, registerWasmTrainingKernels, trainDigits } from 'digit-recognizer';
+
+import { syntheticDigits } from './helpers.js';
+
+type Shape4 = [number, number, number, number];
+type Padding = 'same' | 'valid';
+
+const REPLACED = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul'] as const;
+type Replaced = (typeof REPLACED)[number];
+
+/** Deterministic values in [-0.5, 0.5). */
+function values(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let s = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Largest absolute difference, relative to the largest magnitude of the reference. */
+function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  expect(actual.length).toBe(expected.length);
+  let diff = 0;
+  let magnitude = 0;
+  for (let i = 0; i < expected.length; i++) {
+    diff = Math.max(diff, Math.abs((actual[i] as number) - (expected[i] as number)));
+    magnitude = Math.max(magnitude, Math.abs(expected[i] as number));
+  }
+  return diff / Math.max(magnitude, 1e-12);
+}
+
+const TOLERANCE = 1e-5;
+
+async function use(backend: 'cpu' | 'wasm'): Promise<void> {
+  expect(await tf.setBackend(backend)).toBe(true);
+  await tf.ready();
+}
+
+/** The stock cpu kernels, captured before ours replace them. */
+const stock = new Map<Replaced, tf.KernelConfig>();
+
+/** Runs a kernel config directly on the cpu backend; returns the output's values and shape, and frees it. */
+function runKernel(config: tf.KernelConfig | undefined, inputs: tf.NamedTensorInfoMap, attrs: object): { data: Float32Array; shape: number[] } {
+  if (config === undefined) throw new Error('kernel not registered');
+  const backend = tf.backend();
+  const out = config.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap });
+  const info = Array.isArray(out) ? (out[0] as tf.TensorInfo) : out;
+  const data = (backend.readSync(info.dataId) as Float32Array).slice();
+  backend.disposeData(info.dataId);
+  return { data, shape: info.shape };
+}
+
+/** Ours vs stock on the same inputs: same shape, values within tolerance. */
+function expectSame(name: Replaced, inputs: tf.NamedTensorInfoMap, attrs: object, tolerance = TOLERANCE): void {
+  const ours = runKernel(tf.getKernel(name, 'cpu'), inputs, attrs);
+  const ref = runKernel(stock.get(name), inputs, attrs);
+  expect(ours.shape).toEqual(ref.shape);
+  expect(relativeError(ours.data, ref.data)).toBeLessThan(tolerance);
+}
+
+interface ConvCase {
+  name: string;
+  x: Shape4;
+  filter: Shape4;
+  strides: number;
+  pad: Padding | [[number, number], [number, number], [number, number], [number, number]];
+  /** The stock Conv2DBackpropFilter is a naive loop (about 8 s per image here): compare with a float64 reference instead. */
+  float64FilterReference?: boolean;
+}
+
+/** dW[kh,kw,ci,co] = sum x[b, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[b,oh,ow,co], in float64. */
+function float64FilterGrad(c: ConvCase, x: Float32Array, dy: Float32Array): Float64Array {
+  const [b, h, w, ci] = c.x;
+  const [kh, kw, , co] = c.filter;
+  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
+  const { outHeight: oh, outWidth: ow } = info;
+  const dW = new Float64Array(kh * kw * ci * co);
+  for (let n = 0; n < b; n++) {
+    for (let i = 0; i < oh; i++) {
+      for (let j = 0; j < ow; j++) {
+        const rBase = ((n * oh + i) * ow + j) * co;
+        for (let p = 0; p < kh; p++) {
+          const y = i * c.strides + p - info.padInfo.top;
+          if (y < 0 || y >= h) continue;
+          for (let q = 0; q < kw; q++) {
+            const xx = j * c.strides + q - info.padInfo.left;
+            if (xx < 0 || xx >= w) continue;
+            const xBase = ((n * h + y) * w + xx) * ci;
+            const wBase = (p * kw + q) * ci * co;
+            for (let k = 0; k < ci; k++) {
+              const xv = x[xBase + k] as number;
+              const o = wBase + k * co;
+              for (let m = 0; m < co; m++) dW[o + m] = (dW[o + m] as number) + xv * (dy[rBase + m] as number);
+            }
+          }
+        }
+      }
+    }
+  }
+  return dW;
+}
+
+const CASES: ConvCase[] = [
+  { name: 'seed conv1 5x5 valid', x: [4, 28, 28, 1], filter: [5, 5, 1, 100], strides: 1, pad: 'valid' },
+  { name: 'seed conv2 5x5 valid', x: [2, 24, 24, 100], filter: [5, 5, 100, 50], strides: 1, pad: 'valid', float64FilterReference: true },
+  { name: '3x3 same', x: [4, 12, 12, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
+  { name: '5x5 same stride 2', x: [4, 14, 14, 6], filter: [5, 5, 6, 10], strides: 2, pad: 'same' },
+  { name: '3x3 valid stride 2, odd size', x: [3, 13, 11, 5], filter: [3, 3, 5, 7], strides: 2, pad: 'valid' },
+  { name: '2x2 same stride 2, odd size', x: [2, 7, 9, 3], filter: [2, 2, 3, 4], strides: 2, pad: 'same' },
+  { name: 'batch 1, odd sizes, 4x3 same', x: [1, 9, 7, 3], filter: [4, 3, 3, 5], strides: 1, pad: 'same' },
+  { name: 'batch 1, 1x1 valid (no im2col)', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
+  { name: 'explicit padding, stride 2', x: [2, 10, 9, 3], filter: [3, 3, 3, 6], strides: 2, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+];
+
+function seedNet(): tfl.Sequential {
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 100, kernelSize: 5, activation: 'relu' }));
+  model.add(tfl.layers.conv2d({ filters: 50, kernelSize: 5, activation: 'relu' }));
+  model.add(tfl.layers.flatten());
+  model.add(tfl.layers.dense({ units: 128, activation: 'relu' }));
+  model.add(tfl.layers.dense({ units: 10, activation: 'softmax' }));
+  return model;
+}
+
+function oneHot(n: number, seed: number): tf.Tensor2D {
+  const labels = Array.from(values(n, seed), (v) => Math.floor((v + 0.5) * 10));
+  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32') as tf.Tensor2D);
+}
+
+/** Gradients of the mean cross-entropy wrt every trainable weight, then three SGD trainOnBatch losses. */
+async function seedNetRun(weights: Float32Array[], batch: number): Promise<{ grads: Float32Array[]; losses: number[] }> {
+  const model = seedNet();
+  model.setWeights(weights.map((w, i) => tf.tensor(w, model.getWeights()[i]?.shape)));
+  const xs = tf.tensor4d(values(batch * 784, 7).map((v) => v + 0.5), [batch, 28, 28, 1]);
+  const ys = oneHot(batch, 8);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const { value, grads } = tf.variableGrads(() => tf.mean(tfl.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar, vars);
+  const out: Float32Array[] = [];
+  for (const v of vars) out.push((await (grads[v.name] as tf.Tensor).data()) as Float32Array);
+  tf.dispose([value, Object.values(grads)]);
+  model.compile({ optimizer: tf.train.sgd(0.05), loss: 'categoricalCrossentropy' });
+  const losses: number[] = [];
+  for (let i = 0; i < 3; i++) losses.push((await model.trainOnBatch(xs, ys)) as number);
+  tf.dispose([xs, ys]);
+  model.dispose();
+  return { grads: out, losses };
+}
+
+describe('cpu training kernels', () => {
+  beforeAll(async () => {
+    await use('cpu');
+    for (const name of REPLACED) {
+      const config = tf.getKernel(name, 'cpu');
+      if (config !== undefined) stock.set(name, config);
+    }
+  });
+
+  it('are registered by trainDigits on the cpu backend', async () => {
+    await use('cpu');
+    expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')?.kernelFunc).toBe(stock.get('Conv2DBackpropFilter')?.kernelFunc);
+    const model = buildDigitCnn({ architecture: 'compact', seed: 3 });
+    await trainDigits(model, syntheticDigits(40), { epochs: 1, batchSize: 16 });
+    model.dispose();
+    for (const name of REPLACED) expect(tf.getKernel(name, 'cpu')?.kernelFunc, name).not.toBe(stock.get(name)?.kernelFunc);
+  });
+
+  it('register idempotently, without warnings', () => {
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      registerCpuTrainingKernels();
+      const ours = REPLACED.map((name) => tf.getKernel(name, 'cpu')?.kernelFunc);
+      ours.forEach((f, i) => expect(f).not.toBe(stock.get(REPLACED[i] as Replaced)?.kernelFunc));
+      registerCpuTrainingKernels();
+      registerCpuTrainingKernels();
+      expect(REPLACED.map((name) => tf.getKernel(name, 'cpu')?.kernelFunc)).toEqual(ours);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  describe.each(CASES)('conv2d $name', (c) => {
+    it('forward, input and filter gradients match the stock kernels', () => {
+      registerCpuTrainingKernels();
+      const x = tf.tensor4d(values(sizeOf(c.x), 1), c.x);
+      const f = tf.tensor4d(values(sizeOf(c.filter), 2), c.filter);
+      const outShape = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad).outShape;
+      const dy = tf.tensor(values(sizeOf(outShape), 3), outShape);
+      const bias = tf.tensor1d(values(c.filter[3], 4));
+      try {
+        const conv = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
+        expectSame('Conv2D', { x, filter: f }, conv);
+        expectSame('FusedConv2D', { x, filter: f, bias }, { ...conv, activation: 'relu' });
+        expectSame('Conv2DBackpropInput', { dy, filter: f }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x });
+        const filterAttrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter };
+        if (c.float64FilterReference === true) {
+          const got = runKernel(tf.getKernel('Conv2DBackpropFilter', 'cpu'), { x, dy }, filterAttrs);
+          expect(got.shape).toEqual(c.filter);
+          expect(relativeError(got.data, float64FilterGrad(c, x.dataSync() as Float32Array, dy.dataSync() as Float32Array))).toBeLessThan(TOLERANCE);
+        } else {
+          expectSame('Conv2DBackpropFilter', { x, dy }, filterAttrs);
+        }
+      } finally {
+        tf.dispose([x, f, dy, bias]);
+      }
+    });
+  });
+
+  it('fuse bias and every in-place activation as the stock FusedConv2D does, and fall back for prelu, NCHW and dilation 2', () => {
+    registerCpuTrainingKernels();
+    const x = tf.tensor4d(values(2 * 9 * 9 * 3, 5), [2, 9, 9, 3]);
+    const f = tf.tensor4d(values(3 * 3 * 3 * 4, 6).map((v) => v * 4), [3, 3, 3, 4]);
+    const bias = tf.tensor1d(values(4, 7));
+    const scalarBias = tf.tensor1d([0.3]);
+    const alpha = tf.tensor1d(values(4, 8));
+    const xNchw = tf.tensor4d(values(2 * 3 * 9 * 9, 9), [2, 3, 9, 9]);
+    try {
+      const conv = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+      for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid']) {
+        expectSame('FusedConv2D', { x, filter: f, bias }, { ...conv, activation });
+      }
+      expectSame('FusedConv2D', { x, filter: f, bias: scalarBias }, { ...conv, activation: 'leakyrelu', leakyreluAlpha: 0.1 });
+      expectSame('FusedConv2D', { x, filter: f }, { ...conv, activation: 'linear' });
+      expectSame('FusedConv2D', { x, filter: f, bias, preluActivationWeights: alpha }, { ...conv, activation: 'prelu' });
+      expectSame('Conv2D', { x, filter: f }, { ...conv, dilations: 2 });
+      expectSame('Conv2D', { x: xNchw, filter: f }, { ...conv, dataFormat: 'NCHW' });
+    } finally {
+      tf.dispose([x, f, bias, scalarBias, alpha, xNchw]);
+    }
+  });
+
+  it.each([
+    { a: [64, 300], b: [300, 40], ta: false, tb: false },
+    { a: [300, 64], b: [300, 40], ta: true, tb: false },
+    { a: [64, 300], b: [40, 300], ta: false, tb: true },
+    { a: [300, 64], b: [40, 300], ta: true, tb: true },
+    { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true },
+    { a: [2, 3, 5, 6], b: [3, 6, 9], ta: false, tb: false },
+    { a: [1, 1], b: [1, 1], ta: false, tb: false },
+  ])('BatchMatMul and _FusedMatMul $a x $b (transposeA=$ta, transposeB=$tb) match the stock kernels', ({ a, b, ta, tb }) => {
+    registerCpuTrainingKernels();
+    const ta_ = tf.tensor(values(sizeOf(a), 21), a);
+    const tb_ = tf.tensor(values(sizeOf(b), 22), b);
+    const n = tb ? (b[b.length - 2] as number) : (b[b.length - 1] as number);
+    const bias = tf.tensor1d(values(n, 23));
+    try {
+      expectSame('BatchMatMul', { a: ta_, b: tb_ }, { transposeA: ta, transposeB: tb });
+      expectSame('_FusedMatMul', { a: ta_, b: tb_, bias }, { transposeA: ta, transposeB: tb, activation: 'relu' });
+    } finally {
+      tf.dispose([ta_, tb_, bias]);
+    }
+  });
+
+  it('leak no tensors or buffers over repeated gradients', async () => {
+    await use('cpu');
+    registerCpuTrainingKernels();
+    const x = tf.tensor4d(values(2 * 11 * 11 * 3, 31), [2, 11, 11, 3]);
+    const f = tf.tensor4d(values(3 * 3 * 3 * 4, 32), [3, 3, 3, 4]);
+    const w = tf.tensor2d(values(6 * 6 * 4 * 5, 33), [6 * 6 * 4, 5]);
+    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      tf.sum(tf.matMul(tf.reshape(tf.relu(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')), [2, -1]), c)),
+    );
+    tf.dispose(grads([x, f, w])); // warm-up
+    const before = tf.memory();
+    for (let i = 0; i < 5; i++) tf.dispose(grads([x, f, w]));
+    const after = tf.memory();
+    expect(after.numTensors).toBe(before.numTensors);
+    expect(after.numDataBuffers).toBe(before.numDataBuffers);
+    expect(after.numBytes).toBe(before.numBytes);
+    tf.dispose([x, f, w]);
+  });
+
+  it('give the seed net the gradients and trainOnBatch losses of the wasm backend', async () => {
+    await use('cpu');
+    registerCpuTrainingKernels();
+    const init = seedNet();
+    const weights = await Promise.all(init.getWeights().map(async (w) => (await w.data()) as Float32Array));
+    init.dispose();
+    const got = await seedNetRun(weights, 4);
+    await use('wasm');
+    registerWasmTrainingKernels();
+    const ref = await seedNetRun(weights, 4);
+    await use('cpu');
+    expect(got.grads.length).toBe(8);
+    got.grads.forEach((g, i) => expect(relativeError(g, ref.grads[i] as Float32Array), `weight ${i}`).toBeLessThan(1e-4));
+    expect(got.losses[2] as number).toBeLessThan(got.losses[0] as number);
+    got.losses.forEach((loss, i) => expect(Math.abs(loss - (ref.losses[i] as number)) / (ref.losses[i] as number), `step ${i}`).toBeLessThan(1e-4));
+  });
+});
