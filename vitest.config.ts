@@ -9,6 +9,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 600_000,
     pool: 'forks',
+    // In CI also a JSON report, from which .ci/run prints a plain "N passed, N failed" line.
+    reporters: process.env['CI'] === 'true' ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.vitest-out/results.json' },
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
   },
 });
