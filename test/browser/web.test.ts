@@ -34,6 +34,7 @@ interface DemoStats {
   predictMs: number[];
   gallery?: { images: number; seconds: number; imagesPerSecond: number };
   train?: { imagesPerSecond: number; epochs: number; bestValAcc: number; seconds: number };
+  offlineReady: boolean;
 }
 
 interface BackendNumbers {
@@ -57,7 +58,16 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     mkdirSync(artifacts, { recursive: true });
     outDir = mkdtempSync(join(tmpdir(), 'digit-web-'));
     const configFile = join(webRoot, 'vite.config.ts');
-    await build({ root: webRoot, configFile, logLevel: 'error', build: { outDir, emptyOutDir: true } });
+    // Vitest sets NODE_ENV=test, which would make Vite build a non-production
+    // bundle (import.meta.env.PROD false: no service worker). Build what `npm run web:build` builds.
+    const nodeEnv = process.env['NODE_ENV'];
+    process.env['NODE_ENV'] = 'production';
+    try {
+      await build({ root: webRoot, configFile, logLevel: 'error', build: { outDir, emptyOutDir: true } });
+    } finally {
+      if (nodeEnv === undefined) delete process.env['NODE_ENV'];
+      else process.env['NODE_ENV'] = nodeEnv;
+    }
     server = await preview({ root: webRoot, configFile, logLevel: 'error', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
     const url = server.resolvedUrls?.local[0];
     if (url === undefined) throw new Error('vite preview gave no URL');
@@ -267,4 +277,55 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     await page.waitForFunction(() => document.querySelector('#model-status')?.textContent?.includes('pretrained') === true);
     expect(errors).toEqual([]);
   }, 150_000);
+
+  it('works offline after the first load, reload included (service worker)', async () => {
+    // A fresh context: its own service worker, caches and IndexedDB.
+    const context = await browser.newContext({ viewport: { width: 1200, height: 860 }, deviceScaleFactor: 1 });
+    const mainPage = page;
+    const pageErrors: string[] = [];
+    try {
+      page = await context.newPage();
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      await page.goto(baseUrl);
+      await waitReady();
+      // An active worker has finished its install, i.e. precached every file of the build.
+      await page.waitForFunction(() => window.digitDemo.offlineReady, undefined, { timeout: 60_000 });
+      const cached = await page.evaluate(async () => {
+        const names = await caches.keys();
+        const cache = await caches.open(names[0] ?? '');
+        return { names, urls: (await cache.keys()).map((r) => new URL(r.url).pathname) };
+      });
+      expect(cached.names).toHaveLength(1);
+      expect(cached.names[0]).toMatch(/^digit-recognizer-web-[0-9a-f]{16}$/);
+      for (const path of ['/', '/index.html', '/model/model.json', '/model/info.json', '/data/mnist-test-1000.csv.gz', '/data/mnist-train-6000.csv.gz']) expect(cached.urls).toContain(path);
+      expect(cached.urls.filter((u) => u.endsWith('.wasm'))).toHaveLength(3);
+      expect(cached.urls.some((u) => /\.bin$/.test(u))).toBe(true);
+
+      await context.setOffline(true);
+      // The network really is gone, for the worker too: a file it has not cached fails.
+      expect(await page.evaluate(() => fetch(`not-cached-${Date.now()}.txt`).then(() => 'fetched', () => 'failed'))).toBe('failed');
+      await page.reload();
+      await waitReady();
+      expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+      expect(await page.textContent('#model-status')).toMatch(/compact · pretrained/);
+      expect(await drawAndRead(ONE)).toBe('1');
+
+      // CPU offline, then the bundled sample (data/ from the cache) on it.
+      if ((await page.inputValue('#backend')) !== 'cpu') {
+        await page.selectOption('#backend', 'cpu');
+        await waitReady();
+      }
+      expect(await page.inputValue('#backend')).toBe('cpu');
+      expect(await drawAndRead(SEVEN)).toBe('7');
+      await page.click('#tab-gallery');
+      await page.click('#gallery-sample');
+      await page.waitForFunction(() => window.digitDemo.gallery?.images === 1000, undefined, { timeout: 60_000 });
+      expect(await page.isVisible('#gallery-error')).toBe(false);
+      await page.screenshot({ path: join(artifacts, 'web-offline.png') });
+      expect(pageErrors).toEqual([]);
+    } finally {
+      page = mainPage;
+      await context.close();
+    }
+  }, 120_000);
 });

@@ -23,6 +23,8 @@ interface DemoStats {
   predictMs: number[];
   gallery?: GalleryStats;
   train?: TrainStats;
+  /** True once a service worker is active, i.e. the app is precached and works offline (production builds). */
+  offlineReady: boolean;
 }
 
 declare global {
@@ -31,7 +33,7 @@ declare global {
   }
 }
 
-const stats: DemoStats = { backend: '', ready: false, padSeq: 0, predictMs: [] };
+const stats: DemoStats = { backend: '', ready: false, padSeq: 0, predictMs: [], offlineReady: false };
 window.digitDemo = stats;
 
 const holder = new ModelHolder();
@@ -301,6 +303,21 @@ async function start(): Promise<void> {
   backendSelect.disabled = false;
   stats.ready = true;
   document.body.dataset['ready'] = 'true';
+}
+
+// ---------- offline ----------
+// public/sw.js precaches the whole build (shell, model, samples, .wasm) on
+// install. Production only: in dev it would serve stale modules. Relative URL
+// and scope, so the build works from any sub-path.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  navigator.serviceWorker
+    .register(new URL('sw.js', document.baseURI), { scope: './' })
+    // `ready` resolves once a worker is active, i.e. after its install finished precaching.
+    .then(() => navigator.serviceWorker.ready)
+    .then(() => {
+      stats.offlineReady = true;
+    })
+    .catch((e: unknown) => console.warn('service worker not registered; the app will not work offline', e));
 }
 
 start().catch((e: unknown) => {
