@@ -6,37 +6,13 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildDigitCnn, registerCpuTrainingKernels, registerWasmTrainingKernels, trainDigits } from 'digit-recognizer';
 
 import { syntheticDigits } from './helpers.js';
+import { float64FilterGrad, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
 
 type Shape4 = [number, number, number, number];
 type Padding = 'same' | 'valid';
 
 const REPLACED = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul'] as const;
 type Replaced = (typeof REPLACED)[number];
-
-/** Deterministic values in [-0.5, 0.5). */
-function values(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-
-/** Largest absolute difference, relative to the largest magnitude of the reference. */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  expect(actual.length).toBe(expected.length);
-  let diff = 0;
-  let magnitude = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs((actual[i] as number) - (expected[i] as number)));
-    magnitude = Math.max(magnitude, Math.abs(expected[i] as number));
-  }
-  return diff / Math.max(magnitude, 1e-12);
-}
 
 const TOLERANCE = 1e-5;
 
@@ -77,38 +53,6 @@ interface ConvCase {
   float64FilterReference?: boolean;
 }
 
-/** dW[kh,kw,ci,co] = sum x[b, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[b,oh,ow,co], in float64. */
-function float64FilterGrad(c: ConvCase, x: Float32Array, dy: Float32Array): Float64Array {
-  const [b, h, w, ci] = c.x;
-  const [kh, kw, , co] = c.filter;
-  const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
-  const { outHeight: oh, outWidth: ow } = info;
-  const dW = new Float64Array(kh * kw * ci * co);
-  for (let n = 0; n < b; n++) {
-    for (let i = 0; i < oh; i++) {
-      for (let j = 0; j < ow; j++) {
-        const rBase = ((n * oh + i) * ow + j) * co;
-        for (let p = 0; p < kh; p++) {
-          const y = i * c.strides + p - info.padInfo.top;
-          if (y < 0 || y >= h) continue;
-          for (let q = 0; q < kw; q++) {
-            const xx = j * c.strides + q - info.padInfo.left;
-            if (xx < 0 || xx >= w) continue;
-            const xBase = ((n * h + y) * w + xx) * ci;
-            const wBase = (p * kw + q) * ci * co;
-            for (let k = 0; k < ci; k++) {
-              const xv = x[xBase + k] as number;
-              const o = wBase + k * co;
-              for (let m = 0; m < co; m++) dW[o + m] = (dW[o + m] as number) + xv * (dy[rBase + m] as number);
-            }
-          }
-        }
-      }
-    }
-  }
-  return dW;
-}
-
 const CASES: ConvCase[] = [
   { name: 'seed conv1 5x5 valid', x: [4, 28, 28, 1], filter: [5, 5, 1, 100], strides: 1, pad: 'valid' },
   { name: 'seed conv2 5x5 valid', x: [2, 24, 24, 100], filter: [5, 5, 100, 50], strides: 1, pad: 'valid', float64FilterReference: true },
@@ -120,21 +64,6 @@ const CASES: ConvCase[] = [
   { name: 'batch 1, 1x1 valid (no im2col)', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
   { name: 'explicit padding, stride 2', x: [2, 10, 9, 3], filter: [3, 3, 3, 6], strides: 2, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
 ];
-
-function seedNet(): tfl.Sequential {
-  const model = tfl.sequential();
-  model.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 100, kernelSize: 5, activation: 'relu' }));
-  model.add(tfl.layers.conv2d({ filters: 50, kernelSize: 5, activation: 'relu' }));
-  model.add(tfl.layers.flatten());
-  model.add(tfl.layers.dense({ units: 128, activation: 'relu' }));
-  model.add(tfl.layers.dense({ units: 10, activation: 'softmax' }));
-  return model;
-}
-
-function oneHot(n: number, seed: number): tf.Tensor2D {
-  const labels = Array.from(values(n, seed), (v) => Math.floor((v + 0.5) * 10));
-  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32') as tf.Tensor2D);
-}
 
 /** Gradients of the mean cross-entropy wrt every trainable weight, then three SGD trainOnBatch losses. */
 async function seedNetRun(weights: Float32Array[], batch: number): Promise<{ grads: Float32Array[]; losses: number[] }> {
