@@ -6,10 +6,8 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildDigitCnn, registerCpuTrainingKernels, registerWasmTrainingKernels, trainDigits } from 'digit-recognizer';
 
 import { syntheticDigits } from './helpers.js';
-import { float64FilterGrad, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
+import { CONV_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
 
-type Shape4 = [number, number, number, number];
-type Padding = 'same' | 'valid';
 
 const REPLACED = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul'] as const;
 type Replaced = (typeof REPLACED)[number];
@@ -43,25 +41,9 @@ function expectSame(name: Replaced, inputs: tf.NamedTensorInfoMap, attrs: object
   expect(relativeError(ours.data, ref.data)).toBeLessThan(tolerance);
 }
 
-interface ConvCase {
-  name: string;
-  x: Shape4;
-  filter: Shape4;
-  strides: number;
-  pad: Padding | [[number, number], [number, number], [number, number], [number, number]];
-  /** The stock Conv2DBackpropFilter is a naive loop (about 8 s per image here): compare with a float64 reference instead. */
-  float64FilterReference?: boolean;
-}
 
 const CASES: ConvCase[] = [
-  { name: 'seed conv1 5x5 valid', x: [4, 28, 28, 1], filter: [5, 5, 1, 100], strides: 1, pad: 'valid' },
-  { name: 'seed conv2 5x5 valid', x: [2, 24, 24, 100], filter: [5, 5, 100, 50], strides: 1, pad: 'valid', float64FilterReference: true },
-  { name: '3x3 same', x: [4, 12, 12, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
-  { name: '5x5 same stride 2', x: [4, 14, 14, 6], filter: [5, 5, 6, 10], strides: 2, pad: 'same' },
-  { name: '3x3 valid stride 2, odd size', x: [3, 13, 11, 5], filter: [3, 3, 5, 7], strides: 2, pad: 'valid' },
-  { name: '2x2 same stride 2, odd size', x: [2, 7, 9, 3], filter: [2, 2, 3, 4], strides: 2, pad: 'same' },
-  { name: 'batch 1, odd sizes, 4x3 same', x: [1, 9, 7, 3], filter: [4, 3, 3, 5], strides: 1, pad: 'same' },
-  { name: 'batch 1, 1x1 valid (no im2col)', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
+  ...CONV_CASES,
   { name: 'explicit padding, stride 2', x: [2, 10, 9, 3], filter: [3, 3, 3, 6], strides: 2, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
 ];
 

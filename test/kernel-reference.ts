@@ -37,6 +37,24 @@ export interface ConvShape {
   readonly pad: 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 }
 
+/** A named convolution to check, with `float64FilterReference` where the stock filter gradient is too slow to compare with. */
+export interface ConvCase extends ConvShape {
+  readonly name: string;
+  readonly float64FilterReference?: boolean;
+}
+
+/** The shapes both backends' kernels are checked on: the seed net's two convs, padding, strides, odd sizes, batch 1. */
+export const CONV_CASES: readonly ConvCase[] = [
+  { name: 'seed conv1 5x5 valid', x: [4, 28, 28, 1], filter: [5, 5, 1, 100], strides: 1, pad: 'valid' },
+  { name: 'seed conv2 5x5 valid', x: [2, 24, 24, 100], filter: [5, 5, 100, 50], strides: 1, pad: 'valid', float64FilterReference: true },
+  { name: '3x3 same', x: [4, 12, 12, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
+  { name: '5x5 same stride 2', x: [4, 14, 14, 6], filter: [5, 5, 6, 10], strides: 2, pad: 'same' },
+  { name: '3x3 valid stride 2, odd size', x: [3, 13, 11, 5], filter: [3, 3, 5, 7], strides: 2, pad: 'valid' },
+  { name: '2x2 same stride 2, odd size (negative end pad)', x: [2, 7, 9, 3], filter: [2, 2, 3, 4], strides: 2, pad: 'same' },
+  { name: 'batch 1, odd sizes, 4x3 same', x: [1, 9, 7, 3], filter: [4, 3, 3, 5], strides: 1, pad: 'same' },
+  { name: 'batch 1, 1x1 valid', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
+];
+
 /** dW[kh,kw,ci,co] = sum x[b, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[b,oh,ow,co], in float64. */
 export function float64FilterGrad(c: ConvShape, x: Float32Array, dy: Float32Array): Float64Array {
   const [b, h, w, ci] = c.x;

@@ -5,10 +5,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { float64FilterGrad, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
+import { CONV_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
 
-type Shape4 = [number, number, number, number];
-type Padding = 'same' | 'valid';
 
 const TOLERANCE = 1e-4;
 
@@ -17,15 +15,6 @@ async function use(backend: 'cpu' | 'wasm'): Promise<void> {
   await tf.ready();
 }
 
-interface ConvCase {
-  name: string;
-  x: Shape4;
-  filter: Shape4;
-  strides: number;
-  pad: Padding;
-  /** The cpu backend's Conv2DBackpropFilter is a naive loop (about 70 s for this shape): use a float64 reference instead. */
-  float64FilterReference?: boolean;
-}
 
 interface ConvGrads {
   dx: Float32Array;
@@ -62,16 +51,7 @@ function float64FilterGradOf(c: ConvCase): Float64Array {
   return float64FilterGrad(c, values(sizeOf(c.x), 1), values(c.x[0] * info.outHeight * info.outWidth * c.filter[3], 3));
 }
 
-const CASES: ConvCase[] = [
-  { name: 'seed conv1 5x5 valid', x: [8, 28, 28, 1], filter: [5, 5, 1, 100], strides: 1, pad: 'valid' },
-  { name: 'seed conv2 5x5 valid', x: [8, 24, 24, 100], filter: [5, 5, 100, 50], strides: 1, pad: 'valid', float64FilterReference: true },
-  { name: '3x3 same', x: [4, 12, 12, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
-  { name: '5x5 same stride 2', x: [4, 14, 14, 6], filter: [5, 5, 6, 10], strides: 2, pad: 'same' },
-  { name: '3x3 valid stride 2, odd size', x: [3, 13, 11, 5], filter: [3, 3, 5, 7], strides: 2, pad: 'valid' },
-  { name: '2x2 same stride 2, odd size (negative end pad)', x: [2, 7, 9, 3], filter: [2, 2, 3, 4], strides: 2, pad: 'same' },
-  { name: 'batch 1, odd sizes, 4x3 same', x: [1, 9, 7, 3], filter: [4, 3, 3, 5], strides: 1, pad: 'same' },
-  { name: 'batch 1, 1x1 valid', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
-];
+const CASES = CONV_CASES;
 
 /** Gradients of the mean categorical cross-entropy wrt every trainable weight, in weight order. */
 async function seedNetGrads(weights: Float32Array[], batch: number): Promise<Float32Array[]> {

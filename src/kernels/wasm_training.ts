@@ -33,21 +33,21 @@ interface WasmBackendLike {
 type Pair = [number, number];
 type ExplicitPadding = [Pair, Pair, Pair, Pair];
 
-/** Attributes of `Conv2DBackpropFilter` (as the tfjs-core op passes them). */
-interface BackpropFilterAttrs {
+/** Attributes both convolution gradients get from the tfjs-core ops. */
+interface BackpropAttrs {
   strides: number | Pair;
   pad: 'valid' | 'same' | number | ExplicitPadding;
   dataFormat: 'NHWC' | 'NCHW';
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** Attributes of `Conv2DBackpropFilter`. */
+interface BackpropFilterAttrs extends BackpropAttrs {
   filterShape: [number, number, number, number];
 }
 
-/** Attributes of `Conv2DBackpropInput` (as the tfjs-core op passes them). */
-interface BackpropInputAttrs {
-  strides: number | Pair;
-  pad: 'valid' | 'same' | number | ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+/** Attributes of `Conv2DBackpropInput`. */
+interface BackpropInputAttrs extends BackpropAttrs {
   inputShape: [number, number, number, number];
 }
 
