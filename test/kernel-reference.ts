@@ -53,6 +53,8 @@ export const CONV_CASES: readonly ConvCase[] = [
   { name: '2x2 same stride 2, odd size (negative end pad)', x: [2, 7, 9, 3], filter: [2, 2, 3, 4], strides: 2, pad: 'same' },
   { name: 'batch 1, odd sizes, 4x3 same', x: [1, 9, 7, 3], filter: [4, 3, 3, 5], strides: 1, pad: 'same' },
   { name: 'batch 1, 1x1 valid', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
+  { name: 'head: 4x4 valid to 1x1', x: [3, 4, 4, 6], filter: [4, 4, 6, 8], strides: 1, pad: 'valid' },
+  { name: 'small output: 3x3 valid 5x5 to 3x3', x: [2, 5, 5, 4], filter: [3, 3, 4, 6], strides: 1, pad: 'valid' },
 ];
 
 /** dW[kh,kw,ci,co] = sum x[b, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[b,oh,ow,co], in float64. */

@@ -154,6 +154,53 @@ describe('wasm training kernels', () => {
     }
   });
 
+  it('sums and averages over leading axes like the cpu backend, and delegates other axes', async () => {
+    // Leading-axes cases take our path (odd row counts exercise the 8-row unrolling's tail); the rest go to stock.
+    const cases: [number[], number | number[], boolean][] = [
+      [[3, 5, 7, 4], [0, 1, 2], false], [[3, 5, 7, 4], [0, 1, 2], true], [[9, 6], 0, false], [[17, 2, 3], [1, 0], true],
+      [[4, 5, 6], [2], false], [[4, 5, 6], [0, 1, 2], false], [[4, 5, 6], [0, 2], true], [[4, 5], -2, false],
+    ];
+    for (const [shape, axis, keepDims] of cases) {
+      const x = values(sizeOf(shape), shape.length).map((v) => v * 100);
+      for (const op of [tf.sum, tf.mean]) {
+        await use('cpu');
+        const expected = op(tf.tensor(x, shape), axis, keepDims);
+        const want = { shape: expected.shape, data: expected.dataSync().slice() };
+        expected.dispose();
+        await use('wasm');
+        const before = tf.memory();
+        const input = tf.tensor(x, shape);
+        const actual = op(input, axis, keepDims);
+        expect(actual.shape, `${op.name} ${shape} over ${axis}`).toEqual(want.shape);
+        expect(relativeError(actual.dataSync() as Float32Array, want.data as Float32Array)).toBeLessThan(1e-6);
+        tf.dispose([input, actual]);
+        expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
+      }
+    }
+  });
+
+  it('backpropagates max pooling like the cpu backend, ties and odd edges included', async () => {
+    // Overlapping windows add up where they share a maximum (the stock wasm kernel gets that case wrong).
+    const cases: [number[], number, number, 'valid' | 'same'][] = [
+      [[2, 6, 8, 3], 2, 2, 'valid'], [[2, 7, 5, 4], 2, 2, 'valid'], [[1, 9, 9, 2], 3, 3, 'valid'],
+      [[1, 6, 6, 2], 3, 2, 'valid'], [[2, 5, 5, 3], 2, 2, 'same'],
+    ];
+    for (const [shape, size, stride, pad] of cases) {
+      // Rounded values make ties common, so the first-maximum rule is checked too.
+      const x = values(sizeOf(shape), 5).map((v) => Math.round(v * 4));
+      const grad = (): Float32Array => tf.tidy(() => {
+        const input = tf.tensor4d(x, shape as [number, number, number, number]);
+        const y = tf.maxPool(input, size, stride, pad);
+        const dy = tf.tensor(values(sizeOf(y.shape), 6), y.shape);
+        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, size, stride, pad), dy)))(input).dataSync() as Float32Array;
+      });
+      await use('cpu');
+      const expected = grad().slice();
+      await use('wasm');
+      expect(Array.from(grad()), `${shape} pool ${size}/${stride} ${pad}`).toEqual(Array.from(expected));
+    }
+  });
+
   it('frees every intermediate: tensors and wasm buffers stay stable over repeated gradients', async () => {
     await use('wasm');
     const c: ConvCase = { name: 'leak', x: [2, 11, 11, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' };
