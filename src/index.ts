@@ -35,6 +35,7 @@ export { preprocessDigitImage, type PreprocessDigitOptions } from './data/prepro
 export { buildDigitCnn, type BuildDigitCnnOptions } from './model/build.js';
 export {
   compactArchitecture,
+  leanArchitecture,
   digitArchitectures,
   getDigitArchitecture,
   registerDigitArchitecture,

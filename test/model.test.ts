@@ -70,7 +70,7 @@ describe('buildDigitCnn', () => {
     expect(model.countParams()).toBe(784 * 10 + 10);
     model.dispose();
     expect(() => registerDigitArchitecture({ ...getDigitArchitecture('seed') })).toThrow(DigitModelError);
-    expect(() => buildDigitCnn({ architecture: 'nope' })).toThrow(/unknown architecture; known: seed, compact, strong/);
+    expect(() => buildDigitCnn({ architecture: 'nope' })).toThrow(/unknown architecture; known: seed, compact, lean, strong/);
   });
 
   it('summarises the zoo with parameters and FLOPs', () => {
@@ -79,6 +79,7 @@ describe('buildDigitCnn', () => {
     expect(byName['seed']?.params).toBe(2_689_068);
     expect(byName['strong']?.params).toBeGreaterThan(100_000);
     expect(byName['strong']!.flopsPerImage).toBeLessThan(byName['seed']!.flopsPerImage);
+    expect(byName['lean']!.flopsPerImage).toBeLessThan(byName['strong']!.flopsPerImage);
     for (const s of summary) expect(s.flopsPerImage).toBeGreaterThan(0);
   });
 

@@ -1,0 +1,56 @@
+/**
+ * Same-process A/B of the heap kernels (src/kernels/wasm_heap.ts): stock wasm `Sum`, `Mean` and
+ * `MaxPoolGrad` against ours, swapped every few steps so both see the same machine load.
+ * Run by hand: `npx tsx bench/heap_kernels.ts [--threads 2] [--archs lean,strong,seed] [--rounds 6]`.
+ * The other training kernels (convolution gradients, matmuls, Tile) are ours in both arms.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as wasm from '@tensorflow/tfjs-backend-wasm';
+import { parseArgs } from 'node:util';
+
+import { buildDigitCnn } from '../src/model/build.js';
+import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
+import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
+
+const { values: flags } = parseArgs({
+  options: { threads: { type: 'string', default: '2' }, archs: { type: 'string', default: 'lean,strong,seed' }, rounds: { type: 'string', default: '6' } },
+});
+const SWAPPED = ['Sum', 'Mean', 'MaxPoolGrad'];
+const B = 64;
+const STEPS = 3;
+
+configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
+await tf.setBackend('wasm');
+await tf.ready();
+const kernels = (): tf.KernelConfig[] => SWAPPED.map((k) => tf.getKernel(k, 'wasm')!);
+const stock = kernels();
+registerWasmTrainingKernels();
+const ours = kernels();
+const use = (set: tf.KernelConfig[]): void => {
+  for (const k of set) {
+    tf.unregisterKernel(k.kernelName, 'wasm');
+    tf.registerKernel(k);
+  }
+};
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+
+console.log(`| net | stock ms/step | ours ms/step | stock images/s | ours images/s | ratio |\n|---|---:|---:|---:|---:|---:|`);
+for (const arch of flags.archs.split(',')) {
+  const model = buildDigitCnn({ architecture: arch, seed: 1 });
+  const xs = tf.randomUniform([B, 28, 28, 1]);
+  const ys = tf.cast(tf.oneHot(tf.randomUniform([B], 0, 10, 'int32') as tf.Tensor1D, 10), 'float32');
+  const times: Record<'stock' | 'ours', number[]> = { stock: [], ours: [] };
+  for (let round = 0; round < Number(flags.rounds); round++) {
+    for (const [name, set] of [['stock', stock], ['ours', ours]] as const) {
+      use(set);
+      await model.trainOnBatch(xs, ys); // warm-up after the swap
+      const started = performance.now();
+      for (let i = 0; i < STEPS; i++) await model.trainOnBatch(xs, ys);
+      times[name].push((performance.now() - started) / STEPS);
+    }
+  }
+  const [s, o] = [median(times.stock), median(times.ours)];
+  console.log(`| ${arch} | ${s.toFixed(1)} | ${o.toFixed(1)} | ${((B / s) * 1000).toFixed(0)} | ${((B / o) * 1000).toFixed(0)} | ${(s / o).toFixed(2)}x |`);
+  tf.dispose([xs, ys]);
+  model.dispose();
+}
