@@ -117,7 +117,7 @@ def predict(net, x, tta):
     return out / len(views)
 
 
-def run(arch, epochs, seed, xtr, ytr, xva, yva, max_lr, batch, device):
+def run(arch, epochs, seed, xtr, ytr, xva, yva, max_lr, batch, device, aug=(10.0, 2.5, 0.1), smoothing=0.05):
     torch.manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed)
     net = build(arch).to(device)
@@ -131,10 +131,10 @@ def run(arch, epochs, seed, xtr, ytr, xva, yva, max_lr, batch, device):
         order = torch.randperm(len(xtr), device=device, generator=gen)
         for i in range(steps):
             idx = order[i * batch:(i + 1) * batch]
-            xb = augment(xtr[idx], gen) if arch != 'compact' else xtr[idx]
+            xb = augment(xtr[idx], gen, *aug) if arch != 'compact' else xtr[idx]
             for g in opt.param_groups:
                 g['lr'] = one_cycle(max_lr, step, total)
-            loss = F.cross_entropy(net(xb), ytr[idx], label_smoothing=0.05 if arch != 'compact' else 0)
+            loss = F.cross_entropy(net(xb), ytr[idx], label_smoothing=smoothing if arch != 'compact' else 0)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -156,6 +156,8 @@ def main():
     ap.add_argument('--seeds', default='1')
     ap.add_argument('--max-lr', type=float, default=0.004)
     ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--aug', default='10,2.5,0.1', help='rotation degrees, shift pixels, zoom fraction')
+    ap.add_argument('--smoothing', type=float, default=0.05)
     args = ap.parse_args()
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     torch.backends.cudnn.benchmark = True
@@ -170,10 +172,11 @@ def main():
     for arch in args.arch.split(','):
         for epochs in map(int, args.epochs.split(',')):
             for seed in map(int, args.seeds.split(',')):
-                acc, acc_tta, secs, p, pt = run(arch, epochs, seed, xtr, ytr, xva, yva, args.max_lr, args.batch, device)
-                name = f'{arch}_e{epochs}_s{seed}_lr{args.max_lr}_b{args.batch}'
+                aug = tuple(float(v) for v in args.aug.split(','))
+                acc, acc_tta, secs, p, pt = run(arch, epochs, seed, xtr, ytr, xva, yva, args.max_lr, args.batch, device, aug, args.smoothing)
+                name = f'{arch}_e{epochs}_s{seed}_lr{args.max_lr}_b{args.batch}_aug{args.aug}_ls{args.smoothing}'
                 np.save(os.path.join(args.out, name + '.npy'), np.stack([p, pt]).astype(np.float16))
-                print(json.dumps({'arch': arch, 'epochs': epochs, 'seed': seed, 'maxLr': args.max_lr, 'batch': args.batch,
+                print(json.dumps({'arch': arch, 'epochs': epochs, 'seed': seed, 'maxLr': args.max_lr, 'batch': args.batch, 'aug': args.aug, 'smoothing': args.smoothing,
                                   'acc': acc, 'accTta': acc_tta, 'seconds': round(secs, 1)}), flush=True)
 
 

@@ -48,6 +48,7 @@ const PRESETS: readonly DigitPreset[] = Object.freeze([
     augment: { rotation: 10, shift: 2.5, zoom: 0.1 },
     labelSmoothing: 0.05,
     tta: false,
+    measured: { minutes: 14.2, validationAccuracy: 0.9945, date: '2026-11-24' },
   },
   {
     name: 'best',
@@ -60,6 +61,7 @@ const PRESETS: readonly DigitPreset[] = Object.freeze([
     augment: { rotation: 10, shift: 2.5, zoom: 0.1 },
     labelSmoothing: 0.05,
     tta: true,
+    measured: { minutes: 69.2, validationAccuracy: 0.995, date: '2026-11-24' },
   },
 ]);
 
