@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildDigitCnn, registerCpuTrainingKernels, registerWasmTrainingKernels, trainDigits } from 'digit-recognizer';
 
 import { syntheticDigits } from './helpers.js';
-import { CONV_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
+import { CONV_CASES, MATMUL_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
 
 
 const REPLACED = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul'] as const;
@@ -150,11 +150,7 @@ describe('cpu training kernels', () => {
   });
 
   it.each([
-    { a: [64, 300], b: [300, 40], ta: false, tb: false },
-    { a: [300, 64], b: [300, 40], ta: true, tb: false },
-    { a: [64, 300], b: [40, 300], ta: false, tb: true },
-    { a: [300, 64], b: [40, 300], ta: true, tb: true },
-    { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true },
+    ...MATMUL_CASES,
     { a: [2, 3, 5, 6], b: [3, 6, 9], ta: false, tb: false },
     { a: [1, 1], b: [1, 1], ta: false, tb: false },
   ])('BatchMatMul and _FusedMatMul $a x $b (transposeA=$ta, transposeB=$tb) match the stock kernels', ({ a, b, ta, tb }) => {

@@ -99,3 +99,20 @@ export function oneHot(n: number, seed: number): tf.Tensor2D {
   const labels = Array.from(values(n, seed), (v) => Math.floor((v + 0.5) * 10));
   return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), 10), 'float32') as tf.Tensor2D);
 }
+
+/** A matmul case: operand shapes and transpose flags. */
+export interface MatMulCase {
+  readonly a: number[];
+  readonly b: number[];
+  readonly ta: boolean;
+  readonly tb: boolean;
+}
+
+/** Matmul shapes both kernel suites check: a dense layer's three products, transposes, broadcast batches. */
+export const MATMUL_CASES: readonly MatMulCase[] = [
+    { a: [64, 300], b: [300, 40], ta: false, tb: false },
+    { a: [300, 64], b: [300, 40], ta: true, tb: false },
+    { a: [64, 300], b: [40, 300], ta: false, tb: true },
+    { a: [300, 64], b: [40, 300], ta: true, tb: true },
+    { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true },
+];

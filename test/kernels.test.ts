@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { CONV_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
+import { CONV_CASES, MATMUL_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
 
 
 const TOLERANCE = 1e-4;
@@ -115,11 +115,7 @@ describe('wasm training kernels', () => {
   });
 
   it.each([
-    { a: [64, 300], b: [300, 40], ta: false, tb: false },
-    { a: [300, 64], b: [300, 40], ta: true, tb: false },
-    { a: [64, 300], b: [40, 300], ta: false, tb: true },
-    { a: [300, 64], b: [40, 300], ta: true, tb: true },
-    { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true },
+    ...MATMUL_CASES,
     // A short left operand with transposeB is computed as (b·aᵀ)ᵀ.
     { a: [8, 300], b: [200, 300], ta: false, tb: true },
     { a: [1, 5, 30], b: [1, 40, 30], ta: false, tb: true },

@@ -105,51 +105,29 @@ const aPack = new Float32Array(MC * KC);
 const bPack = new Float32Array(KC * NC);
 const edgeTile = new Float32Array(MR * NR);
 
-/** Packs A[ic.., pc..] (mc x kc) into MR-row panels, each kc x MR, zero-padded to whole panels. */
-function packA(mc: number, kc: number, a: Float32Array, off: number, rs: number, cs: number): void {
-  const out = aPack;
+/**
+ * Packs `count` x `kc` of a strided matrix into 4-wide panels, each kc x 4, zero-padded to whole
+ * panels: `along` is the stride between the panel's 4 lanes, `depth` the stride along k.
+ * A's rows (MR = 4) and B's columns (NR = 4) pack the same way with their strides swapped.
+ */
+function packPanels(out: Float32Array, count: number, kc: number, src: Float32Array, off: number, along: number, depth: number): void {
   let o = 0;
-  for (let i0 = 0; i0 < mc; i0 += MR) {
-    const rows = Math.min(MR, mc - i0);
-    if (rows === MR) {
-      const r0 = off + i0 * rs;
+  for (let i0 = 0; i0 < count; i0 += 4) {
+    const lanes = Math.min(4, count - i0);
+    if (lanes === 4) {
+      const l0 = off + i0 * along;
       for (let p = 0; p < kc; p++) {
-        const base = r0 + p * cs;
-        out[o] = a[base] as number;
-        out[o + 1] = a[base + rs] as number;
-        out[o + 2] = a[base + 2 * rs] as number;
-        out[o + 3] = a[base + 3 * rs] as number;
-        o += MR;
+        const base = l0 + p * depth;
+        out[o] = src[base] as number;
+        out[o + 1] = src[base + along] as number;
+        out[o + 2] = src[base + 2 * along] as number;
+        out[o + 3] = src[base + 3 * along] as number;
+        o += 4;
       }
     } else {
       for (let p = 0; p < kc; p++) {
-        for (let i = 0; i < MR; i++) out[o + i] = i < rows ? (a[off + (i0 + i) * rs + p * cs] as number) : 0;
-        o += MR;
-      }
-    }
-  }
-}
-
-/** Packs B[pc.., jc..] (kc x nc) into NR-column panels, each kc x NR, zero-padded to whole panels. */
-function packB(kc: number, nc: number, b: Float32Array, off: number, rs: number, cs: number): void {
-  const out = bPack;
-  let o = 0;
-  for (let j0 = 0; j0 < nc; j0 += NR) {
-    const cols = Math.min(NR, nc - j0);
-    if (cols === NR) {
-      const c0 = off + j0 * cs;
-      for (let p = 0; p < kc; p++) {
-        const base = c0 + p * rs;
-        out[o] = b[base] as number;
-        out[o + 1] = b[base + cs] as number;
-        out[o + 2] = b[base + 2 * cs] as number;
-        out[o + 3] = b[base + 3 * cs] as number;
-        o += NR;
-      }
-    } else {
-      for (let p = 0; p < kc; p++) {
-        for (let j = 0; j < NR; j++) out[o + j] = j < cols ? (b[off + p * rs + (j0 + j) * cs] as number) : 0;
-        o += NR;
+        for (let i = 0; i < 4; i++) out[o + i] = i < lanes ? (src[off + (i0 + i) * along + p * depth] as number) : 0;
+        o += 4;
       }
     }
   }
@@ -201,10 +179,10 @@ export function gemm(
     const nc = Math.min(NC, n - jc);
     for (let pc = 0; pc < k; pc += KC) {
       const kc = Math.min(KC, k - pc);
-      packB(kc, nc, b, bOff + pc * brs + jc * bcs, brs, bcs);
+      packPanels(bPack, nc, kc, b, bOff + pc * brs + jc * bcs, bcs, brs);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = Math.min(MC, m - ic);
-        packA(mc, kc, a, aOff + ic * ars + pc * acs, ars, acs);
+        packPanels(aPack, mc, kc, a, aOff + ic * ars + pc * acs, ars, acs);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = Math.min(NR, nc - jr);
           const bi = jr * kc;
