@@ -57,7 +57,8 @@ export function leadingAxesReduce(backend: WasmHeapBackend, x: TensorInfo, axis:
   let r = 0;
   let offset = 0;
   // Eight rows per pass: one accumulator load/store per eight additions. V8 does not keep
-  // acc[c] in a register across a one-row loop, which runs 3x slower (bench/kernels.ts).
+  // acc[c] in a register across a one-row loop, which ran 3x slower in a standalone test
+  // (50,176 x 32 floats: 3.9 ms one row at a time, 1.3 ms eight rows).
   const c1 = cols, c2 = 2 * cols, c3 = 3 * cols, c4 = 4 * cols, c5 = 5 * cols, c6 = 6 * cols, c7 = 7 * cols;
   for (; r + 8 <= rows; r += 8, offset += 8 * cols) {
     for (let c = 0; c < cols; c++) {

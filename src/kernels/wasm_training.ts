@@ -5,8 +5,10 @@
  * conv net cannot be trained on it, and its `Conv2DBackpropInput` is a plain
  * loop (about 2-4 GFLOP/s) while its forward `Conv2D` runs on XNNPACK (about
  * 25-40 GFLOP/s on one thread). Both gradients are re-expressed here as one forward
- * `Conv2D` plus cheap layout kernels (Transpose, PadV2, Reverse, Reshape, Slice), and
- * transposed `BatchMatMul`s (a dense layer's gradient) as Transpose + plain BatchMatMul.
+ * `Conv2D` plus cheap layout kernels (Transpose, PadV2, Reverse, Reshape, Slice), or, for
+ * shapes where that wastes work, as one plain matmul with an im2col/col2im step
+ * (./wasm_heap.ts); transposed `BatchMatMul`s (a dense layer's gradient) become Transpose +
+ * plain BatchMatMul; batch norm's and pooling's memory-bound kernels run over the heap.
  * The kernels are taken from the wasm backend's own registry at call time, so this module
  * never imports `@tensorflow/tfjs-backend-wasm` itself: consumers pick the backend.
  */

@@ -99,8 +99,8 @@ export const compactArchitecture: DigitArchitecture = {
 
 /**
  * The default preset's network: batch-normalised 3x3 convolutions with max pooling. Half the
- * strong net's FLOPs, and its pooling gradients are cheap, so it trains about 1.6x faster on
- * wasm; within a 15-minute budget that buys twice the epochs, which matters more here than the
+ * strong net's FLOPs, and its pooling gradients are cheap, so it trains 1.5-1.6x faster on
+ * wasm (bench/heap_kernels.ts); within a 15-minute budget that buys twice the epochs, which matters more here than the
  * strong net's extra accuracy per epoch (bench/pytorch_zoo.py, docs/benchmarks.md).
  */
 export const leanArchitecture: DigitArchitecture = {
