@@ -55,6 +55,9 @@ export const CONV_CASES: readonly ConvCase[] = [
   { name: 'batch 1, 1x1 valid', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
   { name: 'head: 4x4 valid to 1x1', x: [3, 4, 4, 6], filter: [4, 4, 6, 8], strides: 1, pad: 'valid' },
   { name: 'small output: 3x3 valid 5x5 to 3x3', x: [2, 5, 5, 4], filter: [3, 3, 4, 6], strides: 1, pad: 'valid' },
+  // Winograd on wasm: channel counts off the 4-lane vectors, outputs not a multiple of the 4x4 tile.
+  { name: 'Winograd: 5x5 same, odd sizes, 22 -> 50 channels', x: [2, 11, 9, 22], filter: [5, 5, 22, 50], strides: 1, pad: 'same' },
+  { name: 'Winograd: 5x5 valid 10x7 to 6x3, 36 -> 36 channels', x: [3, 10, 7, 36], filter: [5, 5, 36, 36], strides: 1, pad: 'valid' },
 ];
 
 /** dW[kh,kw,ci,co] = sum x[b, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[b,oh,ow,co], in float64. */

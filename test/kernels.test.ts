@@ -5,6 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
+import { winogradFits } from '../src/kernels/winograd.js';
 import { CONV_CASES, MATMUL_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
 
 
@@ -111,6 +112,59 @@ describe('wasm training kernels', () => {
       expect(relativeError(got.dx, ref.dx)).toBeLessThan(TOLERANCE);
       const refDW = ref.dW ?? float64FilterGradOf(c);
       expect(relativeError(got.dW, refDW)).toBeLessThan(TOLERANCE);
+    });
+  });
+
+  describe('Winograd F(4x4, 5x5)', () => {
+    afterAll(() => registerWasmTrainingKernels({ winograd: true }));
+
+    it('takes wide 5x5 layers, and conv1-like narrow ones only for the filter gradient', () => {
+      expect(winogradFits('forward', 5, 5, 100, 50)).toBe(true);
+      expect(winogradFits('forward', 5, 5, 1, 100)).toBe(false);
+      expect(winogradFits('filterGradient', 5, 5, 1, 100)).toBe(true);
+      expect(winogradFits('forward', 3, 3, 128, 128)).toBe(false);
+    });
+
+    it('runs FusedConv2D with bias and ReLU like the cpu backend', async () => {
+      const run = async (): Promise<Float32Array> => {
+        const x = tf.tensor4d(values(2 * 13 * 10 * 24, 31), [2, 13, 10, 24]);
+        const f = tf.tensor4d(values(5 * 5 * 24 * 60, 32), [5, 5, 24, 60]);
+        const bias = tf.tensor1d(values(60, 33));
+        const y = tf.fused.conv2d({ x, filter: f, bias, activation: 'relu', strides: 1, pad: 'same' });
+        const data = (await y.data()) as Float32Array;
+        tf.dispose([x, f, bias, y]);
+        return data;
+      };
+      await use('cpu');
+      const ref = await run();
+      await use('wasm');
+      const got = await run();
+      expect(relativeError(got, ref)).toBeLessThan(TOLERANCE);
+      expect(got.some((v) => v === 0)).toBe(true); // the ReLU clipped something
+    });
+
+    it('agrees with the direct route on the seed conv2 at batch 64 (several chunks), frees every intermediate', async () => {
+      await use('wasm');
+      const run = (winograd: boolean): Float32Array[] => {
+        registerWasmTrainingKernels({ winograd });
+        return tf.tidy(() => {
+          const x = tf.tensor4d(values(64 * 24 * 24 * 100, 41), [64, 24, 24, 100]);
+          const f = tf.tensor4d(values(5 * 5 * 100 * 50, 42), [5, 5, 100, 50]);
+          const r = tf.tensor4d(values(64 * 20 * 20 * 50, 43), [64, 20, 20, 50]);
+          const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'), r)))([x, f]);
+          const y = tf.conv2d(x, f, 1, 'valid');
+          return [y, dx as tf.Tensor, dW as tf.Tensor].map((t) => t.dataSync() as Float32Array);
+        });
+      };
+      const before = tf.memory().numDataBuffers;
+      const direct = run(false);
+      const winograd = run(true);
+      expect(tf.memory().numDataBuffers).toBe(before);
+      for (let i = 0; i < 3; i++) {
+        expect(relativeError(winograd[i] as Float32Array, direct[i] as Float32Array)).toBeLessThan(TOLERANCE);
+        // Not bitwise equal: the switch really changes the route.
+        expect(winograd[i]).not.toEqual(direct[i]);
+      }
     });
   });
 

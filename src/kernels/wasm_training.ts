@@ -14,6 +14,7 @@
  */
 import {
   backend_util,
+  findBackend,
   getKernel,
   registerKernel,
   unregisterKernel,
@@ -25,6 +26,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import { col2im, hasHeapAccess, im2colTransposed, leadingAxesReduce, maxPoolGrad2D, type MaxPoolGradAttrs } from './wasm_heap.js';
+import { prepareWinograd, setWinogradEnabled, winogradConv2D, winogradFilterGrad, winogradFits, type MatMul, type WinogradBackend, type WinogradConv } from './winograd.js';
 
 const WASM = 'wasm';
 
@@ -136,6 +138,10 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>
   const { inChannels: ci, outChannels: co, filterHeight: kh, filterWidth: kw, outHeight: oh, outWidth: ow } = info;
   const { inHeight: h, inWidth: w, strideHeight: sh, strideWidth: sw, padInfo } = info;
 
+  if (sh === 1 && sw === 1 && winogradFits('filterGradient', kh, kw, ci, co) && isWinogradBackend(backend) && x.dtype === 'float32' && dy.dtype === 'float32') {
+    const dW = winogradFilterGrad(backend, { x, dy, filterShape: a.filterShape, padTop: padInfo.top, padLeft: padInfo.left }, winogradMatMul(backend));
+    if (dW !== undefined) return dW;
+  }
   if (ci <= 4 && hasHeapAccess(backend)) {
     // A first layer (grey input): the convolution below would have one "batch" image and B
     // channels, a shape XNNPACK runs at 3-4 GFLOP/s. patchesᵀ [KH*KW*Ci, B*OH*OW] · dy is a
@@ -236,6 +242,10 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
   const padTop = kh - 1 - padInfo.top;
   const padLeft = kw - 1 - padInfo.left;
   if (info.dataFormat !== 'channelsLast' || padTop < 0 || padLeft < 0) return runStock('Conv2DBackpropInput', args);
+  if (sh === 1 && sw === 1) {
+    const dx = runWinograd(backend, { x: dy, filter, flip: true, padTop, padLeft, outHeight: h, outWidth: w, relu: false }, kh, kw, co, ci);
+    if (dx !== undefined) return dx;
+  }
   // dy zero-inserted by the stride is [OH*sh, OW*sw] (its last sh-1 rows are zeros too). When the
   // bottom/right pad comes out negative, the conv runs unpadded there and the surplus rows are sliced off.
   const padBottom = h + kh - 1 - padTop - oh * sh;
@@ -266,6 +276,56 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
     runner.dispose();
     throw error;
   }
+}
+
+function isWinogradBackend(backend: unknown): backend is WinogradBackend {
+  const b = backend as Partial<WinogradBackend> | null;
+  return hasHeapAccess(backend) && typeof b?.wasm === 'object' && b.wasm !== null && typeof b.disposeData === 'function';
+}
+
+/** A convolution by Winograd (./winograd.ts) when its sizes suit it, else `undefined`. */
+function runWinograd(backend: unknown, conv: WinogradConv, kh: number, kw: number, inChannels: number, outChannels: number): TensorInfo | undefined {
+  if (!winogradFits('forward', kh, kw, inChannels, outChannels) || !isWinogradBackend(backend) || conv.x.dtype !== 'float32' || conv.filter.dtype !== 'float32') return undefined;
+  return winogradConv2D(backend, conv, winogradMatMul(backend));
+}
+
+function winogradMatMul(backend: WinogradBackend): MatMul {
+  return (a, b, transposeA) => batchMatMul({ inputs: { a, b }, backend, attrs: { transposeA, transposeB: false } });
+}
+
+/** Attributes of `Conv2D` and `FusedConv2D`. */
+interface ConvAttrs extends BackpropAttrs {
+  dilations: number | Pair;
+  activation?: string;
+}
+
+/** The forward convolution by Winograd where it fits (stride and dilation 1, 5x5, wide), else `undefined`. */
+function winogradForward(args: Parameters<KernelFunc>[0], bias: TensorInfo | undefined, relu: boolean): TensorInfo | undefined {
+  const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+  const a = args.attrs as unknown as ConvAttrs;
+  if (a.dataFormat !== 'NHWC' || x.shape.length !== 4 || filter.shape.length !== 4) return undefined;
+  const info = backend_util.computeConv2DInfo(as4D(x.shape), as4D(filter.shape), a.strides, a.dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
+  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
+  if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== info.outChannels)) return undefined;
+  const conv: WinogradConv = { x, filter, flip: false, padTop: info.padInfo.top, padLeft: info.padInfo.left, outHeight: info.outHeight, outWidth: info.outWidth, relu };
+  if (bias !== undefined) conv.bias = bias;
+  return runWinograd(args.backend, conv, info.filterHeight, info.filterWidth, info.inChannels, info.outChannels);
+}
+
+/** `Conv2D`: Winograd for wide 5x5 stride-1 layers (the seed net's conv2), XNNPACK otherwise. */
+function conv2D(args: Parameters<KernelFunc>[0]): TensorInfo {
+  return winogradForward(args, undefined, false) ?? runStock('Conv2D', args);
+}
+
+/**
+ * `FusedConv2D` (tfjs-layers' conv with bias and activation): Winograd as in {@link conv2D}, with
+ * the bias and a ReLU applied in the output transform; other activations go to stock.
+ */
+function fusedConv2D(args: Parameters<KernelFunc>[0]): TensorInfo {
+  const { bias, preluActivationWeights } = args.inputs as { bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  const { activation } = args.attrs as unknown as ConvAttrs;
+  const fits = preluActivationWeights === undefined && (activation === undefined || activation === 'linear' || activation === 'relu');
+  return (fits ? winogradForward(args, bias, activation === 'relu') : undefined) ?? runStock('FusedConv2D', args);
 }
 
 /**
@@ -359,6 +419,16 @@ function replaceKernel(kernelName: string, kernelFunc: KernelFunc): void {
   registerKernel({ kernelName, backendName: WASM, kernelFunc });
 }
 
+/** Options of {@link registerWasmTrainingKernels}. */
+export interface WasmTrainingKernelOptions {
+  /**
+   * Run wide 5x5 stride-1 convolutions and their input gradients by Winograd F(2x2, 5x5)
+   * (./winograd.ts). Default: on; left unchanged when omitted. Results differ from the direct
+   * route by float32 rounding only.
+   */
+  winograd?: boolean;
+}
+
 /**
  * Registers the wasm training kernels with tfjs-core:
  * - `Conv2DBackpropFilter` for the wasm backend, which has none (skipped if one is registered);
@@ -373,7 +443,10 @@ function replaceKernel(kernelName: string, kernelFunc: KernelFunc): void {
  * the stock kernels and are skipped while those are not registered (calling again later
  * installs them). This module does not import the wasm backend itself.
  */
-export function registerWasmTrainingKernels(): void {
+export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions = {}): void {
+  if (options.winograd !== undefined) setWinogradEnabled(options.winograd);
+  replaceKernel('Conv2D', conv2D);
+  replaceKernel('FusedConv2D', fusedConv2D);
   if (getKernel('Conv2DBackpropFilter', WASM) === undefined) {
     registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: WASM, kernelFunc: conv2DBackpropFilter as KernelFunc });
   }
@@ -383,4 +456,15 @@ export function registerWasmTrainingKernels(): void {
   replaceKernel('Sum', sum);
   replaceKernel('Mean', mean);
   replaceKernel('MaxPoolGrad', maxPoolGrad as KernelFunc);
+}
+
+/**
+ * {@link registerWasmTrainingKernels}, then waits until the Winograd module is compiled for the
+ * wasm backend: at once in Node; in a browser compilation is asynchronous, and without this wait
+ * the first convolutions would take the direct route. trainDigits and predictDigits call it.
+ */
+export async function readyWasmTrainingKernels(): Promise<void> {
+  registerWasmTrainingKernels();
+  const backend = findBackend(WASM);
+  if (isWinogradBackend(backend)) await prepareWinograd(backend);
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS_PER_IMAGE, pixelsToFloats, type DigitDataset } from '../data/dataset.js';
+import { readyWasmTrainingKernels } from '../kernels/wasm_training.js';
 import type { DigitPredictions } from './predictions.js';
 
 /** Options of {@link predictDigits}. */
@@ -32,6 +33,8 @@ export async function predictDigits(
 ): Promise<DigitPredictions> {
   const list = Array.isArray(models) ? models : [models as tfl.LayersModel];
   if (list.length === 0) throw new RangeError('predictDigits needs at least one model');
+  // On wasm, the faster convolution kernels (Winograd for the seed net's conv2: 2.3x) serve prediction too.
+  if (tf.getBackend() === 'wasm') await readyWasmTrainingKernels();
   const batchSize = options.batchSize ?? 256;
   const count = data.count;
   const labels = new Uint8Array(count);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { DigitDataset } from '../data/dataset.js';
-import { registerWasmTrainingKernels } from '../kernels/wasm_training.js';
+import { readyWasmTrainingKernels } from '../kernels/wasm_training.js';
 import { registerCpuTrainingKernels } from '../kernels/cpu_training.js';
 import { DigitModelError } from '../errors.js';
 import { augmentRanges, type AugmentOptions } from './augment.js';
@@ -131,7 +131,7 @@ export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, op
   const epochs = positiveInteger(options.epochs ?? 10, 'epochs');
   const batchSize = positiveInteger(options.batchSize ?? 64, 'batchSize');
   const seed = options.seed ?? 42;
-  if (tf.getBackend() === 'wasm') registerWasmTrainingKernels();
+  if (tf.getBackend() === 'wasm') await readyWasmTrainingKernels();
   else if (tf.getBackend() === 'cpu') registerCpuTrainingKernels();
   if (model.optimizer === undefined) {
     model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });

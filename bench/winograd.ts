@@ -1,0 +1,100 @@
+/**
+ * Same-process A/B of the Winograd route (src/kernels/winograd.ts) against the direct one
+ * (XNNPACK convolutions), switched every round so both see the same machine load:
+ * 1. the seed net's conv2 kernels alone (`[64,24,24,100]` 5x5 -> 50 channels): forward, input
+ *    gradient, filter gradient, read back included;
+ * 2. a full seed-net training step (trainOnBatch, batch 64);
+ * 3. prediction (model.predict, batch 256).
+ * Run by hand: `npx tsx bench/winograd.ts [--threads 2] [--rounds 5]`. Prints markdown tables.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as wasm from '@tensorflow/tfjs-backend-wasm';
+import { parseArgs } from 'node:util';
+
+import { buildDigitCnn } from '../src/model/build.js';
+import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
+import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
+
+const { values: flags } = parseArgs({ options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '5' } } });
+const ROUNDS = Number(flags.rounds);
+const B = 64;
+
+configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
+await tf.setBackend('wasm');
+await tf.ready();
+registerWasmTrainingKernels();
+
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+const arms = [['direct', false], ['winograd', true]] as const;
+
+/** ms of one call of `f` (result read back), median of 3 after a warm-up. */
+function time(f: () => tf.Tensor): number {
+  const ts: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const t0 = performance.now();
+    const r = f();
+    r.dataSync();
+    ts.push(performance.now() - t0);
+    r.dispose();
+  }
+  return median(ts.slice(1));
+}
+
+// 1. Kernels. Filters and dy are fresh buffers every call, as in training (XNNPACK caches packed weights per buffer).
+const x = tf.randomNormal([B, 24, 24, 100]) as tf.Tensor4D;
+const w = tf.randomNormal([5, 5, 100, 50], 0, 0.05) as tf.Tensor4D;
+const bias = tf.zeros([50]) as tf.Tensor1D;
+const dy = tf.randomNormal([B, 20, 20, 50]) as tf.Tensor4D;
+const fresh = <T extends tf.Tensor>(t: T): T => tf.add(t, 0) as T;
+const kernels: Record<string, () => tf.Tensor> = {
+  'forward (FusedConv2D + ReLU)': () => tf.tidy(() => tf.fused.conv2d({ x, filter: fresh(w), bias, activation: 'relu', strides: 1, pad: 'valid' })),
+  'input gradient': () => tf.tidy(() => tf.conv2dTranspose(fresh(dy), fresh(w), [B, 24, 24, 100], 1, 'valid')),
+  'filter gradient': () =>
+    tf.tidy(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: fresh(dy) }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [5, 5, 100, 50] }) as tf.Tensor),
+};
+const MFLOP = (B * 20 * 20 * 50 * 5 * 5 * 100 * 2) / 1e6;
+const kernelTimes: Record<string, Record<string, number[]>> = {};
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [arm, on] of arms) {
+    registerWasmTrainingKernels({ winograd: on });
+    for (const [name, f] of Object.entries(kernels)) ((kernelTimes[name] ??= {})[arm] ??= []).push(time(f));
+  }
+}
+console.log(`seed conv2, batch ${B}, ${flags.threads} thread(s), medians of ${ROUNDS} rounds:\n`);
+console.log('| kernel | direct ms | GFLOP/s | Winograd ms | direct-equivalent GFLOP/s | ratio |\n|---|---:|---:|---:|---:|---:|');
+for (const [name, t] of Object.entries(kernelTimes)) {
+  const [d, v] = [median(t.direct!), median(t.winograd!)];
+  console.log(`| ${name} | ${d.toFixed(1)} | ${(MFLOP / d).toFixed(0)} | ${v.toFixed(1)} | ${(MFLOP / v).toFixed(0)} | ${(d / v).toFixed(2)}x |`);
+}
+tf.dispose([x, w, bias, dy]);
+
+// 2 and 3. The seed net end to end.
+const model = buildDigitCnn({ architecture: 'seed', seed: 1 });
+const xs = tf.randomUniform([B, 28, 28, 1]);
+const ys = tf.cast(tf.oneHot(tf.randomUniform([B], 0, 10, 'int32') as tf.Tensor1D, 10), 'float32');
+const batch = tf.randomUniform([256, 28, 28, 1]);
+const step: Record<string, number[]> = { direct: [], winograd: [] };
+const predict: Record<string, number[]> = { direct: [], winograd: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [arm, on] of arms) {
+    registerWasmTrainingKernels({ winograd: on });
+    await model.trainOnBatch(xs, ys); // warm-up after the switch
+    let t0 = performance.now();
+    for (let i = 0; i < 3; i++) await model.trainOnBatch(xs, ys);
+    step[arm]!.push((performance.now() - t0) / 3);
+    t0 = performance.now();
+    const p = model.predict(batch) as tf.Tensor;
+    p.dataSync();
+    predict[arm]!.push(performance.now() - t0);
+    p.dispose();
+  }
+}
+const [sd, sw] = [median(step.direct!), median(step.winograd!)];
+const [pd, pw] = [median(predict.direct!), median(predict.winograd!)];
+console.log(`\nseed net, ${flags.threads} thread(s), medians of ${ROUNDS} rounds:\n`);
+console.log('| | direct | Winograd | ratio |\n|---|---:|---:|---:|');
+console.log(`| training step, batch ${B} (ms) | ${sd.toFixed(0)} | ${sw.toFixed(0)} | ${(sd / sw).toFixed(2)}x |`);
+console.log(`| training images/s | ${((B / sd) * 1000).toFixed(1)} | ${((B / sw) * 1000).toFixed(1)} | |`);
+console.log(`| predict, batch 256 (ms) | ${pd.toFixed(0)} | ${pw.toFixed(0)} | ${(pd / pw).toFixed(2)}x |`);
+console.log(`| prediction images/s | ${((256 / pd) * 1000).toFixed(0)} | ${((256 / pw) * 1000).toFixed(0)} | |`);
+console.log(`| 28,000 test images (s) | ${((28000 / 256) * pd / 1000).toFixed(1)} | ${((28000 / 256) * pw / 1000).toFixed(1)} | |`);

@@ -1,0 +1,338 @@
+/**
+ * 5x5, stride-1 convolutions by Winograd's minimal filtering F(4x4, 5x5) (Lavin & Gray 2015) on
+ * the wasm backend: each 8x8 input tile and each filter are transformed (native/winograd.c,
+ * WebAssembly SIMD, running on tfjs' own heap), the 64 transformed positions become 64 plain
+ * matrix products on XNNPACK (both threads), and a last transform turns the products into 4x4
+ * output tiles: 64 multiplications per 16 outputs instead of 400, 6.25x fewer FLOPs in the
+ * products, paid for with the transforms' memory traffic (single-threaded), so it is used only
+ * where channels are wide. bench/winograd.ts measures it against the direct route.
+ *
+ * The transforms scale values by up to ~20x and back, so results differ from a direct
+ * convolution by float32 rounding: about 1e-5 of the largest output on the seed net's conv2
+ * (test/kernels.test.ts checks against the cpu backend).
+ */
+import type { DataType, TensorInfo } from '@tensorflow/tfjs-core';
+import { inflateSync } from 'fflate';
+
+import { WINOGRAD_WASM_DEFLATED } from './winograd_binary.js';
+
+/** Output pixels per tile side (F(4x4, 5x5)); input tiles are TILE_OUT + 4 = 8 wide. */
+const TILE_OUT = 4;
+const POSITIONS = (TILE_OUT + 4) ** 2;
+/** Bytes of transformed inputs and products held at once; the batch is processed in chunks under it. */
+const CHUNK_BYTES = 48 << 20;
+
+type InputTransform = (x: number, batch: number, h: number, w: number, c: number, cp: number, padTop: number, padLeft: number, tilesH: number, tilesW: number, outs: number) => void;
+type FilterTransform = (w: number, wIn: number, wOut: number, flip: number, outs: number) => void;
+type OutputTransform = (ins: number, batch: number, oh: number, ow: number, c: number, cp: number, tilesH: number, tilesW: number, bias: number, relu: number, y: number) => void;
+type DyTransform = (dy: number, batch: number, oh: number, ow: number, c: number, cp: number, tilesH: number, tilesW: number, outs: number) => void;
+
+interface WinogradExports {
+  input: InputTransform;
+  filter: FilterTransform;
+  output: OutputTransform;
+  grad_dy: DyTransform;
+  add_into(dst: number, src: number, size: number): void;
+  grad_output(ins: number, ci: number, co: number, ciP: number, dw: number): void;
+}
+
+/** What these kernels use of tfjs' BackendWasm (public members). */
+export interface WinogradBackend {
+  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+/** One 2-D product on the backend: a [1, m, k] times b [1, k, n], or with `transposeA` aᵀ for a [1, k, m]. */
+export type MatMul = (a: TensorInfo, b: TensorInfo, transposeA: boolean) => TensorInfo;
+
+/** A convolution Winograd can run: NHWC, 5x5 filter, stride and dilation 1, any zero padding. */
+export interface WinogradConv {
+  x: TensorInfo;
+  /** `[5, 5, in, out]` of the forward convolution. */
+  filter: TensorInfo;
+  /** Run the input gradient: correlate x (= dy) with the filter rotated by 180 degrees and its channel axes swapped. */
+  flip: boolean;
+  padTop: number;
+  padLeft: number;
+  outHeight: number;
+  outWidth: number;
+  bias?: TensorInfo;
+  relu: boolean;
+}
+
+let failed = false;
+const instances = new WeakMap<WebAssembly.Memory, WinogradExports>();
+/** Set by {@link setWinogradEnabled}; benchmarks and tests switch it off to compare with the direct route. */
+let enabled = true;
+
+function decode(base64: string): Uint8Array {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+/** Reads an unsigned LEB128 number at `at`; returns it and the offset after it. */
+function leb128(bytes: Uint8Array, at: number): [number, number] {
+  let value = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = bytes[at++] as number;
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return [value, at];
+  }
+}
+
+/**
+ * The module's bytes with its memory import marked shared or not, to match the memory it will be
+ * linked to. build.sh emits it plain with a maximum (limits flag 0x01); shared is flag 0x03, the
+ * same length. Walks the import section to the one memory import's flag byte.
+ */
+function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(inflateSync(decode(WINOGRAD_WASM_DEFLATED)));
+  let at = 8; // magic and version
+  while (at < bytes.length) {
+    const id = bytes[at++] as number;
+    let size: number;
+    [size, at] = leb128(bytes, at);
+    if (id !== 2) {
+      at += size;
+      continue;
+    }
+    let count: number;
+    [count, at] = leb128(bytes, at);
+    for (let i = 0; i < count; i++) {
+      for (let name = 0; name < 2; name++) {
+        let length: number;
+        [length, at] = leb128(bytes, at);
+        at += length;
+      }
+      if (bytes[at++] !== 2 || bytes[at] !== 0x01) break; // only a memory import with a maximum is expected
+      bytes[at] = shared ? 0x03 : 0x01;
+      return bytes;
+    }
+    break;
+  }
+  throw new Error('winograd module: no memory import with a maximum (rebuild with native/build.sh)');
+}
+
+function memoryOf(backend: WinogradBackend): WebAssembly.Memory | undefined {
+  // tfjs' threaded build keeps its (shared) memory on the Emscripten module, the plain build exports it.
+  return backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+}
+
+function isShared(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+}
+
+function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): WinogradExports {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports as unknown as WinogradExports;
+}
+
+/**
+ * Compiles and links the transforms against the backend's memory. Synchronous where the host
+ * allows it (Node); browsers refuse synchronous compilation of modules over 4 KB on the main
+ * thread, so there it happens in the returned promise (trainDigits and predictDigits await it).
+ * Until it is ready, and wherever it fails, convolutions take the direct route.
+ */
+export function prepareWinograd(backend: WinogradBackend): Promise<void> | undefined {
+  const memory = memoryOf(backend);
+  if (memory === undefined || failed || instances.has(memory)) return undefined;
+  const bytes = moduleBytes(isShared(memory));
+  try {
+    instances.set(memory, instantiate(new WebAssembly.Module(bytes), memory));
+    return undefined;
+  } catch {
+    return WebAssembly.compile(bytes).then(
+      async (module) => {
+        const instance = await WebAssembly.instantiate(module, { env: { memory } });
+        instances.set(memory, instance.exports as unknown as WinogradExports);
+      },
+      () => {
+        failed = true;
+      },
+    );
+  }
+}
+
+/** Turns the Winograd route on or off for every later convolution (on by default). */
+export function setWinogradEnabled(on: boolean): void {
+  enabled = on;
+}
+
+/**
+ * Whether a 5x5 stride-1 convolution of these channel counts takes the Winograd route (given the
+ * module is ready). Forward and input gradient need wide layers: with few channels the transforms
+ * cost more than the products save (the seed net's conv1, 1 -> 100 channels, ran 2.5x slower).
+ * The filter gradient gains even there (seed conv1: 58.6 -> 38.7 ms, bench/profile.ts): its direct
+ * route is a long thin matmul that XNNPACK runs at 3 GFLOP/s.
+ */
+export function winogradFits(kernel: 'forward' | 'filterGradient', filterHeight: number, filterWidth: number, inChannels: number, outChannels: number): boolean {
+  if (!enabled || filterHeight !== 5 || filterWidth !== 5) return false;
+  return kernel === 'filterGradient' || inChannels * outChannels >= 1024;
+}
+
+function ready(backend: WinogradBackend): WinogradExports | undefined {
+  const memory = memoryOf(backend);
+  if (memory === undefined) return undefined;
+  if (!instances.has(memory)) void prepareWinograd(backend);
+  return instances.get(memory);
+}
+
+function pointer(backend: WinogradBackend, info: TensorInfo): number {
+  return backend.typedArrayFromHeap(info).byteOffset;
+}
+
+/** An int32 tensor holding the heap addresses of `infos`, the form the transforms take arrays of tensors in. */
+function pointerArray(backend: WinogradBackend, infos: TensorInfo[]): TensorInfo {
+  const table = backend.makeOutput([infos.length], 'int32');
+  const view = backend.typedArrayFromHeap(table);
+  infos.forEach((info, i) => {
+    view[i] = pointer(backend, info);
+  });
+  return table;
+}
+
+/** Intermediate tensors of one call, freed together. */
+class Scratch {
+  private readonly infos: TensorInfo[] = [];
+
+  constructor(private readonly backend: WinogradBackend) {}
+
+  keep(info: TensorInfo): TensorInfo {
+    this.infos.push(info);
+    return info;
+  }
+
+  release(): void {
+    for (const info of this.infos) this.backend.disposeData(info.dataId);
+    this.infos.length = 0;
+  }
+}
+
+/**
+ * 4x4 output tiles over an oh x ow output, and how many images go through the transforms at once
+ * so that the transformed tiles (`channels` per position, padded) stay under CHUNK_BYTES.
+ */
+function tiling(batch: number, oh: number, ow: number, channels: number): { tilesH: number; tilesW: number; tilesPerImage: number; chunk: number } {
+  const tilesH = Math.ceil(oh / TILE_OUT);
+  const tilesW = Math.ceil(ow / TILE_OUT);
+  const tilesPerImage = tilesH * tilesW;
+  const chunk = Math.max(1, Math.min(batch, Math.floor(CHUNK_BYTES / (POSITIONS * tilesPerImage * channels * 4))));
+  return { tilesH, tilesW, tilesPerImage, chunk };
+}
+
+/**
+ * Runs `conv` by Winograd and returns its output `[batch, outHeight, outWidth, channels]`, or
+ * `undefined` when the module is not ready for this backend (the caller takes the direct route).
+ */
+export function winogradConv2D(backend: WinogradBackend, conv: WinogradConv, matMul: MatMul): TensorInfo | undefined {
+  const wino = ready(backend);
+  if (wino === undefined) return undefined;
+  const { x, filter, flip, padTop, padLeft, outHeight: oh, outWidth: ow } = conv;
+  const [batch, h, w, cin] = x.shape as [number, number, number, number];
+  const [, , fIn, fOut] = filter.shape as [number, number, number, number];
+  const cout = flip ? fIn : fOut;
+  // The transforms work on 4 channels at a time: the products carry channels padded to multiples of 4.
+  const cinP = (cin + 3) & ~3;
+  const coutP = (cout + 3) & ~3;
+  const { tilesH, tilesW, tilesPerImage, chunk } = tiling(batch, oh, ow, cinP + coutP);
+  const scratch = new Scratch(backend);
+  const keep = (info: TensorInfo): TensorInfo => scratch.keep(info);
+  const release = (): void => scratch.release();
+
+  const y = backend.makeOutput([batch, oh, ow, cout], 'float32');
+  const u: TensorInfo[] = [];
+  try {
+    for (let p = 0; p < POSITIONS; p++) u.push(backend.makeOutput([1, cinP, coutP], 'float32'));
+    const uTable = keep(pointerArray(backend, u));
+    wino.filter(pointer(backend, filter), fIn, fOut, flip ? 1 : 0, pointer(backend, uTable));
+    release();
+    const xBytesPerImage = h * w * cin * 4;
+    const yBytesPerImage = oh * ow * cout * 4;
+    for (let b0 = 0; b0 < batch; b0 += chunk) {
+      const nb = Math.min(chunk, batch - b0);
+      const tiles = nb * tilesPerImage;
+      const v = Array.from({ length: POSITIONS }, () => keep(backend.makeOutput([1, tiles, cinP], 'float32')));
+      const vTable = keep(pointerArray(backend, v));
+      wino.input(pointer(backend, x) + b0 * xBytesPerImage, nb, h, w, cin, cinP, padTop, padLeft, tilesH, tilesW, pointer(backend, vTable));
+      const products = v.map((vp, p) => keep(matMul(vp, u[p] as TensorInfo, false)));
+      const mTable = keep(pointerArray(backend, products));
+      const bias = conv.bias === undefined ? 0 : pointer(backend, conv.bias);
+      wino.output(pointer(backend, mTable), nb, oh, ow, cout, coutP, tilesH, tilesW, bias, conv.relu ? 1 : 0, pointer(backend, y) + b0 * yBytesPerImage);
+      release();
+    }
+    return y;
+  } catch (error) {
+    release();
+    backend.disposeData(y.dataId);
+    throw error;
+  } finally {
+    for (const info of u) backend.disposeData(info.dataId);
+  }
+}
+
+/** A filter gradient Winograd can run: NHWC, 5x5 filter, stride and dilation 1, any zero padding. */
+export interface WinogradFilterGrad {
+  x: TensorInfo;
+  dy: TensorInfo;
+  /** `[5, 5, in, out]`. */
+  filterShape: [number, number, number, number];
+  padTop: number;
+  padLeft: number;
+}
+
+/**
+ * dW by Winograd F(5x5, 4x4), the dual of the forward algorithm (dy's 4x4 tiles play the
+ * filters): X = Bᵀ x B per 8x8 tile of x (the forward input transform), D = G' dy G'ᵀ per 4x4
+ * tile of dy, S[p] = Σ over tiles D[p]ᵀ X[p] as 64 products on XNNPACK, dW = A'ᵀ S A'. Returns
+ * `undefined` when the module is not ready for this backend.
+ */
+export function winogradFilterGrad(backend: WinogradBackend, grad: WinogradFilterGrad, matMul: MatMul): TensorInfo | undefined {
+  const wino = ready(backend);
+  if (wino === undefined) return undefined;
+  const { x, dy, filterShape, padTop, padLeft } = grad;
+  const [batch, h, w, cin] = x.shape as [number, number, number, number];
+  const [, oh, ow, cout] = dy.shape as [number, number, number, number];
+  const cinP = (cin + 3) & ~3;
+  const coutP = (cout + 3) & ~3;
+  const { tilesH, tilesW, tilesPerImage, chunk } = tiling(batch, oh, ow, cinP + coutP);
+  const scratch = new Scratch(backend);
+  const keep = (info: TensorInfo): TensorInfo => scratch.keep(info);
+  let sums: TensorInfo[] = [];
+  const dw = backend.makeOutput(filterShape, 'float32');
+  try {
+    for (let b0 = 0; b0 < batch; b0 += chunk) {
+      const nb = Math.min(chunk, batch - b0);
+      const tiles = nb * tilesPerImage;
+      const xs = Array.from({ length: POSITIONS }, () => keep(backend.makeOutput([1, tiles, cinP], 'float32')));
+      const ds = Array.from({ length: POSITIONS }, () => keep(backend.makeOutput([1, tiles, coutP], 'float32')));
+      const xTable = keep(pointerArray(backend, xs));
+      const dTable = keep(pointerArray(backend, ds));
+      wino.input(pointer(backend, x) + b0 * h * w * cin * 4, nb, h, w, cin, cinP, padTop, padLeft, tilesH, tilesW, pointer(backend, xTable));
+      wino.grad_dy(pointer(backend, dy) + b0 * oh * ow * cout * 4, nb, oh, ow, cout, coutP, tilesH, tilesW, pointer(backend, dTable));
+      // Dᵀ·X, not Xᵀ·D: XNNPACK splits a product over its rows, and the seed net's conv1 has
+      // only 4 (padded) input channels: Xᵀ·D made its filter gradient 38.7 -> 97.8 ms.
+      const products = ds.map((d, p) => matMul(d, xs[p] as TensorInfo, true));
+      if (sums.length === 0) {
+        sums = products;
+      } else {
+        for (const product of products) keep(product);
+        const sumTable = keep(pointerArray(backend, sums));
+        wino.add_into(pointer(backend, sumTable), pointer(backend, keep(pointerArray(backend, products))), coutP * cinP);
+      }
+      scratch.release();
+    }
+    const sumTable = keep(pointerArray(backend, sums));
+    wino.grad_output(pointer(backend, sumTable), cin, cout, cinP, pointer(backend, dw));
+    return dw;
+  } catch (error) {
+    backend.disposeData(dw.dataId);
+    throw error;
+  } finally {
+    scratch.release();
+    for (const info of sums) backend.disposeData(info.dataId);
+  }
+}
