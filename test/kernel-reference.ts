@@ -92,9 +92,16 @@ export function float64FilterGrad(c: ConvShape, x: Float32Array, dy: Float32Arra
   return dW;
 }
 
-/** The library's seed network, uncompiled. */
+/**
+ * The library's seed network, uncompiled, with fixed Glorot weights. Fixed because a ReLU net's
+ * gradient jumps where a unit's input crosses zero: on the tests' inputs the smallest conv2 input
+ * is ~1e-5 of the largest, the size of the float32 difference between two backends' convolutions
+ * (Winograd's included), so with unseeded weights about 1 draw in 15 flipped a unit on one backend
+ * only and moved conv1's gradient by up to 3e-2 (measured). Seed 3 has the widest margins of
+ * seeds 1-30 on both test batches; with it both backends compute the same function deterministically.
+ */
 export function seedNet(): tfl.Sequential {
-  return buildDigitCnn({ compile: false });
+  return buildDigitCnn({ compile: false, seed: 3 });
 }
 
 /** `n` deterministic one-hot labels. */
