@@ -206,14 +206,16 @@ void add_into(float* const* dst, const float* const* src, int size) {
 }
 
 /*
- * Filter gradient, step 3 of 3. ins: N*N pointers to [coP, ciP], the products D^T X summed over
- * every tile. dw: [R, R, ci, co] receives A'^T S A' for each channel pair.
+ * Filter gradient, step 3 of 3. ins: N*N pointers to S, the products summed over every tile, with
+ * channel pair (input i, output o) at o * oStride + i * iStride (D^T X is [coP, ciP]: oStride = ciP,
+ * iStride = 1; X^T D is [ciP, coP]: oStride = 1, iStride = coP). dw: [R, R, ci, co] receives
+ * A'^T S A' for each channel pair.
  */
 EXPORT("grad_output")
-void grad_output(const float* const* ins, int ci, int co, int ciP, float* dw) {
+void grad_output(const float* const* ins, int ci, int co, int oStride, int iStride, float* dw) {
   for (int o = 0; o < co; o++) {
     for (int i = 0; i < ci; i++) {
-      const int at = o * ciP + i;
+      const int at = o * oStride + i * iStride;
 #define IN(a, b) ins[(a) * N + (b)][at]
 #define OUT(kh, kw, v) (dw[(((kh) * R + (kw)) * ci + i) * co + o] = (v))
       F4_5_GRAD_OUTPUT(IN, OUT);

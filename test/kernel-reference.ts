@@ -58,6 +58,8 @@ export const CONV_CASES: readonly ConvCase[] = [
   // Winograd on wasm: channel counts off the 4-lane vectors, outputs not a multiple of the 4x4 tile.
   { name: 'Winograd: 5x5 same, odd sizes, 22 -> 50 channels', x: [2, 11, 9, 22], filter: [5, 5, 22, 50], strides: 1, pad: 'same' },
   { name: 'Winograd: 5x5 valid 10x7 to 6x3, 36 -> 36 channels', x: [3, 10, 7, 36], filter: [5, 5, 36, 36], strides: 1, pad: 'valid' },
+  // More input than output channels: the filter gradient's products are computed as Xᵀ·D.
+  { name: 'Winograd: 5x5 same, 61 -> 13 channels', x: [2, 9, 10, 61], filter: [5, 5, 61, 13], strides: 1, pad: 'same' },
 ];
 
 /** dW[kh,kw,ci,co] = sum x[b, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[b,oh,ow,co], in float64. */
