@@ -1,5 +1,5 @@
 /*
- * Winograd F(4x4, 5x5) transforms for 5x5, stride-1 convolutions (forward and input gradient),
+ * Winograd F(4x4, 5x5) transforms for 5x5, stride-1 convolutions (forward, input and filter gradients),
  * compiled to WebAssembly SIMD by native/build.sh and run on the tfjs wasm backend's own heap:
  * the module imports the backend's memory, so every pointer here is a tfjs tensor's offset.
  * The 64 matrix products between the transforms run on the backend's XNNPACK matmul.

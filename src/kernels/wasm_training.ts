@@ -422,9 +422,9 @@ function replaceKernel(kernelName: string, kernelFunc: KernelFunc): void {
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface WasmTrainingKernelOptions {
   /**
-   * Run wide 5x5 stride-1 convolutions and their input gradients by Winograd F(2x2, 5x5)
-   * (./winograd.ts). Default: on; left unchanged when omitted. Results differ from the direct
-   * route by float32 rounding only.
+   * Run 5x5 stride-1 convolutions by Winograd F(4x4, 5x5) (./winograd.ts): the forward pass and
+   * input gradient of wide layers, the filter gradient of any. Default: on; left unchanged when
+   * omitted. Results differ from the direct route by float32 rounding only.
    */
   winograd?: boolean;
 }
