@@ -2,12 +2,13 @@
  * Predicts a test set with one or more saved models (probabilities averaged)
  * and writes a Kaggle submission.
  *
- *   npm run predict -- --model DIR/best-model [--model ANOTHER] --data PATH --out FILE.csv [--backend wasm|cpu] [--chunk-rows N]
+ *   npm run predict -- --model DIR/best-model [--model ANOTHER] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--chunk-rows N]
  *
  * PATH is the competition zip (its test.csv is used), a folder with test.csv,
  * or a CSV file (plain or .gz) in Kaggle's test or train format. The CSV is
  * streamed in chunks of rows, so memory stays flat however many rows it has,
  * and the submission appears only once complete (Ctrl-C leaves nothing behind).
+ * --tta averages five shifted views of each image, as `--preset best` does.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, statSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { loadDigitModel, predictDigitCsv, type PredictDigitCsvProgress } from 'digit-recognizer';
 import { intFlag, parseFlags, ProgressBar, runScript, THREADS_FLAG, UsageError, useBackend } from './cli.js';
 
-const USAGE = 'usage: npm run predict -- --model DIR [--model DIR ...] --data PATH --out FILE.csv [--backend wasm|cpu] [--chunk-rows N]';
+const USAGE = 'usage: npm run predict -- --model DIR [--model DIR ...] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--chunk-rows N]';
 
 runScript('predict', async () => {
   const flags = parseFlags({
@@ -26,6 +27,7 @@ runScript('predict', async () => {
     backend: { type: 'string', default: 'wasm' },
     ...THREADS_FLAG,
     'chunk-rows': { type: 'string' },
+    tta: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   }, USAGE);
   if (flags.help === true) {
@@ -58,9 +60,9 @@ runScript('predict', async () => {
       bar.line(`predicting: ${rows} rows${totalBytes === undefined ? '' : ` (${((bytesRead / totalBytes) * 100).toFixed(0)} %)`}, ${rate}`);
     }
   };
-  const result = await predictDigitCsv(models, path, { member, chunkRows, destination: flags.out, onProgress, signal: controller.signal });
+  const result = await predictDigitCsv(models, path, { member, chunkRows, tta: flags.tta === true, destination: flags.out, onProgress, signal: controller.signal });
   const secs = result.seconds;
-  bar.line(`predicted ${result.count} images with ${models.length} model(s) in ${secs.toFixed(1)} s (${(result.count / secs).toFixed(0)} img/s, backend ${tf.getBackend()})`);
+  bar.line(`predicted ${result.count} images with ${models.length} model(s)${flags.tta === true ? ' and 5 test-time views' : ''} in ${secs.toFixed(1)} s (${(result.count / secs).toFixed(0)} img/s, backend ${tf.getBackend()})`);
   if (result.accuracy !== undefined) bar.line(`accuracy ${(result.accuracy * 100).toFixed(2)} % against the file's labels`);
   bar.line(`wrote ${flags.out} (${result.count} rows)`);
 });

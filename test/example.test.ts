@@ -58,7 +58,7 @@ describe('examples/kaggle.ts', () => {
     expect(lines(again)).toHaveLength(6);
   });
 
-  it('trains a preset ensemble with test-time augmentation from a folder of CSVs', () => {
+  it('trains a preset ensemble from a folder of CSVs, then predicts with it and test-time augmentation', () => {
     const folder = join(dir, 'csv-folder');
     mkdirSync(folder);
     const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
@@ -79,9 +79,10 @@ describe('examples/kaggle.ts', () => {
     expect(record.models).toHaveLength(2);
     expect(record.settings).toMatchObject({ preset: 'fast', ensemble: 2, epochs: 2 });
     expect(lines(join(out, 'submission.csv'))).toHaveLength(51);
-    const p = run('predict', ['--model', join(out, 'best-model-1'), '--model', join(out, 'best-model-2'), '--data', folder, '--out', join(dir, 'ensemble.csv')]);
+    const p = run('predict', ['--model', join(out, 'best-model-1'), '--model', join(out, 'best-model-2'), '--data', folder, '--out', join(dir, 'ensemble.csv'), '--tta']);
     expect(p.code, p.stderr).toBe(0);
-    expect(p.stderr).toMatch(/with 2 model\(s\)/);
+    expect(p.stderr).toMatch(/with 2 model\(s\) and 5 test-time views/);
+    expect(lines(join(dir, 'ensemble.csv'))).toHaveLength(51);
   });
 
   it.skipIf(!existsSync(COMPETITION_ZIP))('runs on the competition zip and writes 28,000 rows', () => {

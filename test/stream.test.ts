@@ -154,6 +154,10 @@ describe('predictDigitCsv', () => {
     for (let i = 0; i < data.count; i++) if (data.labels?.[i] === reference.labels[i]) right++;
     expect(result.accuracy).toBeCloseTo(right / data.count, 10);
     expect(result.destination).toBeUndefined();
+    const tta = await predictDigitCsv(model, labelled, { chunkRows: 256, tta: true });
+    const ttaReference = await predictDigits(model, data, { tta: true });
+    expect(tta.labels).toEqual(ttaReference.labels);
+    expect(tta.labels).not.toEqual(result.labels);
   });
 
   it('writes nothing when row 15,000 is malformed, and keeps an existing submission', async () => {

@@ -25,6 +25,8 @@ export interface PredictDigitCsvOptions extends StreamDigitCsvOptions {
   readonly destination?: string;
   /** Images per forward pass. Default 256. */
   readonly batchSize?: number;
+  /** Test-time augmentation, as {@link predictDigits}' `tta`: five views per image, averaged. Default false. */
+  readonly tta?: boolean;
   /** Required number of rows (28,000 for Kaggle's test.csv); another count is `BAD_PREDICTIONS` and nothing is written. */
   readonly expectedRows?: number;
   /** Called after each chunk. */
@@ -103,7 +105,7 @@ export async function predictDigitCsv(
     for await (const chunk of streamDigitCsv(source, options)) {
       signal?.throwIfAborted();
       name = chunk.source;
-      const predictions = await predictDigits(models, chunk, options.batchSize === undefined ? {} : { batchSize: options.batchSize });
+      const predictions = await predictDigits(models, chunk, { tta: options.tta === true, ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }) });
       if (count + chunk.count > labels.length) {
         const grown = new Uint8Array(Math.max(labels.length * 2, count + chunk.count));
         grown.set(labels.subarray(0, count));
