@@ -65,7 +65,7 @@ export {
   type TrainProgress,
 } from './training/train.js';
 export { stratifiedSplit, subsetDataset, type DigitSplit } from './training/split.js';
-export { augmentImage, augmentRanges, type AugmentOptions, type AugmentRanges } from './training/augment.js';
+export { augmentImage, augmentRanges, type AugmentOptions, type AugmentRanges, type ElasticOptions } from './training/augment.js';
 export { cosineSchedule, oneCycleSchedule, type LearningRateSchedule } from './training/schedule.js';
 export { digitPresets, type DigitPreset } from './training/presets.js';
 export {

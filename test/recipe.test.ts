@@ -10,10 +10,23 @@ import {
   oneCycleSchedule,
   predictDigits,
   trainDigits,
+  type AugmentOptions,
   type DigitPreset,
+  type ElasticOptions,
   type LearningRateSchedule,
 } from 'digit-recognizer';
 import { syntheticDigits, useBackend } from './helpers.js';
+
+/** mulberry32, as the library seeds its streams; any uniform stream would do. */
+function seededStream(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), state | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 function centreOfMass(img: Float32Array): [number, number] {
   let m = 0, sx = 0, sy = 0;
@@ -56,6 +69,73 @@ describe('augmentImage', () => {
   it('fills in defaults', () => {
     expect(augmentRanges()).toEqual({ rotation: 10, shift: 2.5, zoom: 0.1 });
     expect(augmentRanges({ rotation: 5 })).toEqual({ rotation: 5, shift: 2.5, zoom: 0.1 });
+    expect(augmentRanges({ elastic: false })).toEqual({ rotation: 10, shift: 2.5, zoom: 0.1 });
+    expect(augmentRanges({ elastic: { alpha: 34, sigma: 4 } })).toEqual({ rotation: 10, shift: 2.5, zoom: 0.1, elastic: { alpha: 34, sigma: 4 } });
+    expectTypeOf<AugmentOptions['elastic']>().toEqualTypeOf<ElasticOptions | false | undefined>();
+  });
+
+  it('refuses ranges it cannot honour', () => {
+    expect(() => augmentRanges({ rotation: -1 })).toThrow(/augment\.rotation must be a finite number >= 0, got -1/);
+    expect(() => augmentRanges({ shift: Number.NaN })).toThrow(RangeError);
+    expect(() => augmentRanges({ zoom: 1 })).toThrow(/augment\.zoom must be below 1/);
+    expect(() => augmentRanges({ elastic: { alpha: 34, sigma: 0 } })).toThrow(/augment\.elastic\.sigma must be a finite number > 0, got 0/);
+    expect(() => augmentRanges({ elastic: { alpha: Infinity, sigma: 4 } })).toThrow(/augment\.elastic\.alpha/);
+  });
+});
+
+describe('elastic distortion', () => {
+  const pixels = syntheticDigits(1).pixels;
+  const still = { rotation: 0, shift: 0, zoom: 0 };
+  const run = (ranges: Parameters<typeof augmentRanges>[0], seed: number): Float32Array => {
+    const out = new Float32Array(784);
+    augmentImage(pixels, 0, out, 0, augmentRanges(ranges), seededStream(seed));
+    return out;
+  };
+
+  it('moves ink, stretching it by no more than a smooth field can, the same way for the same seed', () => {
+    const base = run(still, 1);
+    const bent = run({ ...still, elastic: { alpha: 34, sigma: 4 } }, 1);
+    const ink = (a: Float32Array) => a.reduce((s, v) => s + v, 0);
+    let changed = 0;
+    for (let i = 0; i < 784; i++) if (Math.abs(bent[i]! - base[i]!) > 0.05) changed++;
+    expect(changed).toBeGreaterThan(40);
+    expect(ink(bent) / ink(base)).toBeGreaterThan(0.7);
+    expect(ink(bent) / ink(base)).toBeLessThan(1.4);
+    expect(Array.from(run({ ...still, elastic: { alpha: 34, sigma: 4 } }, 1))).toEqual(Array.from(bent));
+    expect(Array.from(run({ ...still, elastic: { alpha: 34, sigma: 4 } }, 2))).not.toEqual(Array.from(bent));
+  });
+
+  it('is the identity at alpha 0 and leaves the affine draws as they were', () => {
+    const base = run(still, 1);
+    const flat = run({ ...still, elastic: { alpha: 0, sigma: 4 } }, 1);
+    for (let i = 0; i < 784; i++) expect(flat[i]).toBeCloseTo(base[i]!, 6);
+    const affine = run({}, 5);
+    const nearlyAffine = run({ elastic: { alpha: 1e-6, sigma: 2 } }, 5);
+    for (let i = 0; i < 784; i++) expect(nearlyAffine[i]).toBeCloseTo(affine[i]!, 4);
+  });
+
+  it('moves a pixel by about 1.7 px on average at alpha 34, sigma 4', () => {
+    const dot = new Uint8Array(784);
+    dot[14 * 28 + 14] = 255;
+    const random = seededStream(9);
+    const out = new Float32Array(784);
+    let total = 0;
+    for (let t = 0; t < 300; t++) {
+      augmentImage(dot, 0, out, 0, augmentRanges({ ...still, elastic: { alpha: 34, sigma: 4 } }), random);
+      const [x, y] = centreOfMass(out);
+      total += Math.hypot(x - 14, y - 14);
+    }
+    expect(total / 300).toBeGreaterThan(1.3);
+    expect(total / 300).toBeLessThan(2.1);
+  });
+
+  it('is smoother with a larger sigma', () => {
+    // A field with small sigma is rough: neighbouring pixels move apart, so the image changes more for the same alpha.
+    const base = run(still, 3);
+    const diff = (a: Float32Array) => a.reduce((s, v, i) => s + Math.abs(v - base[i]!), 0);
+    const rough = diff(run({ ...still, elastic: { alpha: 34, sigma: 1 } }, 3));
+    const smooth = diff(run({ ...still, elastic: { alpha: 34, sigma: 8 } }, 3));
+    expect(rough).toBeGreaterThan(smooth);
   });
 });
 
@@ -88,7 +168,7 @@ describe('training recipe and prediction options', () => {
     const result = await trainDigits(model, data, {
       epochs: 2,
       batchSize: 40,
-      augment: { rotation: 5, shift: 1, zoom: 0.05 },
+      augment: { rotation: 5, shift: 1, zoom: 0.05, elastic: { alpha: 20, sigma: 4 } },
       labelSmoothing: 0.1,
       learningRate: oneCycleSchedule(0.005),
       onProgress: () => void rates.push((model.optimizer as unknown as { learningRate: number }).learningRate),
