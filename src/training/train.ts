@@ -28,7 +28,8 @@ export interface TrainDigitsOptions {
   readonly shuffle?: boolean;
   /**
    * Random rotations, zooms and shifts of the training images, drawn afresh
-   * each epoch (`true` for the defaults: 10 degrees, 10 %, 2.5 px). Default off.
+   * each epoch (`true` for the defaults: 10 degrees, 10 %, 2.5 px), plus
+   * elastic distortion when `elastic` is given. Default off.
    */
   readonly augment?: boolean | AugmentOptions;
   /** Label smoothing factor, e.g. 0.1. Default 0 (plain one-hot targets). */

@@ -1,0 +1,59 @@
+/**
+ * Screens one training recipe on the competition's train.csv: trains on the
+ * example's stratified 90 % (split seed 42, as `npm run kaggle` makes it) and
+ * prints one JSON line with the final model's hold-out accuracy, with and
+ * without test-time augmentation, per-epoch validation accuracy and speed.
+ * Run by hand, one recipe per run (dropout is unseeded: repeat with --seed):
+ *
+ *   npx tsx bench/recipe.ts --arch compact --epochs 5 --aug affine [--ls 0.05] [--lr 0.004] [--seed 43]
+ *   npx tsx bench/recipe.ts --arch compact --epochs 4 --aug elastic --alpha 34 --sigma 4
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { accuracy, buildDigitCnn, oneCycleSchedule, predictDigits, stratifiedSplit, subsetDataset, trainDigits, type AugmentOptions } from '../src/index.js';
+import { loadKaggleData, useBackend } from '../examples/cli.js';
+
+const ZIP = resolve(import.meta.dirname, '../../shared/data/digit-recognizer.zip');
+const { values: f } = parseArgs({
+  options: {
+    arch: { type: 'string', default: 'compact' },
+    epochs: { type: 'string', default: '4' },
+    aug: { type: 'string', default: 'none' },
+    lr: { type: 'string', default: '0.004' },
+    ls: { type: 'string', default: '0' },
+    seed: { type: 'string', default: '42' },
+    alpha: { type: 'string', default: '34' },
+    sigma: { type: 'string', default: '4' },
+  },
+});
+if (!existsSync(ZIP)) throw new Error(`${ZIP} is needed`);
+await useBackend('wasm');
+const started = performance.now();
+const data = await loadKaggleData(ZIP, undefined);
+const seed = Number(f.seed);
+const split = stratifiedSplit(data.train.labels!, 0.1, 42);
+const train = subsetDataset(data.train, split.train, 'train.csv (90 %)');
+const holdOut = subsetDataset(data.train, split.validation, 'train.csv (hold-out)');
+const affine = { rotation: 10, shift: 2.5, zoom: 0.1 };
+const augment: AugmentOptions | false = f.aug === 'none' ? false : f.aug === 'affine' ? affine : { ...affine, elastic: { alpha: Number(f.alpha), sigma: Number(f.sigma) } };
+const model = buildDigitCnn({ architecture: f.arch!, seed });
+const result = await trainDigits(model, train, {
+  validationData: holdOut,
+  epochs: Number(f.epochs),
+  batchSize: 64,
+  seed,
+  augment,
+  labelSmoothing: Number(f.ls),
+  learningRate: oneCycleSchedule(Number(f.lr)),
+});
+const plain = accuracy(await predictDigits(model, holdOut), holdOut.labels!);
+const tta = accuracy(await predictDigits(model, holdOut, { tta: true }), holdOut.labels!);
+console.log(JSON.stringify({
+  ...f,
+  minutes: Number(((performance.now() - started) / 60_000).toFixed(2)),
+  holdOut: plain,
+  holdOutTta: tta,
+  epochAccuracy: result.history.map((h) => h.val_acc),
+  imagesPerSecond: result.history.map((h) => Math.round(h.imagesPerSecond)),
+}));
