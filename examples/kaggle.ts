@@ -98,8 +98,13 @@ runScript('kaggle', async () => {
     return;
   }
   if (!custom) {
-    const m = preset.measured;
-    bar.line(`preset ${preset.name}: ${preset.description}; ${m === undefined ? 'not yet benchmarked' : `expect about ${m.minutes} min and ${(m.validationAccuracy * 100).toFixed(2)} % validation accuracy on a 2-core laptop (docs/benchmarks.md, ${m.date})`}`);
+    const pct = (v: number): string => (v * 100).toFixed(2);
+    const m = flags.data === undefined ? preset.measuredOnMnist : preset.measured;
+    const expected = m === undefined
+      ? `not yet benchmarked on ${flags.data === undefined ? 'MNIST' : 'the competition data'}`
+      : `expect about ${m.minutes} min and ${'testAccuracy' in m ? `${pct(m.testAccuracy)} % on MNIST's test images` : `${pct(m.validationAccuracy)} % validation accuracy`} on a 2-core laptop (docs/benchmarks.md, ${m.date})`;
+    const overrides = (['epochs', 'ensemble', 'batch-size', 'train-limit'] as const).filter((f) => flags[f] !== undefined).map((f) => `--${f}`);
+    bar.line(`preset ${preset.name}: ${preset.description}; ${expected}${overrides.length === 0 ? '' : ` for the preset as is, not with ${overrides.join(' ')}`}`);
   }
 
   // 1. Load the data. Everything the user gave is checked before anything is written.

@@ -29,7 +29,8 @@ const dir = tempDir('digit-example-');
 describe('examples/kaggle.ts', () => {
   it('runs the whole pipeline on the embedded MNIST', () => {
     const out = join(dir, 'mnist');
-    const r = run('kaggle', ['--out', out, '--model', 'compact', '--epochs', '1', '--train-limit', '3000', '--seed', '3']);
+    const r = run('kaggle', ['--out', out, '--preset', 'fast', '--epochs', '1', '--train-limit', '3000', '--seed', '3']);
+    expect(r.stderr).toMatch(/preset fast: .*expect about [\d.]+ min and [\d.]+ % on MNIST's test images .* for the preset as is, not with --epochs --train-limit/);
     expect(r.stderr).toMatch(/test accuracy \d+\.\d+ %/);
     expect(r.code).toBe(0);
     expect(existsSync(join(out, 'best-model/model.json'))).toBe(true);
@@ -45,7 +46,8 @@ describe('examples/kaggle.ts', () => {
     expect(png.width).toBeGreaterThan(200);
     expect(readFileSync(join(out, 'predictions.svg'), 'utf8')).toContain('<svg');
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-    expect(record.settings).toMatchObject({ model: 'compact', epochs: 1, seed: 3, trainLimit: 3000, preset: null, ensemble: 1 });
+    expect(record.settings).toMatchObject({ model: 'compact', epochs: 1, seed: 3, trainLimit: 3000, preset: 'fast', ensemble: 1 });
+    expect(record.recipe).toMatchObject({ augment: { rotation: 10, shift: 2.5, zoom: 0.1 }, tta: false });
     expect(record.testAccuracy).toBeGreaterThan(0.8);
 
     // The predict script reloads the best model and writes the same submission.
@@ -69,7 +71,7 @@ describe('examples/kaggle.ts', () => {
     const out = join(dir, 'ensemble');
     const r = run('kaggle', ['--data', folder, '--out', out, '--preset', 'fast', '--ensemble', '2', '--epochs', '2']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/preset fast: /);
+    expect(r.stderr).toMatch(/preset fast: .*expect about [\d.]+ min and [\d.]+ % validation accuracy/);
     expect(r.stderr).toMatch(/model 2\/2: epoch 2\/2/);
     for (const k of [1, 2]) {
       expect(existsSync(join(out, `best-model-${k}/model.json`))).toBe(true);

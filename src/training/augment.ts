@@ -111,8 +111,8 @@ let boxes: { sigma: number; halfWidths: number[] } | undefined;
  * alpha. The Gaussian is three box blurs in a row (Kovesi, "Fast almost-
  * Gaussian filtering", 2010), each a running sum: a handful of additions per
  * pixel whatever sigma is, where exact separable taps cost 2 x 33
- * multiply-adds per pixel at sigma 4 and made the whole augmentation 3.5x
- * slower (236 against 68 us per image, bench/augment.ts).
+ * multiply-adds per pixel at sigma 4 and made the whole augmentation about
+ * 4x slower (236-308 against 67 us per image, bench/augment.ts).
  */
 function elasticField({ alpha, sigma }: ElasticOptions, random: () => number): Float64Array {
   if (boxes?.sigma !== sigma) boxes = { sigma, halfWidths: boxHalfWidths(sigma) };
