@@ -44,6 +44,7 @@ export {
   type DigitArchitecture,
   type DigitArchitectureContext,
 } from './model/architectures.js';
+export { batchNormalization } from './model/batch_norm.js';
 export { countFlops, summarizeDigitArchitectures, type DigitArchitectureSummary } from './model/summary.js';
 export { assertDigitModel, loadDigitModel } from './model/load.js';
 export { fileSystemIO } from './io/file_io.js';

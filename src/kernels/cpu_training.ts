@@ -31,6 +31,9 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, type BatchNormTrainingAttrs } from '../model/batch_norm.js';
+import { batchNormBackward, batchNormForward, checkBatchNormShapes } from './batch_norm.js';
+
 const CPU = 'cpu';
 
 /** The part of the cpu backend (`MathBackendCPU`) these kernels use. */
@@ -560,6 +563,45 @@ function matMul(kernelName: 'BatchMatMul' | '_FusedMatMul'): KernelFunc {
   };
 }
 
+function cpuValues(backend: CpuBackendLike, info: TensorInfo, name: string): Float32Array {
+  const values = float32Values(backend, info);
+  if (values === undefined) throw new Error(`${BATCH_NORM_TRAINING}: ${name} is not a float32 tensor on the cpu backend`);
+  return values;
+}
+
+function batchNormTraining(args: KernelArgs): TensorInfo[] {
+  const backend = asCpuBackend(args.backend);
+  if (backend === undefined) throw new Error(`${BATCH_NORM_TRAINING}: not the cpu backend`);
+  const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const channels = checkBatchNormShapes(x, gamma);
+  const y = new Float32Array(cpuValues(backend, x, 'x').length);
+  const mean = new Float32Array(channels);
+  const variance = new Float32Array(channels);
+  batchNormForward(cpuValues(backend, x, 'x'), cpuValues(backend, gamma, 'gamma'), cpuValues(backend, beta, 'beta'), (args.attrs as unknown as BatchNormTrainingAttrs).epsilon, y, mean, variance);
+  return [backend.makeTensorInfo([...x.shape], 'float32', y), backend.makeTensorInfo([channels], 'float32', mean), backend.makeTensorInfo([channels], 'float32', variance)];
+}
+
+function batchNormTrainingGrad(args: KernelArgs): TensorInfo[] {
+  const backend = asCpuBackend(args.backend);
+  if (backend === undefined) throw new Error(`${BATCH_NORM_TRAINING_GRAD}: not the cpu backend`);
+  const { dy, x, gamma, mean, variance } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', TensorInfo>;
+  const channels = checkBatchNormShapes(x, gamma);
+  const dx = new Float32Array(cpuValues(backend, x, 'x').length);
+  const dgamma = new Float32Array(channels);
+  const dbeta = new Float32Array(channels);
+  batchNormBackward(
+    cpuValues(backend, dy, 'dy'), cpuValues(backend, x, 'x'), cpuValues(backend, gamma, 'gamma'), cpuValues(backend, mean, 'mean'),
+    cpuValues(backend, variance, 'variance'), (args.attrs as unknown as BatchNormTrainingAttrs).epsilon, dx, dgamma, dbeta,
+  );
+  return [backend.makeTensorInfo([...x.shape], 'float32', dx), backend.makeTensorInfo([channels], 'float32', dgamma), backend.makeTensorInfo([channels], 'float32', dbeta)];
+}
+
+/** Kernels the stock cpu backend does not have at all. */
+const ADDED: ReadonlyArray<readonly [string, KernelFunc]> = [
+  [BATCH_NORM_TRAINING, batchNormTraining],
+  [BATCH_NORM_TRAINING_GRAD, batchNormTrainingGrad],
+];
+
 /** Our kernel functions, created once so that re-registration can recognise them. */
 const OURS: ReadonlyArray<readonly [string, KernelFunc]> = [
   ['Conv2D', conv2D('Conv2D')],
@@ -574,7 +616,8 @@ const OURS: ReadonlyArray<readonly [string, KernelFunc]> = [
  * Registers the cpu training kernels with tfjs-core, replacing the stock cpu `Conv2D`, `FusedConv2D`,
  * `Conv2DBackpropFilter`, `Conv2DBackpropInput`, `BatchMatMul` and `_FusedMatMul` by im2col + a
  * cache-blocked GEMM (the seed net trains ~20-50x faster; see docs/benchmarks.md). Unsupported
- * configurations (NCHW, dilation > 1, non-float32, prelu) run the stock kernels.
+ * configurations (NCHW, dilation > 1, non-float32, prelu) run the stock kernels. Also adds the fused
+ * training batch norm and its gradient (`DigitBatchNormTraining`, see `batchNormalization`).
  *
  * Idempotent. Call it after importing `@tensorflow/tfjs-backend-cpu`: a kernel is replaced only when
  * its stock version is registered (calling again later installs the rest). This module does not import
@@ -587,5 +630,8 @@ export function registerCpuTrainingKernels(): void {
     stockKernels.set(kernelName, current);
     unregisterKernel(kernelName, CPU);
     registerKernel({ ...current, kernelFunc });
+  }
+  for (const [kernelName, kernelFunc] of ADDED) {
+    if (getKernel(kernelName, CPU) === undefined) registerKernel({ kernelName, backendName: CPU, kernelFunc });
   }
 }

@@ -25,7 +25,18 @@ import {
   type NamedTensorInfoMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { col2im, hasHeapAccess, im2colTransposed, leadingAxesReduce, maxPoolGrad2D, type MaxPoolGradAttrs } from './wasm_heap.js';
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, type BatchNormTrainingAttrs } from '../model/batch_norm.js';
+import {
+  batchNormTrainingGradOnHeap,
+  batchNormTrainingOnHeap,
+  col2im,
+  hasHeapAccess,
+  im2colTransposed,
+  leadingAxesReduce,
+  maxPoolGrad2D,
+  type MaxPoolGradAttrs,
+  type WasmHeapBackend,
+} from './wasm_heap.js';
 import { prepareWinograd, setWinogradEnabled, winogradConv2D, winogradFilterGrad, winogradFits, type MatMul, type WinogradBackend, type WinogradConv } from './winograd.js';
 
 const WASM = 'wasm';
@@ -411,6 +422,25 @@ function maxPoolGrad(args: Parameters<KernelFunc>[0]): TensorInfo {
   return out ?? runStock('MaxPoolGrad', args);
 }
 
+function heapBackend(backend: unknown): WasmHeapBackend {
+  if (!hasHeapAccess(backend)) throw new Error('wasm training kernels: the backend has no heap access; is it the tfjs wasm backend?');
+  return backend;
+}
+
+function batchNormTraining(args: Parameters<KernelFunc>[0]): TensorInfo[] {
+  const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  return batchNormTrainingOnHeap(heapBackend(args.backend), x, gamma, beta, (args.attrs as unknown as BatchNormTrainingAttrs).epsilon);
+}
+
+function batchNormTrainingGrad(args: Parameters<KernelFunc>[0]): TensorInfo[] {
+  const { dy, x, gamma, mean, variance } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', TensorInfo>;
+  return batchNormTrainingGradOnHeap(heapBackend(args.backend), dy, x, gamma, mean, variance, (args.attrs as unknown as BatchNormTrainingAttrs).epsilon);
+}
+
+function addKernel(kernelName: string, kernelFunc: KernelFunc): void {
+  if (getKernel(kernelName, WASM) === undefined) registerKernel({ kernelName, backendName: WASM, kernelFunc });
+}
+
 function replaceKernel(kernelName: string, kernelFunc: KernelFunc): void {
   const current = getKernel(kernelName, WASM);
   if (current === undefined || current.kernelFunc === kernelFunc) return;
@@ -437,7 +467,9 @@ export interface WasmTrainingKernelOptions {
  * - `BatchMatMul` replacing the stock one, transposing flagged operands first so that the
  *   products of a dense layer's gradient run on XNNPACK (about 10x faster for 64x20000x128);
  * - `Tile` for broadcasts, `Sum`/`Mean` over leading axes (batch norm's gradient) and
- *   `MaxPoolGrad`, falling back to stock for other shapes.
+ *   `MaxPoolGrad`, falling back to stock for other shapes;
+ * - the fused training batch norm and its gradient (`DigitBatchNormTraining`, see
+ *   `batchNormalization` in ../model/batch_norm.ts), over the heap.
  *
  * Idempotent. Call it after importing `@tensorflow/tfjs-backend-wasm`: the replacements need
  * the stock kernels and are skipped while those are not registered (calling again later
@@ -447,9 +479,9 @@ export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions =
   if (options.winograd !== undefined) setWinogradEnabled(options.winograd);
   replaceKernel('Conv2D', conv2D);
   replaceKernel('FusedConv2D', fusedConv2D);
-  if (getKernel('Conv2DBackpropFilter', WASM) === undefined) {
-    registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: WASM, kernelFunc: conv2DBackpropFilter as KernelFunc });
-  }
+  addKernel('Conv2DBackpropFilter', conv2DBackpropFilter as KernelFunc);
+  addKernel(BATCH_NORM_TRAINING, batchNormTraining);
+  addKernel(BATCH_NORM_TRAINING_GRAD, batchNormTrainingGrad);
   replaceKernel('Conv2DBackpropInput', conv2DBackpropInput as KernelFunc);
   replaceKernel('BatchMatMul', batchMatMul as KernelFunc);
   replaceKernel('Tile', tile as KernelFunc);

@@ -1,6 +1,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/dataset.js';
 import { DigitModelError } from '../errors.js';
+import { batchNormalization } from './batch_norm.js';
 
 /** What an architecture's layer factory receives. */
 export interface DigitArchitectureContext {
@@ -58,7 +59,7 @@ export const strongArchitecture: DigitArchitecture = {
         kernelInitializer: kernelInitializer(),
       }),
       // Momentum 0.9 (Keras: 0.99) lets the moving statistics settle within an epoch's few hundred steps.
-      tfl.layers.batchNormalization({ momentum: 0.9 }),
+      batchNormalization({ momentum: 0.9 }),
       tfl.layers.activation({ activation: 'relu' }),
     ];
     return [
@@ -109,7 +110,7 @@ export const leanArchitecture: DigitArchitecture = {
   layers: ({ kernelInitializer }) => {
     const block = (filters: number, padding: 'same' | 'valid', first = false): tfl.layers.Layer[] => [
       tfl.layers.conv2d({ ...(first ? { inputShape: INPUT_SHAPE } : {}), filters, kernelSize: 3, padding, useBias: false, kernelInitializer: kernelInitializer() }),
-      tfl.layers.batchNormalization({ momentum: 0.9 }),
+      batchNormalization({ momentum: 0.9 }),
       tfl.layers.activation({ activation: 'relu' }),
     ];
     return [
