@@ -145,6 +145,19 @@ describe('batchNormalization layer', () => {
     });
   }
 
+  it('leaks no tensors in a training step', async () => {
+    await use('wasm');
+    const model = tinyNet(batchNormalization);
+    const xs = tf.tensor4d(values(8 * 64, 14), [8, 8, 8, 1]);
+    const ys = oneHot(8, 15);
+    await model.trainOnBatch(xs, ys); // creates the optimizer's slots
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) await model.trainOnBatch(xs, ys);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+
   it('falls back to the stock layer where the kernels are not registered', async () => {
     await use('cpu');
     tf.unregisterKernel(BATCH_NORM_TRAINING, 'cpu');
