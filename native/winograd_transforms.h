@@ -698,3 +698,414 @@
   OUT(4, 3, t_4_1 - t_4_2 + 8.0f * t_4_3 - 8.0f * t_4_4 + 0.125f * t_4_5 - 0.125f * t_4_6); \
   OUT(4, 4, t_4_1 + t_4_2 + 16.0f * t_4_3 + 16.0f * t_4_4 + 0.0625f * t_4_5 + 0.0625f * t_4_6 + t_4_7); \
 } while (0)
+
+/* F(4x4, 3x3): tiles of 6x6 inputs, points 0, 1, -1, 2, -2 and infinity. */
+#define F4_3_M 4
+#define F4_3_R 3
+#define F4_3_N 6
+
+/* V = B^T d B: IN(a, b) is d[a][b]; OUT(i, j, v) receives V[i][j]. */
+#define F4_3_INPUT(IN, OUT) do { \
+  v128_t in_0_0 = IN(0, 0); \
+  v128_t in_0_1 = IN(0, 1); \
+  v128_t in_0_2 = IN(0, 2); \
+  v128_t in_0_3 = IN(0, 3); \
+  v128_t in_0_4 = IN(0, 4); \
+  v128_t in_0_5 = IN(0, 5); \
+  v128_t in_1_0 = IN(1, 0); \
+  v128_t in_1_1 = IN(1, 1); \
+  v128_t in_1_2 = IN(1, 2); \
+  v128_t in_1_3 = IN(1, 3); \
+  v128_t in_1_4 = IN(1, 4); \
+  v128_t in_1_5 = IN(1, 5); \
+  v128_t in_2_0 = IN(2, 0); \
+  v128_t in_2_1 = IN(2, 1); \
+  v128_t in_2_2 = IN(2, 2); \
+  v128_t in_2_3 = IN(2, 3); \
+  v128_t in_2_4 = IN(2, 4); \
+  v128_t in_2_5 = IN(2, 5); \
+  v128_t in_3_0 = IN(3, 0); \
+  v128_t in_3_1 = IN(3, 1); \
+  v128_t in_3_2 = IN(3, 2); \
+  v128_t in_3_3 = IN(3, 3); \
+  v128_t in_3_4 = IN(3, 4); \
+  v128_t in_3_5 = IN(3, 5); \
+  v128_t in_4_0 = IN(4, 0); \
+  v128_t in_4_1 = IN(4, 1); \
+  v128_t in_4_2 = IN(4, 2); \
+  v128_t in_4_3 = IN(4, 3); \
+  v128_t in_4_4 = IN(4, 4); \
+  v128_t in_4_5 = IN(4, 5); \
+  v128_t in_5_0 = IN(5, 0); \
+  v128_t in_5_1 = IN(5, 1); \
+  v128_t in_5_2 = IN(5, 2); \
+  v128_t in_5_3 = IN(5, 3); \
+  v128_t in_5_4 = IN(5, 4); \
+  v128_t in_5_5 = IN(5, 5); \
+  v128_t t_0_0 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_0_0), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_2_0)), in_4_0); \
+  v128_t t_0_1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_0_1), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_2_1)), in_4_1); \
+  v128_t t_0_2 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_0_2), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_2_2)), in_4_2); \
+  v128_t t_0_3 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_0_3), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_2_3)), in_4_3); \
+  v128_t t_0_4 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_0_4), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_2_4)), in_4_4); \
+  v128_t t_0_5 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_0_5), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_2_5)), in_4_5); \
+  v128_t t_1_0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_0)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_0)), in_3_0), in_4_0); \
+  v128_t t_1_1 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_1)), in_3_1), in_4_1); \
+  v128_t t_1_2 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_2)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_2)), in_3_2), in_4_2); \
+  v128_t t_1_3 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_3)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_3)), in_3_3), in_4_3); \
+  v128_t t_1_4 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_4)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_4)), in_3_4), in_4_4); \
+  v128_t t_1_5 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_5)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_5)), in_3_5), in_4_5); \
+  v128_t t_2_0 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_0), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_0)), in_3_0), in_4_0); \
+  v128_t t_2_1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_1), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_1)), in_3_1), in_4_1); \
+  v128_t t_2_2 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_2), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_2)), in_3_2), in_4_2); \
+  v128_t t_2_3 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_3), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_3)), in_3_3), in_4_3); \
+  v128_t t_2_4 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_4), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_4)), in_3_4), in_4_4); \
+  v128_t t_2_5 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_5), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_2_5)), in_3_5), in_4_5); \
+  v128_t t_3_0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_0)), in_2_0), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_0)), in_4_0); \
+  v128_t t_3_1 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_1)), in_2_1), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_1)), in_4_1); \
+  v128_t t_3_2 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_2)), in_2_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_2)), in_4_2); \
+  v128_t t_3_3 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_3)), in_2_3), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_3)), in_4_3); \
+  v128_t t_3_4 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_4)), in_2_4), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_4)), in_4_4); \
+  v128_t t_3_5 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_5)), in_2_5), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_5)), in_4_5); \
+  v128_t t_4_0 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_0), in_2_0), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_0)), in_4_0); \
+  v128_t t_4_1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_1), in_2_1), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_1)), in_4_1); \
+  v128_t t_4_2 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_2), in_2_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_2)), in_4_2); \
+  v128_t t_4_3 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_3), in_2_3), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_3)), in_4_3); \
+  v128_t t_4_4 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_4), in_2_4), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_4)), in_4_4); \
+  v128_t t_4_5 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_1_5), in_2_5), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_5)), in_4_5); \
+  v128_t t_5_0 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_0), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_3_0)), in_5_0); \
+  v128_t t_5_1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_1), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_3_1)), in_5_1); \
+  v128_t t_5_2 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_2), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_3_2)), in_5_2); \
+  v128_t t_5_3 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_3), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_3_3)), in_5_3); \
+  v128_t t_5_4 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_4), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_3_4)), in_5_4); \
+  v128_t t_5_5 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_1_5), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), in_3_5)), in_5_5); \
+  OUT(0, 0, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_0_0), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_0_2)), t_0_4)); \
+  OUT(0, 1, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_0_1)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_0_2)), t_0_3), t_0_4)); \
+  OUT(0, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_0_1), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_0_2)), t_0_3), t_0_4)); \
+  OUT(0, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_0_1)), t_0_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_0_3)), t_0_4)); \
+  OUT(0, 4, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_0_1), t_0_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_0_3)), t_0_4)); \
+  OUT(0, 5, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_0_1), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_0_3)), t_0_5)); \
+  OUT(1, 0, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_1_0), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_1_2)), t_1_4)); \
+  OUT(1, 1, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_1_2)), t_1_3), t_1_4)); \
+  OUT(1, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_1_1), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_1_2)), t_1_3), t_1_4)); \
+  OUT(1, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_1_1)), t_1_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_1_3)), t_1_4)); \
+  OUT(1, 4, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_1_1), t_1_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_1_3)), t_1_4)); \
+  OUT(1, 5, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_1_1), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_1_3)), t_1_5)); \
+  OUT(2, 0, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_2_0), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_2_2)), t_2_4)); \
+  OUT(2, 1, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_2_1)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_2_2)), t_2_3), t_2_4)); \
+  OUT(2, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_2_1), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_2_2)), t_2_3), t_2_4)); \
+  OUT(2, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_2_1)), t_2_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_2_3)), t_2_4)); \
+  OUT(2, 4, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_2_1), t_2_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_2_3)), t_2_4)); \
+  OUT(2, 5, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_2_1), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_2_3)), t_2_5)); \
+  OUT(3, 0, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_3_0), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_3_2)), t_3_4)); \
+  OUT(3, 1, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_3_1)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_3_2)), t_3_3), t_3_4)); \
+  OUT(3, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_3_1), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_3_2)), t_3_3), t_3_4)); \
+  OUT(3, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_3_1)), t_3_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_3_3)), t_3_4)); \
+  OUT(3, 4, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_3_1), t_3_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_3_3)), t_3_4)); \
+  OUT(3, 5, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_3_1), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_3_3)), t_3_5)); \
+  OUT(4, 0, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_4_0), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_4_2)), t_4_4)); \
+  OUT(4, 1, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_4_1)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_4_2)), t_4_3), t_4_4)); \
+  OUT(4, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_4_1), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_4_2)), t_4_3), t_4_4)); \
+  OUT(4, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_4_1)), t_4_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_4_3)), t_4_4)); \
+  OUT(4, 4, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_4_1), t_4_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_4_3)), t_4_4)); \
+  OUT(4, 5, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_4_1), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_4_3)), t_4_5)); \
+  OUT(5, 0, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_5_0), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_5_2)), t_5_4)); \
+  OUT(5, 1, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_5_1)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_5_2)), t_5_3), t_5_4)); \
+  OUT(5, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_5_1), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_5_2)), t_5_3), t_5_4)); \
+  OUT(5, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_5_1)), t_5_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_5_3)), t_5_4)); \
+  OUT(5, 4, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_5_1), t_5_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_5_3)), t_5_4)); \
+  OUT(5, 5, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_5_1), wasm_f32x4_mul(wasm_f32x4_splat(5.0f), t_5_3)), t_5_5)); \
+} while (0)
+
+/* U = G g G^T (scalar): IN(a, b) is g[a][b]; OUT(i, j, u) receives U[i][j]. */
+#define F4_3_FILTER(IN, OUT) do { \
+  float in_0_0 = IN(0, 0); \
+  float in_0_1 = IN(0, 1); \
+  float in_0_2 = IN(0, 2); \
+  float in_1_0 = IN(1, 0); \
+  float in_1_1 = IN(1, 1); \
+  float in_1_2 = IN(1, 2); \
+  float in_2_0 = IN(2, 0); \
+  float in_2_1 = IN(2, 1); \
+  float in_2_2 = IN(2, 2); \
+  float t_0_0 = 0.25f * in_0_0; \
+  float t_0_1 = 0.25f * in_0_1; \
+  float t_0_2 = 0.25f * in_0_2; \
+  float t_1_0 = -(0.166666667f * in_0_0) - 0.166666667f * in_1_0 - 0.166666667f * in_2_0; \
+  float t_1_1 = -(0.166666667f * in_0_1) - 0.166666667f * in_1_1 - 0.166666667f * in_2_1; \
+  float t_1_2 = -(0.166666667f * in_0_2) - 0.166666667f * in_1_2 - 0.166666667f * in_2_2; \
+  float t_2_0 = -(0.166666667f * in_0_0) + 0.166666667f * in_1_0 - 0.166666667f * in_2_0; \
+  float t_2_1 = -(0.166666667f * in_0_1) + 0.166666667f * in_1_1 - 0.166666667f * in_2_1; \
+  float t_2_2 = -(0.166666667f * in_0_2) + 0.166666667f * in_1_2 - 0.166666667f * in_2_2; \
+  float t_3_0 = 0.0416666667f * in_0_0 + 0.0833333333f * in_1_0 + 0.166666667f * in_2_0; \
+  float t_3_1 = 0.0416666667f * in_0_1 + 0.0833333333f * in_1_1 + 0.166666667f * in_2_1; \
+  float t_3_2 = 0.0416666667f * in_0_2 + 0.0833333333f * in_1_2 + 0.166666667f * in_2_2; \
+  float t_4_0 = 0.0416666667f * in_0_0 - 0.0833333333f * in_1_0 + 0.166666667f * in_2_0; \
+  float t_4_1 = 0.0416666667f * in_0_1 - 0.0833333333f * in_1_1 + 0.166666667f * in_2_1; \
+  float t_4_2 = 0.0416666667f * in_0_2 - 0.0833333333f * in_1_2 + 0.166666667f * in_2_2; \
+  float t_5_0 = in_2_0; \
+  float t_5_1 = in_2_1; \
+  float t_5_2 = in_2_2; \
+  OUT(0, 0, 0.25f * t_0_0); \
+  OUT(0, 1, -(0.166666667f * t_0_0) - 0.166666667f * t_0_1 - 0.166666667f * t_0_2); \
+  OUT(0, 2, -(0.166666667f * t_0_0) + 0.166666667f * t_0_1 - 0.166666667f * t_0_2); \
+  OUT(0, 3, 0.0416666667f * t_0_0 + 0.0833333333f * t_0_1 + 0.166666667f * t_0_2); \
+  OUT(0, 4, 0.0416666667f * t_0_0 - 0.0833333333f * t_0_1 + 0.166666667f * t_0_2); \
+  OUT(0, 5, t_0_2); \
+  OUT(1, 0, 0.25f * t_1_0); \
+  OUT(1, 1, -(0.166666667f * t_1_0) - 0.166666667f * t_1_1 - 0.166666667f * t_1_2); \
+  OUT(1, 2, -(0.166666667f * t_1_0) + 0.166666667f * t_1_1 - 0.166666667f * t_1_2); \
+  OUT(1, 3, 0.0416666667f * t_1_0 + 0.0833333333f * t_1_1 + 0.166666667f * t_1_2); \
+  OUT(1, 4, 0.0416666667f * t_1_0 - 0.0833333333f * t_1_1 + 0.166666667f * t_1_2); \
+  OUT(1, 5, t_1_2); \
+  OUT(2, 0, 0.25f * t_2_0); \
+  OUT(2, 1, -(0.166666667f * t_2_0) - 0.166666667f * t_2_1 - 0.166666667f * t_2_2); \
+  OUT(2, 2, -(0.166666667f * t_2_0) + 0.166666667f * t_2_1 - 0.166666667f * t_2_2); \
+  OUT(2, 3, 0.0416666667f * t_2_0 + 0.0833333333f * t_2_1 + 0.166666667f * t_2_2); \
+  OUT(2, 4, 0.0416666667f * t_2_0 - 0.0833333333f * t_2_1 + 0.166666667f * t_2_2); \
+  OUT(2, 5, t_2_2); \
+  OUT(3, 0, 0.25f * t_3_0); \
+  OUT(3, 1, -(0.166666667f * t_3_0) - 0.166666667f * t_3_1 - 0.166666667f * t_3_2); \
+  OUT(3, 2, -(0.166666667f * t_3_0) + 0.166666667f * t_3_1 - 0.166666667f * t_3_2); \
+  OUT(3, 3, 0.0416666667f * t_3_0 + 0.0833333333f * t_3_1 + 0.166666667f * t_3_2); \
+  OUT(3, 4, 0.0416666667f * t_3_0 - 0.0833333333f * t_3_1 + 0.166666667f * t_3_2); \
+  OUT(3, 5, t_3_2); \
+  OUT(4, 0, 0.25f * t_4_0); \
+  OUT(4, 1, -(0.166666667f * t_4_0) - 0.166666667f * t_4_1 - 0.166666667f * t_4_2); \
+  OUT(4, 2, -(0.166666667f * t_4_0) + 0.166666667f * t_4_1 - 0.166666667f * t_4_2); \
+  OUT(4, 3, 0.0416666667f * t_4_0 + 0.0833333333f * t_4_1 + 0.166666667f * t_4_2); \
+  OUT(4, 4, 0.0416666667f * t_4_0 - 0.0833333333f * t_4_1 + 0.166666667f * t_4_2); \
+  OUT(4, 5, t_4_2); \
+  OUT(5, 0, 0.25f * t_5_0); \
+  OUT(5, 1, -(0.166666667f * t_5_0) - 0.166666667f * t_5_1 - 0.166666667f * t_5_2); \
+  OUT(5, 2, -(0.166666667f * t_5_0) + 0.166666667f * t_5_1 - 0.166666667f * t_5_2); \
+  OUT(5, 3, 0.0416666667f * t_5_0 + 0.0833333333f * t_5_1 + 0.166666667f * t_5_2); \
+  OUT(5, 4, 0.0416666667f * t_5_0 - 0.0833333333f * t_5_1 + 0.166666667f * t_5_2); \
+  OUT(5, 5, t_5_2); \
+} while (0)
+
+/* Y = A^T M A: IN(a, b) is M[a][b]; OUT(i, j, y) receives Y[i][j]. */
+#define F4_3_OUTPUT(IN, OUT) do { \
+  v128_t in_0_0 = IN(0, 0); \
+  v128_t in_0_1 = IN(0, 1); \
+  v128_t in_0_2 = IN(0, 2); \
+  v128_t in_0_3 = IN(0, 3); \
+  v128_t in_0_4 = IN(0, 4); \
+  v128_t in_0_5 = IN(0, 5); \
+  v128_t in_1_0 = IN(1, 0); \
+  v128_t in_1_1 = IN(1, 1); \
+  v128_t in_1_2 = IN(1, 2); \
+  v128_t in_1_3 = IN(1, 3); \
+  v128_t in_1_4 = IN(1, 4); \
+  v128_t in_1_5 = IN(1, 5); \
+  v128_t in_2_0 = IN(2, 0); \
+  v128_t in_2_1 = IN(2, 1); \
+  v128_t in_2_2 = IN(2, 2); \
+  v128_t in_2_3 = IN(2, 3); \
+  v128_t in_2_4 = IN(2, 4); \
+  v128_t in_2_5 = IN(2, 5); \
+  v128_t in_3_0 = IN(3, 0); \
+  v128_t in_3_1 = IN(3, 1); \
+  v128_t in_3_2 = IN(3, 2); \
+  v128_t in_3_3 = IN(3, 3); \
+  v128_t in_3_4 = IN(3, 4); \
+  v128_t in_3_5 = IN(3, 5); \
+  v128_t in_4_0 = IN(4, 0); \
+  v128_t in_4_1 = IN(4, 1); \
+  v128_t in_4_2 = IN(4, 2); \
+  v128_t in_4_3 = IN(4, 3); \
+  v128_t in_4_4 = IN(4, 4); \
+  v128_t in_4_5 = IN(4, 5); \
+  v128_t in_5_0 = IN(5, 0); \
+  v128_t in_5_1 = IN(5, 1); \
+  v128_t in_5_2 = IN(5, 2); \
+  v128_t in_5_3 = IN(5, 3); \
+  v128_t in_5_4 = IN(5, 4); \
+  v128_t in_5_5 = IN(5, 5); \
+  v128_t t_0_0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_0_0, in_1_0), in_2_0), in_3_0), in_4_0); \
+  v128_t t_0_1 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_0_1, in_1_1), in_2_1), in_3_1), in_4_1); \
+  v128_t t_0_2 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_0_2, in_1_2), in_2_2), in_3_2), in_4_2); \
+  v128_t t_0_3 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_0_3, in_1_3), in_2_3), in_3_3), in_4_3); \
+  v128_t t_0_4 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_0_4, in_1_4), in_2_4), in_3_4), in_4_4); \
+  v128_t t_0_5 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_0_5, in_1_5), in_2_5), in_3_5), in_4_5); \
+  v128_t t_1_0 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_0, in_2_0), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_0)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_4_0)); \
+  v128_t t_1_1 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_1, in_2_1), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_1)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_4_1)); \
+  v128_t t_1_2 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_2, in_2_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_2)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_4_2)); \
+  v128_t t_1_3 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_3, in_2_3), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_3)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_4_3)); \
+  v128_t t_1_4 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_4, in_2_4), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_4)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_4_4)); \
+  v128_t t_1_5 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_5, in_2_5), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_3_5)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), in_4_5)); \
+  v128_t t_2_0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_1_0, in_2_0), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_3_0)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_4_0)); \
+  v128_t t_2_1 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_1_1, in_2_1), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_3_1)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_4_1)); \
+  v128_t t_2_2 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_1_2, in_2_2), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_3_2)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_4_2)); \
+  v128_t t_2_3 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_1_3, in_2_3), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_3_3)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_4_3)); \
+  v128_t t_2_4 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_1_4, in_2_4), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_3_4)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_4_4)); \
+  v128_t t_2_5 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(in_1_5, in_2_5), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_3_5)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), in_4_5)); \
+  v128_t t_3_0 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_0, in_2_0), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_3_0)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_4_0)), in_5_0); \
+  v128_t t_3_1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_1, in_2_1), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_3_1)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_4_1)), in_5_1); \
+  v128_t t_3_2 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_2, in_2_2), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_3_2)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_4_2)), in_5_2); \
+  v128_t t_3_3 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_3, in_2_3), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_3_3)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_4_3)), in_5_3); \
+  v128_t t_3_4 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_4, in_2_4), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_3_4)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_4_4)), in_5_4); \
+  v128_t t_3_5 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(in_1_5, in_2_5), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_3_5)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), in_4_5)), in_5_5); \
+  OUT(0, 0, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(t_0_0, t_0_1), t_0_2), t_0_3), t_0_4)); \
+  OUT(0, 1, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(t_0_1, t_0_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_0_3)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_0_4))); \
+  OUT(0, 2, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(t_0_1, t_0_2), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_0_3)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_0_4))); \
+  OUT(0, 3, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(t_0_1, t_0_2), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), t_0_3)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), t_0_4)), t_0_5)); \
+  OUT(1, 0, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(t_1_0, t_1_1), t_1_2), t_1_3), t_1_4)); \
+  OUT(1, 1, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(t_1_1, t_1_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_1_3)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_1_4))); \
+  OUT(1, 2, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(t_1_1, t_1_2), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_1_3)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_1_4))); \
+  OUT(1, 3, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(t_1_1, t_1_2), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), t_1_3)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), t_1_4)), t_1_5)); \
+  OUT(2, 0, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(t_2_0, t_2_1), t_2_2), t_2_3), t_2_4)); \
+  OUT(2, 1, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(t_2_1, t_2_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_2_3)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_2_4))); \
+  OUT(2, 2, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(t_2_1, t_2_2), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_2_3)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_2_4))); \
+  OUT(2, 3, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(t_2_1, t_2_2), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), t_2_3)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), t_2_4)), t_2_5)); \
+  OUT(3, 0, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(t_3_0, t_3_1), t_3_2), t_3_3), t_3_4)); \
+  OUT(3, 1, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(t_3_1, t_3_2), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_3_3)), wasm_f32x4_mul(wasm_f32x4_splat(2.0f), t_3_4))); \
+  OUT(3, 2, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(t_3_1, t_3_2), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_3_3)), wasm_f32x4_mul(wasm_f32x4_splat(4.0f), t_3_4))); \
+  OUT(3, 3, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(t_3_1, t_3_2), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), t_3_3)), wasm_f32x4_mul(wasm_f32x4_splat(8.0f), t_3_4)), t_3_5)); \
+} while (0)
+
+/* Filter gradient, F(3x3, 4x4). D = G' dy G'^T: IN(a, b) is dy[a][b] (4x4); OUT(i, j, v) receives D[i][j]. */
+#define F4_3_GRAD_DY(IN, OUT) do { \
+  v128_t in_0_0 = IN(0, 0); \
+  v128_t in_0_1 = IN(0, 1); \
+  v128_t in_0_2 = IN(0, 2); \
+  v128_t in_0_3 = IN(0, 3); \
+  v128_t in_1_0 = IN(1, 0); \
+  v128_t in_1_1 = IN(1, 1); \
+  v128_t in_1_2 = IN(1, 2); \
+  v128_t in_1_3 = IN(1, 3); \
+  v128_t in_2_0 = IN(2, 0); \
+  v128_t in_2_1 = IN(2, 1); \
+  v128_t in_2_2 = IN(2, 2); \
+  v128_t in_2_3 = IN(2, 3); \
+  v128_t in_3_0 = IN(3, 0); \
+  v128_t in_3_1 = IN(3, 1); \
+  v128_t in_3_2 = IN(3, 2); \
+  v128_t in_3_3 = IN(3, 3); \
+  v128_t t_0_0 = wasm_f32x4_mul(wasm_f32x4_splat(0.25f), in_0_0); \
+  v128_t t_0_1 = wasm_f32x4_mul(wasm_f32x4_splat(0.25f), in_0_1); \
+  v128_t t_0_2 = wasm_f32x4_mul(wasm_f32x4_splat(0.25f), in_0_2); \
+  v128_t t_0_3 = wasm_f32x4_mul(wasm_f32x4_splat(0.25f), in_0_3); \
+  v128_t t_1_0 = wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_0_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_1_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_3_0)); \
+  v128_t t_1_1 = wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_0_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_3_1)); \
+  v128_t t_1_2 = wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_0_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_1_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_3_2)); \
+  v128_t t_1_3 = wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_0_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_1_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_3_3)); \
+  v128_t t_2_0 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_0_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_1_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_3_0)); \
+  v128_t t_2_1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_0_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_3_1)); \
+  v128_t t_2_2 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_0_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_1_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_3_2)); \
+  v128_t t_2_3 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_0_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_1_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_3_3)); \
+  v128_t t_3_0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), in_0_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), in_1_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), in_3_0)); \
+  v128_t t_3_1 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), in_0_1), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), in_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), in_3_1)); \
+  v128_t t_3_2 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), in_0_2), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), in_1_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), in_3_2)); \
+  v128_t t_3_3 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), in_0_3), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), in_1_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), in_3_3)); \
+  v128_t t_4_0 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), in_0_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), in_1_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), in_3_0)); \
+  v128_t t_4_1 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), in_0_1), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), in_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), in_3_1)); \
+  v128_t t_4_2 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), in_0_2), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), in_1_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), in_3_2)); \
+  v128_t t_4_3 = wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), in_0_3), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), in_1_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), in_2_3)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), in_3_3)); \
+  v128_t t_5_0 = in_3_0; \
+  v128_t t_5_1 = in_3_1; \
+  v128_t t_5_2 = in_3_2; \
+  v128_t t_5_3 = in_3_3; \
+  OUT(0, 0, wasm_f32x4_mul(wasm_f32x4_splat(0.25f), t_0_0)); \
+  OUT(0, 1, wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_3))); \
+  OUT(0, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_3))); \
+  OUT(0, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_0_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_0_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_0_3))); \
+  OUT(0, 4, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_0_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_0_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_0_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_0_3))); \
+  OUT(0, 5, t_0_3); \
+  OUT(1, 0, wasm_f32x4_mul(wasm_f32x4_splat(0.25f), t_1_0)); \
+  OUT(1, 1, wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_3))); \
+  OUT(1, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_3))); \
+  OUT(1, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_1_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_1_3))); \
+  OUT(1, 4, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_1_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_1_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_1_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_1_3))); \
+  OUT(1, 5, t_1_3); \
+  OUT(2, 0, wasm_f32x4_mul(wasm_f32x4_splat(0.25f), t_2_0)); \
+  OUT(2, 1, wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_3))); \
+  OUT(2, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_3))); \
+  OUT(2, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_2_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_2_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_2_3))); \
+  OUT(2, 4, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_2_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_2_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_2_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_2_3))); \
+  OUT(2, 5, t_2_3); \
+  OUT(3, 0, wasm_f32x4_mul(wasm_f32x4_splat(0.25f), t_3_0)); \
+  OUT(3, 1, wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_3))); \
+  OUT(3, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_3))); \
+  OUT(3, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_3_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_3_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_3_3))); \
+  OUT(3, 4, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_3_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_3_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_3_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_3_3))); \
+  OUT(3, 5, t_3_3); \
+  OUT(4, 0, wasm_f32x4_mul(wasm_f32x4_splat(0.25f), t_4_0)); \
+  OUT(4, 1, wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_3))); \
+  OUT(4, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_3))); \
+  OUT(4, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_4_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_4_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_4_3))); \
+  OUT(4, 4, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_4_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_4_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_4_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_4_3))); \
+  OUT(4, 5, t_4_3); \
+  OUT(5, 0, wasm_f32x4_mul(wasm_f32x4_splat(0.25f), t_5_0)); \
+  OUT(5, 1, wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_sub(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_3))); \
+  OUT(5, 2, wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_neg(wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_0)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_3))); \
+  OUT(5, 3, wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_5_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_5_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_5_3))); \
+  OUT(5, 4, wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(wasm_f32x4_splat(0.0416666667f), t_5_0), wasm_f32x4_mul(wasm_f32x4_splat(0.0833333333f), t_5_1)), wasm_f32x4_mul(wasm_f32x4_splat(0.166666667f), t_5_2)), wasm_f32x4_mul(wasm_f32x4_splat(0.333333333f), t_5_3))); \
+  OUT(5, 5, t_5_3); \
+} while (0)
+
+/* dW = A'^T S A' (scalar): IN(a, b) is S[a][b]; OUT(i, j, w) receives dW[i][j] (3x3). */
+#define F4_3_GRAD_OUTPUT(IN, OUT) do { \
+  float in_0_0 = IN(0, 0); \
+  float in_0_1 = IN(0, 1); \
+  float in_0_2 = IN(0, 2); \
+  float in_0_3 = IN(0, 3); \
+  float in_0_4 = IN(0, 4); \
+  float in_0_5 = IN(0, 5); \
+  float in_1_0 = IN(1, 0); \
+  float in_1_1 = IN(1, 1); \
+  float in_1_2 = IN(1, 2); \
+  float in_1_3 = IN(1, 3); \
+  float in_1_4 = IN(1, 4); \
+  float in_1_5 = IN(1, 5); \
+  float in_2_0 = IN(2, 0); \
+  float in_2_1 = IN(2, 1); \
+  float in_2_2 = IN(2, 2); \
+  float in_2_3 = IN(2, 3); \
+  float in_2_4 = IN(2, 4); \
+  float in_2_5 = IN(2, 5); \
+  float in_3_0 = IN(3, 0); \
+  float in_3_1 = IN(3, 1); \
+  float in_3_2 = IN(3, 2); \
+  float in_3_3 = IN(3, 3); \
+  float in_3_4 = IN(3, 4); \
+  float in_3_5 = IN(3, 5); \
+  float in_4_0 = IN(4, 0); \
+  float in_4_1 = IN(4, 1); \
+  float in_4_2 = IN(4, 2); \
+  float in_4_3 = IN(4, 3); \
+  float in_4_4 = IN(4, 4); \
+  float in_4_5 = IN(4, 5); \
+  float in_5_0 = IN(5, 0); \
+  float in_5_1 = IN(5, 1); \
+  float in_5_2 = IN(5, 2); \
+  float in_5_3 = IN(5, 3); \
+  float in_5_4 = IN(5, 4); \
+  float in_5_5 = IN(5, 5); \
+  float t_0_0 = in_0_0 + in_1_0 + in_2_0 + in_3_0 + in_4_0; \
+  float t_0_1 = in_0_1 + in_1_1 + in_2_1 + in_3_1 + in_4_1; \
+  float t_0_2 = in_0_2 + in_1_2 + in_2_2 + in_3_2 + in_4_2; \
+  float t_0_3 = in_0_3 + in_1_3 + in_2_3 + in_3_3 + in_4_3; \
+  float t_0_4 = in_0_4 + in_1_4 + in_2_4 + in_3_4 + in_4_4; \
+  float t_0_5 = in_0_5 + in_1_5 + in_2_5 + in_3_5 + in_4_5; \
+  float t_1_0 = in_1_0 - in_2_0 + 2.0f * in_3_0 - 2.0f * in_4_0; \
+  float t_1_1 = in_1_1 - in_2_1 + 2.0f * in_3_1 - 2.0f * in_4_1; \
+  float t_1_2 = in_1_2 - in_2_2 + 2.0f * in_3_2 - 2.0f * in_4_2; \
+  float t_1_3 = in_1_3 - in_2_3 + 2.0f * in_3_3 - 2.0f * in_4_3; \
+  float t_1_4 = in_1_4 - in_2_4 + 2.0f * in_3_4 - 2.0f * in_4_4; \
+  float t_1_5 = in_1_5 - in_2_5 + 2.0f * in_3_5 - 2.0f * in_4_5; \
+  float t_2_0 = in_1_0 + in_2_0 + 4.0f * in_3_0 + 4.0f * in_4_0 + in_5_0; \
+  float t_2_1 = in_1_1 + in_2_1 + 4.0f * in_3_1 + 4.0f * in_4_1 + in_5_1; \
+  float t_2_2 = in_1_2 + in_2_2 + 4.0f * in_3_2 + 4.0f * in_4_2 + in_5_2; \
+  float t_2_3 = in_1_3 + in_2_3 + 4.0f * in_3_3 + 4.0f * in_4_3 + in_5_3; \
+  float t_2_4 = in_1_4 + in_2_4 + 4.0f * in_3_4 + 4.0f * in_4_4 + in_5_4; \
+  float t_2_5 = in_1_5 + in_2_5 + 4.0f * in_3_5 + 4.0f * in_4_5 + in_5_5; \
+  OUT(0, 0, t_0_0 + t_0_1 + t_0_2 + t_0_3 + t_0_4); \
+  OUT(0, 1, t_0_1 - t_0_2 + 2.0f * t_0_3 - 2.0f * t_0_4); \
+  OUT(0, 2, t_0_1 + t_0_2 + 4.0f * t_0_3 + 4.0f * t_0_4 + t_0_5); \
+  OUT(1, 0, t_1_0 + t_1_1 + t_1_2 + t_1_3 + t_1_4); \
+  OUT(1, 1, t_1_1 - t_1_2 + 2.0f * t_1_3 - 2.0f * t_1_4); \
+  OUT(1, 2, t_1_1 + t_1_2 + 4.0f * t_1_3 + 4.0f * t_1_4 + t_1_5); \
+  OUT(2, 0, t_2_0 + t_2_1 + t_2_2 + t_2_3 + t_2_4); \
+  OUT(2, 1, t_2_1 - t_2_2 + 2.0f * t_2_3 - 2.0f * t_2_4); \
+  OUT(2, 2, t_2_1 + t_2_2 + 4.0f * t_2_3 + 4.0f * t_2_4 + t_2_5); \
+} while (0)

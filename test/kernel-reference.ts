@@ -60,6 +60,9 @@ export const CONV_CASES: readonly ConvCase[] = [
   { name: 'Winograd: 5x5 valid 10x7 to 6x3, 36 -> 36 channels', x: [3, 10, 7, 36], filter: [5, 5, 36, 36], strides: 1, pad: 'valid' },
   // More input than output channels: the filter gradient's products are computed as Xᵀ·D.
   { name: 'Winograd: 5x5 same, 61 -> 13 channels', x: [2, 9, 10, 61], filter: [5, 5, 61, 13], strides: 1, pad: 'same' },
+  { name: 'Winograd: 3x3 same, odd sizes, 22 -> 50 channels', x: [2, 11, 9, 22], filter: [3, 3, 22, 50], strides: 1, pad: 'same' },
+  { name: 'Winograd: 3x3 valid 10x7 to 8x5, 36 -> 36 channels', x: [3, 10, 7, 36], filter: [3, 3, 36, 36], strides: 1, pad: 'valid' },
+  { name: 'Winograd: 3x3 valid, 61 -> 17 channels', x: [2, 9, 10, 61], filter: [3, 3, 61, 17], strides: 1, pad: 'valid' },
 ];
 
 /** dW[kh,kw,ci,co] = sum x[b, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[b,oh,ow,co], in float64. */

@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { winogradFits } from '../src/kernels/winograd.js';
+import { setWinogradEnabled, winogradFits } from '../src/kernels/winograd.js';
 import { CONV_CASES, MATMUL_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
 
 
@@ -115,14 +115,29 @@ describe('wasm training kernels', () => {
     });
   });
 
-  describe('Winograd F(4x4, 5x5)', () => {
+  describe('Winograd F(4x4, 5x5) and F(4x4, 3x3)', () => {
     afterAll(() => registerWasmTrainingKernels({ winograd: true }));
 
     it('takes wide 5x5 layers, and conv1-like narrow ones only for the filter gradient', () => {
       expect(winogradFits('forward', 5, 5, 100, 50)).toBe(true);
       expect(winogradFits('forward', 5, 5, 1, 100)).toBe(false);
       expect(winogradFits('filterGradient', 5, 5, 1, 100)).toBe(true);
-      expect(winogradFits('forward', 3, 3, 128, 128)).toBe(false);
+      expect(winogradFits('forward', 4, 4, 128, 128)).toBe(false);
+      expect(winogradFits('forward', 3, 5, 128, 128)).toBe(false);
+    });
+
+    it('takes 3x3 layers from 1,024 channel pairs, all three kernels, and not the first layer', () => {
+      expect(winogradFits('forward', 3, 3, 32, 64)).toBe(true);
+      expect(winogradFits('filterGradient', 3, 3, 32, 32)).toBe(true);
+      expect(winogradFits('forward', 3, 3, 16, 32)).toBe(false);
+      expect(winogradFits('filterGradient', 3, 3, 1, 32)).toBe(false);
+      setWinogradEnabled(false, 3);
+      try {
+        expect(winogradFits('forward', 3, 3, 64, 64)).toBe(false);
+        expect(winogradFits('forward', 5, 5, 100, 50)).toBe(true);
+      } finally {
+        setWinogradEnabled(true);
+      }
     });
 
     it('runs FusedConv2D with bias and ReLU like the cpu backend', async () => {
@@ -143,14 +158,15 @@ describe('wasm training kernels', () => {
       expect(got.some((v) => v === 0)).toBe(true); // the ReLU clipped something
     });
 
-    it('agrees with the direct route on the seed conv2 at batch 64 (several chunks), frees every intermediate', async () => {
-      await use('wasm');
+    /** y, dx and dW of a valid stride-1 convolution of x [64, side, side, cin] by a [k, k, cin, cout] filter, by each route. */
+    const compareRoutes = (switchRoute: (winograd: boolean) => void, side: number, k: number, cin: number, cout: number, seed: number): void => {
+      const out = side - k + 1;
       const run = (winograd: boolean): Float32Array[] => {
-        registerWasmTrainingKernels({ winograd });
+        switchRoute(winograd);
         return tf.tidy(() => {
-          const x = tf.tensor4d(values(64 * 24 * 24 * 100, 41), [64, 24, 24, 100]);
-          const f = tf.tensor4d(values(5 * 5 * 100 * 50, 42), [5, 5, 100, 50]);
-          const r = tf.tensor4d(values(64 * 20 * 20 * 50, 43), [64, 20, 20, 50]);
+          const x = tf.tensor4d(values(64 * side * side * cin, seed), [64, side, side, cin]);
+          const f = tf.tensor4d(values(k * k * cin * cout, seed + 1), [k, k, cin, cout]);
+          const r = tf.tensor4d(values(64 * out * out * cout, seed + 2), [64, out, out, cout]);
           const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'), r)))([x, f]);
           const y = tf.conv2d(x, f, 1, 'valid');
           return [y, dx as tf.Tensor, dW as tf.Tensor].map((t) => t.dataSync() as Float32Array);
@@ -165,6 +181,16 @@ describe('wasm training kernels', () => {
         // Not bitwise equal: the switch really changes the route.
         expect(winograd[i]).not.toEqual(direct[i]);
       }
+    };
+
+    it('agrees with the direct route on the seed conv2 at batch 64 (several chunks), frees every intermediate', async () => {
+      await use('wasm');
+      compareRoutes((winograd) => registerWasmTrainingKernels({ winograd }), 24, 5, 100, 50, 41);
+    });
+
+    it("agrees with the direct route on lean's conv3 (3x3, 12x12 -> 10x10, 64 -> 64) at batch 64, frees every intermediate", async () => {
+      await use('wasm');
+      compareRoutes((winograd) => setWinogradEnabled(winograd, 3), 12, 3, 64, 64, 51);
     });
   });
 

@@ -310,7 +310,7 @@ interface ConvAttrs extends BackpropAttrs {
   activation?: string;
 }
 
-/** The forward convolution by Winograd where it fits (stride and dilation 1, 5x5, wide), else `undefined`. */
+/** The forward convolution by Winograd where it fits (stride and dilation 1, 5x5 or 3x3, wide), else `undefined`. */
 function winogradForward(args: Parameters<KernelFunc>[0], bias: TensorInfo | undefined, relu: boolean): TensorInfo | undefined {
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
   const a = args.attrs as unknown as ConvAttrs;
@@ -323,7 +323,7 @@ function winogradForward(args: Parameters<KernelFunc>[0], bias: TensorInfo | und
   return runWinograd(args.backend, conv, info.filterHeight, info.filterWidth, info.inChannels, info.outChannels);
 }
 
-/** `Conv2D`: Winograd for wide 5x5 stride-1 layers (the seed net's conv2), XNNPACK otherwise. */
+/** `Conv2D`: Winograd for wide 5x5 and 3x3 stride-1 layers (the seed net's conv2, `lean`'s and `strong`'s 3x3s), XNNPACK otherwise. */
 function conv2D(args: Parameters<KernelFunc>[0]): TensorInfo {
   return winogradForward(args, undefined, false) ?? runStock('Conv2D', args);
 }
@@ -452,9 +452,10 @@ function replaceKernel(kernelName: string, kernelFunc: KernelFunc): void {
 /** Options of {@link registerWasmTrainingKernels}. */
 export interface WasmTrainingKernelOptions {
   /**
-   * Run 5x5 stride-1 convolutions by Winograd F(4x4, 5x5) (./winograd.ts): the forward pass and
-   * input gradient of wide layers, the filter gradient of any. Default: on; left unchanged when
-   * omitted. Results differ from the direct route by float32 rounding only.
+   * Run stride-1 convolutions by Winograd F(4x4, 5x5) and F(4x4, 3x3) (./winograd.ts): for 5x5
+   * the forward pass and input gradient of wide layers and the filter gradient of any, for 3x3
+   * all three on wide layers. Default: on; left unchanged when omitted. Results differ from the
+   * direct route by float32 rounding only.
    */
   winograd?: boolean;
 }
