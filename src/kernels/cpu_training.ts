@@ -574,10 +574,11 @@ function batchNormTraining(args: KernelArgs): TensorInfo[] {
   if (backend === undefined) throw new Error(`${BATCH_NORM_TRAINING}: not the cpu backend`);
   const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   const channels = checkBatchNormShapes(x, gamma);
-  const y = new Float32Array(cpuValues(backend, x, 'x').length);
+  const xs = cpuValues(backend, x, 'x');
+  const y = new Float32Array(xs.length);
   const mean = new Float32Array(channels);
   const variance = new Float32Array(channels);
-  batchNormForward(cpuValues(backend, x, 'x'), cpuValues(backend, gamma, 'gamma'), cpuValues(backend, beta, 'beta'), (args.attrs as unknown as BatchNormTrainingAttrs).epsilon, y, mean, variance);
+  batchNormForward(xs, cpuValues(backend, gamma, 'gamma'), cpuValues(backend, beta, 'beta'), (args.attrs as unknown as BatchNormTrainingAttrs).epsilon, y, mean, variance);
   return [backend.makeTensorInfo([...x.shape], 'float32', y), backend.makeTensorInfo([channels], 'float32', mean), backend.makeTensorInfo([channels], 'float32', variance)];
 }
 
@@ -586,11 +587,12 @@ function batchNormTrainingGrad(args: KernelArgs): TensorInfo[] {
   if (backend === undefined) throw new Error(`${BATCH_NORM_TRAINING_GRAD}: not the cpu backend`);
   const { dy, x, gamma, mean, variance } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', TensorInfo>;
   const channels = checkBatchNormShapes(x, gamma);
-  const dx = new Float32Array(cpuValues(backend, x, 'x').length);
+  const xs = cpuValues(backend, x, 'x');
+  const dx = new Float32Array(xs.length);
   const dgamma = new Float32Array(channels);
   const dbeta = new Float32Array(channels);
   batchNormBackward(
-    cpuValues(backend, dy, 'dy'), cpuValues(backend, x, 'x'), cpuValues(backend, gamma, 'gamma'), cpuValues(backend, mean, 'mean'),
+    cpuValues(backend, dy, 'dy'), xs, cpuValues(backend, gamma, 'gamma'), cpuValues(backend, mean, 'mean'),
     cpuValues(backend, variance, 'variance'), (args.attrs as unknown as BatchNormTrainingAttrs).epsilon, dx, dgamma, dbeta,
   );
   return [backend.makeTensorInfo([...x.shape], 'float32', dx), backend.makeTensorInfo([channels], 'float32', dgamma), backend.makeTensorInfo([channels], 'float32', dbeta)];
