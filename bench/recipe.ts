@@ -79,17 +79,14 @@ async function withPseudoLabels(dirs: readonly string[], minConfidence: number) 
   const predicted = await predictDigits(teachers, data.test);
   const kept: number[] = [];
   for (let i = 0; i < predicted.count; i++) if (predicted.confidences[i]! >= minConfidence) kept.push(i);
-  const labelled = split.train.length;
-  const pixels = new Uint8Array((labelled + kept.length) * PIXELS_PER_IMAGE);
-  const labels = new Uint8Array(labelled + kept.length);
-  split.train.forEach((j, k) => {
-    pixels.set(data.train.pixels.subarray(j * PIXELS_PER_IMAGE, (j + 1) * PIXELS_PER_IMAGE), k * PIXELS_PER_IMAGE);
-    labels[k] = data.train.labels![j]!;
-  });
-  kept.forEach((j, k) => {
-    pixels.set(data.test.pixels.subarray(j * PIXELS_PER_IMAGE, (j + 1) * PIXELS_PER_IMAGE), (labelled + k) * PIXELS_PER_IMAGE);
-    labels[labelled + k] = predicted.labels[j]!;
-  });
+  const labelled = subsetDataset(data.train, split.train);
+  const pseudo = subsetDataset(data.test, kept);
+  const pixels = new Uint8Array((labelled.count + pseudo.count) * PIXELS_PER_IMAGE);
+  pixels.set(labelled.pixels);
+  pixels.set(pseudo.pixels, labelled.pixels.length);
+  const labels = new Uint8Array(labelled.count + pseudo.count);
+  labels.set(labelled.labels!);
+  labels.set(kept.map((j) => predicted.labels[j]!), labelled.count);
   teachers.forEach((t) => t.dispose());
   return createDigitDataset(pixels, labels, `train.csv (90 %) + ${kept.length} pseudo-labelled test images`);
 }
