@@ -210,8 +210,7 @@ describe('digitPresets', () => {
     for (const p of presets) expect(getDigitArchitecture(p.architecture).name).toBe(p.architecture);
     expect(presets.find((p) => p.name === 'best')).toMatchObject({ tta: true });
     expect(presets.find((p) => p.name === 'best')!.ensemble).toBeGreaterThan(1);
-    for (const name of ['fast', 'default']) {
-      const p = presets.find((q) => q.name === name)!;
+    for (const p of presets) {
       expect(p.measured!.validationAccuracy).toBeGreaterThan(0.99);
       expect(p.measuredOnMnist!.testAccuracy).toBeGreaterThan(0.99);
     }

@@ -69,6 +69,7 @@ const PRESETS: readonly DigitPreset[] = Object.freeze([
     labelSmoothing: 0.05,
     tta: true,
     measured: { minutes: 89.1, validationAccuracy: 0.9957, date: '2026-11-24' },
+    measuredOnMnist: { minutes: 104.3, testAccuracy: 0.9969, date: '2026-11-25' },
   },
 ]);
 
