@@ -12,10 +12,10 @@
  * `--png` draws the misread images with the averaged models' predictions. It is
  * a picture of competition data: keep it out of the repository.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { accuracy, loadDigitModel, predictDigits, renderPredictionGrid, stratifiedSplit, subsetDataset } from '../src/index.js';
+import { accuracy, loadDigitModel, predictDigits, renderPredictionGrid, stratifiedSplit, subsetDataset, writeFileAtomic } from '../src/index.js';
 import { loadKaggleData, useBackend } from '../examples/cli.js';
 
 const ZIP = resolve(import.meta.dirname, '../../shared/data/digit-recognizer.zip');
@@ -52,6 +52,6 @@ for (const i of order) console.log(`train.csv line ${split.validation[i]! + 2}: 
 if (f.png !== undefined && order.length > 0) {
   const misread = subsetDataset(holdOut, order, 'misread hold-out images');
   const grid = renderPredictionGrid(misread, await predictDigits(models, misread), { count: order.length, title: 'misread hold-out images' });
-  writeFileSync(f.png, grid.png);
+  await writeFileAtomic(f.png, grid.png);
   console.log(`wrote ${f.png}`);
 }
