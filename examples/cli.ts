@@ -47,6 +47,14 @@ export function intFlag(value: string | undefined, flag: string, fallback: numbe
   return n;
 }
 
+/** A number flag in `[0, max]`, or `fallback` when absent. */
+export function fractionFlag(value: string | undefined, flag: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= max)) throw new UsageError(`--${flag} must be a number from 0 to ${max}, got "${value}"`);
+  return n;
+}
+
 /** The `--threads` flag, for a script's parseFlags options: XNNPACK threads of the wasm backend. */
 export const THREADS_FLAG = { threads: { type: 'string' } } as const;
 

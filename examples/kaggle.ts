@@ -5,12 +5,18 @@
  * predictions.
  *
  *   npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best]
- *                     [--model NAME] [--epochs N] [--ensemble K] [--train-limit N]
+ *                     [--model NAME] [--epochs N] [--ensemble K] [--holdout F] [--train-limit N]
  *                     [--backend wasm|cpu] [--seed N] [--batch-size N] [--force]
  *
  * A preset is a whole recipe (network, epochs, augmentation, schedule,
  * ensemble, test-time augmentation); `--model NAME` trains that network with a
  * plain recipe instead, as the original notebook did.
+ *
+ * A stratified 10 % of the labelled images is held out to pick each model's
+ * best epoch and to score the final predictor. `--holdout 0` trains on all of
+ * them, as one does for a final submission once the recipe is settled: each
+ * model then keeps its epoch with the lowest training loss (with a one-cycle
+ * schedule, almost always the last) and no validation accuracy is printed.
  *
  * PATH is the competition zip, a folder with train.csv and test.csv, or omitted
  * for the embedded MNIST (whose test labels are known, so real test accuracy is
@@ -46,9 +52,9 @@ import {
   type DigitEpochRecord,
   type TrainDigitsResult,
 } from 'digit-recognizer';
-import { intFlag, loadKaggleData, parseFlags, ProgressBar, runScript, THREADS_FLAG, UsageError, useBackend } from './cli.js';
+import { fractionFlag, intFlag, loadKaggleData, parseFlags, ProgressBar, runScript, THREADS_FLAG, UsageError, useBackend } from './cli.js';
 
-const USAGE = 'usage: npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best] [--model NAME] [--epochs N] [--ensemble K] [--train-limit N] [--backend wasm|cpu] [--threads N] [--seed N] [--batch-size N] [--force]';
+const USAGE = 'usage: npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best] [--model NAME] [--epochs N] [--ensemble K] [--holdout F] [--train-limit N] [--backend wasm|cpu] [--threads N] [--seed N] [--batch-size N] [--force]';
 
 runScript('kaggle', async () => {
   const flags = parseFlags({
@@ -58,6 +64,7 @@ runScript('kaggle', async () => {
     model: { type: 'string' },
     epochs: { type: 'string' },
     ensemble: { type: 'string' },
+    holdout: { type: 'string' },
     'train-limit': { type: 'string' },
     backend: { type: 'string', default: 'wasm' },
     seed: { type: 'string' },
@@ -78,6 +85,7 @@ runScript('kaggle', async () => {
   const epochs = intFlag(flags.epochs, 'epochs', custom ? 3 : preset.epochs);
   const ensemble = intFlag(flags.ensemble, 'ensemble', custom ? 1 : preset.ensemble);
   const seed = intFlag(flags.seed, 'seed', 42, 0);
+  const holdout = fractionFlag(flags.holdout, 'holdout', 0.1, 0.5);
   const batchSize = intFlag(flags['batch-size'], 'batch-size', preset.batchSize);
   const trainLimit = flags['train-limit'] === undefined ? undefined : intFlag(flags['train-limit'], 'train-limit', 0, 100);
   const recipe = custom
@@ -90,7 +98,7 @@ runScript('kaggle', async () => {
   const settings = {
     data: flags.data === undefined ? null : resolve(flags.data),
     preset: custom ? null : preset.name,
-    model: architecture.name, epochs, ensemble, batchSize, seed, trainLimit: trainLimit ?? null, backend: flags.backend,
+    model: architecture.name, epochs, ensemble, holdout, batchSize, seed, trainLimit: trainLimit ?? null, backend: flags.backend,
   };
   const finished = finishedRun(out, settings);
   if (finished !== undefined && flags.force !== true) {
@@ -103,7 +111,9 @@ runScript('kaggle', async () => {
     const expected = m === undefined
       ? `not yet benchmarked on ${flags.data === undefined ? 'MNIST' : 'the competition data'}`
       : `expect about ${m.minutes} min and ${'testAccuracy' in m ? `${pct(m.testAccuracy)} % on MNIST's test images` : `${pct(m.validationAccuracy)} % validation accuracy`} on a 2-core laptop (docs/benchmarks.md, ${m.date})`;
-    const overrides = (['epochs', 'ensemble', 'batch-size', 'train-limit'] as const).filter((f) => flags[f] !== undefined).map((f) => `--${f}`);
+    const overrides = (['epochs', 'ensemble', 'holdout', 'batch-size', 'train-limit'] as const)
+      .filter((f) => flags[f] !== undefined && !(f === 'holdout' && holdout === 0.1))
+      .map((f) => `--${f}`);
     bar.line(`preset ${preset.name}: ${preset.description}; ${expected}${overrides.length === 0 ? '' : ` for the preset as is, not with ${overrides.join(' ')}`}`);
   }
 
@@ -114,9 +124,10 @@ runScript('kaggle', async () => {
   bar.line(`loaded ${data.train.count} training and ${data.test.count} test images from ${data.description} in ${seconds(t)} s (backend ${tf.getBackend()})`);
 
   // One stratified hold-out shared by every ensemble member, so the ensemble itself can be scored on it.
-  const split = stratifiedSplit(data.train.labels!, 0.1, seed);
-  const trainSet = subsetDataset(data.train, split.train, data.train.source);
-  const validationSet = subsetDataset(data.train, split.validation, `${data.train.source} (validation)`);
+  const split = holdout === 0 ? undefined : stratifiedSplit(data.train.labels!, holdout, seed);
+  const trainSet = split === undefined ? data.train : subsetDataset(data.train, split.train, data.train.source);
+  const validationSet = split === undefined || split.validation.length === 0 ? undefined : subsetDataset(data.train, split.validation, `${data.train.source} (validation)`);
+  if (validationSet === undefined) bar.line(`no hold-out: training on all ${trainSet.count} labelled images; each model keeps its epoch with the lowest training loss`);
 
   mkdirSync(out, { recursive: true });
   if (flags.force === true) rmSync(join(out, 'run.json'), { force: true });
@@ -140,10 +151,10 @@ runScript('kaggle', async () => {
     const bestDir = join(out, `best-model${suffix}`);
     const state = fileTrainingState(join(out, `train-state${suffix}`));
     if (flags.force === true) await state.clear();
-    const checkpoint = new CheckpointBestCallback({ destination: bestDir });
+    const checkpoint = new CheckpointBestCallback({ destination: bestDir, ...(validationSet === undefined ? { monitor: 'loss' } : {}) });
     const historyFile = join(out, `history${suffix}.csv`);
     const training = await trainDigits(model, trainSet, {
-      validationData: validationSet,
+      ...(validationSet === undefined ? { validationSplit: 0 } : { validationData: validationSet }),
       epochs,
       batchSize,
       seed: seed + k,
@@ -159,7 +170,8 @@ runScript('kaggle', async () => {
         else if (p.record !== undefined) {
           await writeFileAtomic(historyFile, historyCsv(p.history ?? []));
           const r = p.record;
-          bar.line(`${label}epoch ${r.epoch}/${p.epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)} val_loss ${r.val_loss?.toFixed(4)} val_acc ${r.val_acc?.toFixed(4)} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)`);
+          const validation = r.val_acc === undefined ? '' : ` val_loss ${r.val_loss?.toFixed(4)} val_acc ${r.val_acc.toFixed(4)}`;
+          bar.line(`${label}epoch ${r.epoch}/${p.epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)}${validation} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)`);
         }
       },
     });
@@ -180,8 +192,10 @@ runScript('kaggle', async () => {
   for (const m of members) best.push(await loadDigitModel(m.bestDir));
 
   // 5. Score the final predictor (ensemble and TTA included) on the held-out split, then predict the test set.
-  const validationAccuracy = accuracy(await predictDigits(best, validationSet, { tta: recipe.tta }), validationSet.labels!);
-  bar.line(`validation accuracy ${(validationAccuracy * 100).toFixed(2)} % on ${validationSet.count} held-out images${best.length > 1 || recipe.tta ? ` (${best.length} model(s)${recipe.tta ? ', TTA' : ''})` : ''}`);
+  const validationAccuracy = validationSet === undefined ? undefined : accuracy(await predictDigits(best, validationSet, { tta: recipe.tta }), validationSet.labels!);
+  if (validationSet !== undefined && validationAccuracy !== undefined) {
+    bar.line(`validation accuracy ${(validationAccuracy * 100).toFixed(2)} % on ${validationSet.count} held-out images${best.length > 1 || recipe.tta ? ` (${best.length} model(s)${recipe.tta ? ', TTA' : ''})` : ''}`);
+  }
   t = performance.now();
   const predictions = await predictDigits(best, data.test, { tta: recipe.tta, onProgress: (done, total) => bar.update(done / total, `predicting ${done}/${total}`) });
   const predictSeconds = (performance.now() - t) / 1000;
@@ -211,7 +225,7 @@ runScript('kaggle', async () => {
     bestEpoch: first.bestEpoch,
     resumedEpochs: first.resumedEpochs,
     [`best_${first.monitor}`]: first.bestValue,
-    validationAccuracy,
+    validationAccuracy: validationAccuracy ?? null,
     testAccuracy: testAccuracy ?? null,
     seconds: { total: Number(seconds(started)), predict: Number(predictSeconds.toFixed(2)) },
   }, null, 2)}\n`);

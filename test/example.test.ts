@@ -26,6 +26,18 @@ function lines(file: string): string[] {
 
 const dir = tempDir('digit-example-');
 
+/** A folder holding a train.csv of 400 synthetic labelled digits and a test.csv of the first 50. */
+function csvFolder(name: string): string {
+  const folder = join(dir, name);
+  mkdirSync(folder);
+  const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
+  const data = syntheticDigits(400);
+  const row = (i: number): string => Array.from(data.pixels.subarray(i * 784, (i + 1) * 784)).join(',');
+  writeFileSync(join(folder, 'train.csv'), `label,${header}\n${Array.from({ length: 400 }, (_, i) => `${data.labels![i]},${row(i)}`).join('\n')}\n`);
+  writeFileSync(join(folder, 'test.csv'), `${header}\n${Array.from({ length: 50 }, (_, i) => row(i)).join('\n')}\n`);
+  return folder;
+}
+
 describe('examples/kaggle.ts', () => {
   it('runs the whole pipeline on the embedded MNIST', () => {
     const out = join(dir, 'mnist');
@@ -61,13 +73,7 @@ describe('examples/kaggle.ts', () => {
   });
 
   it('trains a preset ensemble from a folder of CSVs, then predicts with it and test-time augmentation', () => {
-    const folder = join(dir, 'csv-folder');
-    mkdirSync(folder);
-    const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
-    const data = syntheticDigits(400);
-    const row = (i: number): string => Array.from(data.pixels.subarray(i * 784, (i + 1) * 784)).join(',');
-    writeFileSync(join(folder, 'train.csv'), `label,${header}\n${Array.from({ length: 400 }, (_, i) => `${data.labels![i]},${row(i)}`).join('\n')}\n`);
-    writeFileSync(join(folder, 'test.csv'), `${header}\n${Array.from({ length: 50 }, (_, i) => row(i)).join('\n')}\n`);
+    const folder = csvFolder('csv-folder');
     const out = join(dir, 'ensemble');
     const r = run('kaggle', ['--data', folder, '--out', out, '--preset', 'fast', '--ensemble', '2', '--epochs', '2']);
     expect(r.code, r.stderr).toBe(0);
@@ -85,6 +91,36 @@ describe('examples/kaggle.ts', () => {
     expect(p.code, p.stderr).toBe(0);
     expect(p.stderr).toMatch(/with 2 model\(s\) and 5 test-time views/);
     expect(lines(join(dir, 'ensemble.csv'))).toHaveLength(51);
+  });
+
+  it('trains on every labelled image with --holdout 0, keeping the epoch with the lowest training loss', () => {
+    const folder = csvFolder('all-data');
+    const out = join(dir, 'all-data-out');
+    const r = run('kaggle', ['--data', folder, '--out', out, '--preset', 'default', '--epochs', '2', '--holdout', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/for the preset as is, not with --epochs --holdout/);
+    expect(r.stderr).toContain('no hold-out: training on all 400 labelled images');
+    expect(r.stderr).toMatch(/^epoch 2\/2: loss [\d.]+ acc [\d.]+ \(/m);
+    expect(r.stderr).toMatch(/best epoch [12]: loss /);
+    expect(r.stderr).not.toMatch(/^validation accuracy/m);
+    expect(r.stderr).not.toContain('undefined');
+    const history = lines(join(out, 'history.csv'));
+    expect(history).toHaveLength(3);
+    expect(history[2]).toMatch(/^2,[\d.]+,[\d.]+,[\d.]+,[\d.]+,,$/);
+    const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(record).toMatchObject({ trainImages: 400, validationImages: 0, validationAccuracy: null, settings: { holdout: 0 } });
+    expect(record.models[0].best_loss).toBeGreaterThan(0);
+    expect(existsSync(join(out, 'best-model/model.json'))).toBe(true);
+    expect(lines(join(out, 'submission.csv'))).toHaveLength(51);
+
+    // The default hold-out is a stratified 10 %; another fraction is recorded, and a run with other settings is not taken for finished.
+    const fifth = run('kaggle', ['--data', folder, '--out', join(dir, 'fifth-out'), '--model', 'compact', '--epochs', '1', '--holdout', '0.2']);
+    expect(fifth.code, fifth.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'fifth-out/run.json'), 'utf8'))).toMatchObject({ trainImages: 320, validationImages: 80, settings: { holdout: 0.2 } });
+    expect(fifth.stderr).toMatch(/validation accuracy [\d.]+ % on 80 held-out images/);
+    const tenth = run('kaggle', ['--data', folder, '--out', join(dir, 'tenth-out'), '--preset', 'fast', '--epochs', '1', '--holdout', '0.1']);
+    expect(tenth.code, tenth.stderr).toBe(0);
+    expect(tenth.stderr).toMatch(/for the preset as is, not with --epochs\n/);
   });
 
   it.skipIf(!existsSync(COMPETITION_ZIP))('runs on the competition zip and writes 28,000 rows', () => {
@@ -106,6 +142,8 @@ describe('examples/kaggle.ts', () => {
       [['--data', bad], /train\.csv:3:.*785.*784|train\.csv:3/],
       [['--data', join(dir, 'missing.zip')], /no such file/],
       [['--epochs', '0'], /--epochs must be an integer >= 1/],
+      [['--holdout', '0.7'], /--holdout must be a number from 0 to 0.5, got "0.7"/],
+      [['--holdout', 'ten'], /--holdout must be a number from 0 to 0.5/],
       [['--model', 'nope'], /unknown architecture/],
       [['--backend', 'gpu'], /--backend must be wasm or cpu/],
       [['--bogus'], /Unknown option '--bogus'/],
