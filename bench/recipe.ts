@@ -8,6 +8,9 @@
  *
  *   npx tsx bench/recipe.ts --arch compact --epochs 5 --aug affine [--ls 0.05] [--lr 0.004] [--seed 43]
  *   npx tsx bench/recipe.ts --arch compact --epochs 4 --aug elastic --alpha 34 --sigma 4
+ *   npx tsx bench/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --dropout-scale 0.5
+ *
+ * `--dropout-scale S` multiplies every dropout rate of the network by S (0 removes dropout).
  *
  * Pseudo-labelling: `--teacher DIR` (repeatable) predicts test.csv with those
  * saved models (their probabilities averaged) and adds every test image whose
@@ -16,6 +19,7 @@
  *
  *   npx tsx bench/recipe.ts --arch lean --epochs 5 --aug affine --ls 0.05 --teacher out/best-model --conf 0.9
  */
+import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,6 +39,7 @@ const { values: f } = parseArgs({
     sigma: { type: 'string', default: '4' },
     teacher: { type: 'string', multiple: true },
     conf: { type: 'string', default: '0.9' },
+    'dropout-scale': { type: 'string', default: '1' },
   },
 });
 if (!existsSync(ZIP)) throw new Error(`${ZIP} is needed`);
@@ -48,7 +53,14 @@ let teacherHoldOut: number | undefined;
 const train = f.teacher === undefined ? subsetDataset(data.train, split.train, 'train.csv (90 %)') : await withPseudoLabels(f.teacher, Number(f.conf));
 const affine = { rotation: 10, shift: 2.5, zoom: 0.1 };
 const augment: AugmentOptions | false = f.aug === 'none' ? false : f.aug === 'affine' ? affine : { ...affine, elastic: { alpha: Number(f.alpha), sigma: Number(f.sigma) } };
-const model = buildDigitCnn({ architecture: f.arch!, seed });
+const dropoutScale = Number(f['dropout-scale']);
+const model = buildDigitCnn({
+  architecture: f.arch!,
+  seed,
+  layers: (layers) => layers.map((l) => (l.getClassName() === 'Dropout'
+    ? tfl.layers.dropout({ rate: (l.getConfig() as { rate: number }).rate * dropoutScale })
+    : l)),
+});
 const result = await trainDigits(model, train, {
   validationData: holdOut,
   epochs: Number(f.epochs),
