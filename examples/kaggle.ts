@@ -192,8 +192,9 @@ runScript('kaggle', async () => {
   for (const m of members) best.push(await loadDigitModel(m.bestDir));
 
   // 5. Score the final predictor (ensemble and TTA included) on the held-out split, then predict the test set.
-  const validationAccuracy = validationSet === undefined ? undefined : accuracy(await predictDigits(best, validationSet, { tta: recipe.tta }), validationSet.labels!);
-  if (validationSet !== undefined && validationAccuracy !== undefined) {
+  let validationAccuracy: number | undefined;
+  if (validationSet !== undefined) {
+    validationAccuracy = accuracy(await predictDigits(best, validationSet, { tta: recipe.tta }), validationSet.labels!);
     bar.line(`validation accuracy ${(validationAccuracy * 100).toFixed(2)} % on ${validationSet.count} held-out images${best.length > 1 || recipe.tta ? ` (${best.length} model(s)${recipe.tta ? ', TTA' : ''})` : ''}`);
   }
   t = performance.now();
