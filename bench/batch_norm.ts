@@ -3,7 +3,7 @@
  * `strong` nets' training step with the fused kernels registered, and with them unregistered
  * (the layer then takes tfjs-layers' own route: moments + batchNorm, autodiffed), swapped every
  * few steps so both arms see the same machine load. Also counts kernel calls per step.
- * Run by hand: `npx tsx bench/batch_norm.ts [--threads 2] [--archs lean,strong] [--rounds 6]`.
+ * Run by hand: `npm run bench -- bench/batch_norm.ts [--threads 2] [--archs lean,strong] [--rounds 6]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';

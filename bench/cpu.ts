@@ -1,7 +1,7 @@
 /**
  * Seed-net training speed on the tfjs `cpu` backend (pure JS), stock kernels vs this package's
  * (src/kernels/cpu_training.ts), and the per-kernel times behind it. Run by hand:
- * `npx tsx bench/cpu.ts [--stock-steps 1] [--steps 5] [--batch 8] [--big-batch 64]` (prints markdown).
+ * `npm run bench -- bench/cpu.ts [--stock-steps 1] [--steps 5] [--batch 8] [--big-batch 64]` (prints markdown).
  *
  * - Training: `trainOnBatch` steps of the seed net (Adam) on random images, first with the stock
  *   kernels (slow: about a minute per step at batch 8, so only `stock-steps` steps, after no

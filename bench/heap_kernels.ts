@@ -1,7 +1,7 @@
 /**
  * Same-process A/B of the heap kernels (src/kernels/wasm_heap.ts): stock wasm `Sum`, `Mean` and
  * `MaxPoolGrad` against ours, swapped every few steps so both see the same machine load.
- * Run by hand: `npx tsx bench/heap_kernels.ts [--threads 2] [--archs lean,strong,seed] [--rounds 6]`.
+ * Run by hand: `npm run bench -- bench/heap_kernels.ts [--threads 2] [--archs lean,strong,seed] [--rounds 6]`.
  * The other training kernels (convolution gradients, matmuls, Tile) are ours in both arms.
  */
 import * as tf from '@tensorflow/tfjs-core';

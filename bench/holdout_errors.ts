@@ -7,7 +7,7 @@
  * image that every model misreads is a floor no recipe of this kind gets under.
  * Run by hand:
  *
- *   npx tsx bench/holdout_errors.ts --model out/best-model-1 --model out/best-model-2 [--png errors.png]
+ *   npm run bench -- bench/holdout_errors.ts --model out/best-model-1 --model out/best-model-2 [--png errors.png]
  *
  * `--png` draws the misread images with the averaged models' predictions. It is
  * a picture of competition data: keep it out of the repository.

@@ -1,6 +1,6 @@
 /**
  * Times the wasm kernels a conv-net training step runs, for the seed net at batch 64.
- * Run by hand: `npx tsx bench/kernels.ts` (prints a markdown table).
+ * Run by hand: `npm run bench -- bench/kernels.ts` (prints a markdown table).
  *
  * Each row: median of RUNS timed calls after WARMUP untimed ones, GFLOP/s = 2 * MACs / time.
  */

@@ -1,5 +1,5 @@
 /**
- * Parsing benchmark: `npx tsx bench/parse.ts [path/to/digit-recognizer.zip]`.
+ * Parsing benchmark: `npm run bench -- bench/parse.ts [path/to/digit-recognizer.zip]`.
  *
  * Times, as the median of 5 runs, on Kaggle's train.csv taken from the zip:
  * inflating the member alone (fflate), our loadDigitCsv on the inflated bytes,

@@ -3,7 +3,7 @@
  * this machine: wall time and held-out validation accuracy on the competition's
  * train.csv (10 % stratified split, same seed for all).
  *
- *   npx tsx bench/presets.ts [--presets fast,default] [--mnist] [--no-pytorch]
+ *   npm run bench -- bench/presets.ts [--presets fast,default] [--mnist] [--no-pytorch]
  *
  * --mnist also trains each preset on MNIST's 60,000 and scores MNIST's 10,000
  * test images. PyTorch comes from Debian's python3-torch (/usr/bin/python3).

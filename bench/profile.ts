@@ -1,6 +1,6 @@
 /**
  * Profiles one seed-net training step (batch 64) on the wasm backend, kernel by kernel.
- * Run by hand: `npx tsx bench/profile.ts [--threads N] [--steps S] [--batch B] [--arch seed|strong]`.
+ * Run by hand: `npm run bench -- bench/profile.ts [--threads N] [--steps S] [--batch B] [--arch seed|strong]`.
  *
  * A step is what `model.trainOnBatch` / `fitDataset` run: forward, loss, gradients (tf.variableGrads)
  * and the Adam update. tf.profile() gives each kernel's time; a kernel is "forward" when it runs before

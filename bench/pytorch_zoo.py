@@ -9,7 +9,7 @@ kernels and zero biases, batch norm with eps 1e-3 and Keras momentum 0.9, Adam
 (eps 1e-7) on the library's one-cycle schedule, label smoothing 0.05, batch 64,
 and the same random affine augmentation (rotation, zoom, shift; bilinear).
 The hold-out rows come from the library's own stratified split (`--split`, a
-JSON list of row indices written by `npx tsx bench/write_split.ts ZIP OUT.json`),
+JSON list of row indices written by `npm run bench -- bench/write_split.ts ZIP OUT.json`),
 so accuracies compare with docs/benchmarks.md. It only ranks candidates: every figure quoted
 for a preset is re-measured with TensorFlow.js on the benchmark machine.
 """

@@ -1,8 +1,8 @@
 /**
  * Memory benchmarks for issue 6 (run by hand, not in CI):
  *
- *   node_modules/.bin/tsx --conditions=digit-recognizer-source bench/stream.ts [--rows 1000000] [--keep DIR]
- *   node_modules/.bin/tsx --conditions=digit-recognizer-source bench/stream.ts --train [--epochs 5] [--images 4000]
+ *   npm run bench -- bench/stream.ts [--rows 1000000] [--keep DIR]
+ *   npm run bench -- bench/stream.ts --train [--epochs 5] [--images 4000]
  *
  * Streaming: writes a test.csv of `--rows` rows (default 1,000,000, about
  * 1.8 GB; rows of Kaggle's test.csv repeated when the competition zip is beside

@@ -1,6 +1,6 @@
 /**
  * Training and prediction speed on the wasm backend, 1 thread vs 2 threads, for the seed and
- * strong nets. Run by hand: `npx tsx bench/train.ts [--steps 40] [--batch 64] [--threads 1,2]`.
+ * strong nets. Run by hand: `npm run bench -- bench/train.ts [--steps 40] [--batch 64] [--threads 1,2]`.
  *
  * Each configuration runs in its own Node process (the thread count is fixed before the wasm
  * backend starts): trainDigits (fitDataset, the library's real loop) over `steps` batches of MNIST

@@ -10,7 +10,7 @@
  * 1. each 3x3 stride-1 layer of `compact`, `lean` and `strong` with at least 1,024 channel pairs:
  *    forward, input gradient and filter gradient;
  * 2. a full training step (trainOnBatch, batch 64) of `lean` and `strong`.
- * Run by hand: `npx tsx bench/winograd.ts [--threads 2] [--rounds 5] [--filter 5|3]`. Prints markdown tables.
+ * Run by hand: `npm run bench -- bench/winograd.ts [--threads 2] [--rounds 5] [--filter 5|3]`. Prints markdown tables.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
