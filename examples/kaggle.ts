@@ -35,6 +35,7 @@ import {
   accuracy,
   buildDigitCnn,
   CheckpointBestCallback,
+  DigitModelError,
   digitPresets,
   fileTrainingState,
   getDigitArchitecture,
@@ -174,6 +175,10 @@ runScript('kaggle', async () => {
           bar.line(`${label}epoch ${r.epoch}/${p.epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)}${validation} (${r.seconds.toFixed(1)} s, ${r.imagesPerSecond.toFixed(0)} img/s)`);
         }
       },
+    }).catch((error: unknown) => {
+      // The library's refusal names the state folder; only the script knows its own way out.
+      if (error instanceof DigitModelError && error.target === state.description) throw new UsageError(`${error.message}, or add --force to start over`);
+      throw error;
     });
     if (training.resumedEpochs > 0) bar.line(`${label}resumed after epoch ${training.resumedEpochs} from ${state.description}`);
     if (training.stopped) {

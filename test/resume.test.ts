@@ -95,6 +95,7 @@ describe('resumable example runs', () => {
     const errorLines = other.stderr.trim().split('\n').filter((l) => l.startsWith('kaggle: error'));
     expect(errorLines).toHaveLength(1);
     expect(errorLines[0]).toMatch(/train-state: holds a training state from a run with different settings/);
+    expect(errorLines[0]).toMatch(/or add --force to start over$/);
     expect(other.stderr).not.toMatch(/^\s+at /m);
   });
 });
