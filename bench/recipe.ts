@@ -6,24 +6,36 @@
  * test-time augmentation, per-epoch validation accuracy and speed.
  * Run by hand, one recipe per run (dropout is unseeded: repeat with --seed):
  *
- *   npx tsx bench/recipe.ts --arch compact --epochs 5 --aug affine [--ls 0.05] [--lr 0.004] [--seed 43]
- *   npx tsx bench/recipe.ts --arch compact --epochs 4 --aug elastic --alpha 34 --sigma 4
- *   npx tsx bench/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --dropout-scale 0.5
+ *   npm run bench -- bench/recipe.ts --arch compact --epochs 5 --aug affine [--ls 0.05] [--lr 0.004] [--seed 43]
+ *   npm run bench -- bench/recipe.ts --arch compact --epochs 4 --aug elastic --alpha 34 --sigma 4
+ *   npm run bench -- bench/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --dropout-scale 0.5
  *
  * `--dropout-scale S` multiplies every dropout rate of the network by S (0 removes dropout).
+ *
+ * Weight averaging, measured in the same run as the plain recipe (it does not
+ * change training): `--ema 0.998,0.999` keeps an exponential moving average
+ * of every weight (batch-norm statistics included) per decay, updated after
+ * each step; `--swa-from E` averages the weights at the end of epochs E..last.
+ * Each average is scored on the hold-out after every epoch (`averages` in the
+ * JSON line), and once more at the end after re-estimating the batch-norm
+ * statistics for the averaged weights (`reestimated`, on a second line, with
+ * the last epoch's own weights treated the same way as the control).
+ *
+ *   npm run bench -- bench/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --ema 0.998,0.999 --swa-from 4
  *
  * Pseudo-labelling: `--teacher DIR` (repeatable) predicts test.csv with those
  * saved models (their probabilities averaged) and adds every test image whose
  * predicted digit has at least `--conf` probability, labelled with it, to the
  * training images. The hold-out stays untouched.
  *
- *   npx tsx bench/recipe.ts --arch lean --epochs 5 --aug affine --ls 0.05 --teacher out/best-model --conf 0.9
+ *   npm run bench -- bench/recipe.ts --arch lean --epochs 5 --aug affine --ls 0.05 --teacher out/best-model --conf 0.9
  */
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { accuracy, buildDigitCnn, createDigitDataset, loadDigitModel, oneCycleSchedule, PIXELS_PER_IMAGE, predictDigits, stratifiedSplit, subsetDataset, trainDigits, type AugmentOptions } from '../src/index.js';
+import { accuracy, buildDigitCnn, createDigitDataset, loadDigitModel, oneCycleSchedule, PIXELS_PER_IMAGE, predictDigits, stratifiedSplit, subsetDataset, trainDigits, type AugmentOptions, type DigitDataset } from '../src/index.js';
 import { loadKaggleData, useBackend } from '../examples/cli.js';
 
 const ZIP = resolve(import.meta.dirname, '../../shared/data/digit-recognizer.zip');
@@ -40,6 +52,8 @@ const { values: f } = parseArgs({
     teacher: { type: 'string', multiple: true },
     conf: { type: 'string', default: '0.9' },
     'dropout-scale': { type: 'string', default: '1' },
+    ema: { type: 'string' },
+    'swa-from': { type: 'string' },
   },
 });
 if (!existsSync(ZIP)) throw new Error(`${ZIP} is needed`);
@@ -61,7 +75,85 @@ const model = buildDigitCnn({
     ? tfl.layers.dropout({ rate: (l.getConfig() as { rate: number }).rate * dropoutScale })
     : l)),
 });
+/** Running weight averages of `net`, each scored on the hold-out at every epoch's end. */
+class WeightAverages extends tfl.Callback {
+  readonly scores: Record<string, number[]> = {};
+  private readonly emas: { decay: number; weights: tf.Variable[] }[];
+  private swa: { sum: tf.Variable[]; count: number } | undefined;
+  private last: tf.Tensor[] = [];
+
+  constructor(private readonly net: tfl.LayersModel, decays: readonly number[], private readonly swaFrom: number | undefined) {
+    super();
+    this.emas = decays.map((decay) => ({ decay, weights: net.getWeights().map((w) => tf.variable(w.clone(), false)) }));
+  }
+
+  override async onBatchEnd(): Promise<void> {
+    const current = this.net.getWeights();
+    tf.tidy(() => {
+      for (const { decay, weights } of this.emas) {
+        weights.forEach((v, i) => v.assign(tf.add(tf.mul(v, decay), tf.mul(current[i]!, 1 - decay))));
+      }
+    });
+  }
+
+  override async onEpochEnd(epoch: number): Promise<void> {
+    tf.dispose(this.last);
+    this.last = this.net.getWeights().map((w) => w.clone());
+    for (const { decay, weights } of this.emas) await this.score(`ema ${decay}`, weights);
+    if (this.swaFrom === undefined || epoch + 1 < this.swaFrom) return;
+    const current = this.net.getWeights();
+    if (this.swa === undefined) this.swa = { sum: current.map((w) => tf.variable(w.clone(), false)), count: 1 };
+    else {
+      tf.tidy(() => this.swa!.sum.forEach((v, i) => v.assign(tf.add(v, current[i]!))));
+      this.swa.count++;
+    }
+    const mean = this.swa.sum.map((v) => tf.div(v, this.swa!.count));
+    await this.score(`swa from ${this.swaFrom}`, mean);
+    tf.dispose(mean);
+  }
+
+  /**
+   * Hold-out accuracy of the last epoch's weights and of each final average,
+   * after re-estimating the batch-norm statistics on `data`: forward passes in
+   * training mode over 40 batches of 500 images, so the moving averages
+   * (momentum 0.9) settle on statistics of the weights being scored.
+   */
+  async reestimated(data: DigitDataset): Promise<Record<string, number>> {
+    const candidates: [string, tf.Tensor[]][] = [['last epoch', this.last], ...this.emas.map(({ decay, weights }): [string, tf.Tensor[]] => [`ema ${decay}`, weights])];
+    const mean = this.swa === undefined ? undefined : this.swa.sum.map((v) => tf.div(v, this.swa!.count));
+    if (mean !== undefined) candidates.push([`swa from ${this.swaFrom}`, mean]);
+    const result: Record<string, number> = {};
+    for (const [name, weights] of candidates) {
+      this.net.setWeights(weights.map((w) => w.clone()));
+      for (let b = 0; b < 40; b++) {
+        const n = 500;
+        const xs = new Float32Array(n * PIXELS_PER_IMAGE);
+        for (let i = 0; i < xs.length; i++) xs[i] = data.pixels[(b * n * PIXELS_PER_IMAGE + i) % data.pixels.length]! / 255;
+        tf.tidy(() => {
+          this.net.apply(tf.tensor4d(xs, [n, 28, 28, 1]), { training: true });
+        });
+      }
+      result[name] = accuracy(await predictDigits(this.net, holdOut), holdOut.labels!);
+    }
+    tf.dispose(mean);
+    return result;
+  }
+
+  /** Hold-out accuracy with `weights` swapped in, then the training weights back. */
+  private async score(name: string, weights: readonly tf.Tensor[]): Promise<void> {
+    const saved = this.net.getWeights().map((w) => w.clone());
+    this.net.setWeights(weights as tf.Tensor[]);
+    (this.scores[name] ??= []).push(accuracy(await predictDigits(this.net, holdOut), holdOut.labels!));
+    this.net.setWeights(saved);
+    tf.dispose(saved);
+  }
+}
+
+const averages = f.ema === undefined && f['swa-from'] === undefined
+  ? undefined
+  : new WeightAverages(model, f.ema === undefined ? [] : f.ema.split(',').map(Number), f['swa-from'] === undefined ? undefined : Number(f['swa-from']));
 const result = await trainDigits(model, train, {
+  ...(averages === undefined ? {} : { callbacks: [averages] }),
   validationData: holdOut,
   epochs: Number(f.epochs),
   batchSize: 64,
@@ -81,7 +173,10 @@ console.log(JSON.stringify({
   holdOutTta: tta,
   epochAccuracy: result.history.map((h) => h.val_acc),
   imagesPerSecond: result.history.map((h) => Math.round(h.imagesPerSecond)),
+  ...(averages === undefined ? {} : { averages: averages.scores }),
 }));
+// A second line, so the first survives whatever happens here.
+if (averages !== undefined) console.log(JSON.stringify({ reestimated: await averages.reestimated(train) }));
 
 /** The 90 % split plus the test images the teachers label with at least `minConfidence`. */
 async function withPseudoLabels(dirs: readonly string[], minConfidence: number) {
