@@ -1,8 +1,10 @@
 /**
- * Same-process A/B of the fused training batch norm (src/model/batch_norm.ts): the `lean` and
- * `strong` nets' training step with the fused kernels registered, and with them unregistered
- * (the layer then takes tfjs-layers' own route: moments + batchNorm, autodiffed), swapped every
- * few steps so both arms see the same machine load. Also counts kernel calls per step.
+ * Same-process comparison of the fused training batch norm (src/model/batch_norm.ts): the `lean`
+ * and `strong` nets' training step with the fused kernels unregistered (`stock`: the layer then
+ * takes tfjs-layers' own route, moments + batchNorm, autodiffed), registered with the TypeScript
+ * arithmetic over the heap (`fused`), and registered with the SIMD module (`simd`,
+ * native/batch_norm.c), swapped every few steps so every arm sees the same machine load. Also
+ * counts kernel calls per step.
  * Run by hand: `npm run bench -- bench/batch_norm.ts [--threads 2] [--archs lean,strong] [--rounds 6]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from '../src/model/batch_norm.js';
 import { buildDigitCnn } from '../src/model/build.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
+import { setSimdBatchNormEnabled } from '../src/kernels/batch_norm_simd.js';
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 
 const { values: flags } = parseArgs({
@@ -25,21 +28,30 @@ await tf.setBackend('wasm');
 await tf.ready();
 registerWasmTrainingKernels();
 const fusedKernels = [BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD].map((k) => tf.getKernel(k, 'wasm')!);
+const registered = (on: boolean): void => fusedKernels.forEach((k) => (on ? tf.registerKernel(k) : tf.unregisterKernel(k.kernelName, 'wasm')));
 const arms = {
-  stock: (): void => fusedKernels.forEach((k) => tf.unregisterKernel(k.kernelName, 'wasm')),
-  fused: (): void => fusedKernels.forEach((k) => tf.registerKernel(k)),
+  stock: (): void => registered(false),
+  fused: (): void => {
+    registered(true);
+    setSimdBatchNormEnabled(false);
+  },
+  simd: (): void => {
+    setSimdBatchNormEnabled(true);
+  },
 };
+type Arm = keyof typeof arms;
+const ARMS = Object.keys(arms) as Arm[];
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
-console.log('| net | kernel calls per step, stock → fused | stock ms/step | fused ms/step | stock images/s | fused images/s | ratio |\n|---|---:|---:|---:|---:|---:|---:|');
+console.log('| net | kernel calls per step, stock → fused | stock ms/step | fused ms/step | simd ms/step | images/s stock / fused / simd | simd vs fused | simd vs stock |\n|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const arch of flags.archs.split(',')) {
   const model = buildDigitCnn({ architecture: arch, seed: 1 });
   const xs = tf.randomUniform([B, 28, 28, 1]);
   const ys = tf.cast(tf.oneHot(tf.randomUniform([B], 0, 10, 'int32') as tf.Tensor1D, 10), 'float32');
-  const times: Record<keyof typeof arms, number[]> = { stock: [], fused: [] };
-  const calls: Record<keyof typeof arms, number> = { stock: 0, fused: 0 };
+  const times: Record<Arm, number[]> = { stock: [], fused: [], simd: [] };
+  const calls: Record<Arm, number> = { stock: 0, fused: 0, simd: 0 };
   for (let round = 0; round < Number(flags.rounds); round++) {
-    for (const arm of ['stock', 'fused'] as const) {
+    for (const arm of ARMS) {
       arms[arm]();
       // Warm-up after the swap; its profile gives the kernel count.
       if (round === 0) calls[arm] = (await tf.profile(async () => { await model.trainOnBatch(xs, ys); })).kernels.length;
@@ -49,8 +61,9 @@ for (const arch of flags.archs.split(',')) {
       times[arm].push((performance.now() - started) / STEPS);
     }
   }
-  const [s, f] = [median(times.stock), median(times.fused)];
-  console.log(`| ${arch} | ${calls.stock} → ${calls.fused} | ${s.toFixed(1)} | ${f.toFixed(1)} | ${((B / s) * 1000).toFixed(0)} | ${((B / f) * 1000).toFixed(0)} | ${(s / f).toFixed(2)}x |`);
+  const [s, f, v] = [median(times.stock), median(times.fused), median(times.simd)];
+  const rate = (ms: number): string => ((B / ms) * 1000).toFixed(0);
+  console.log(`| ${arch} | ${calls.stock} → ${calls.fused} | ${s.toFixed(1)} | ${f.toFixed(1)} | ${v.toFixed(1)} | ${rate(s)} / ${rate(f)} / ${rate(v)} | ${(f / v).toFixed(2)}x | ${(s / v).toFixed(2)}x |`);
   tf.dispose([xs, ys]);
   model.dispose();
 }

@@ -7,6 +7,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, batchNormalization, batchNormTraining } from '../src/model/batch_norm.js';
 import { registerCpuTrainingKernels } from '../src/kernels/cpu_training.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
+import { batchNormTrainingGradSimd, batchNormTrainingSimd, setSimdBatchNormEnabled } from '../src/kernels/batch_norm_simd.js';
+import { isNativeBackend } from '../src/kernels/native.js';
 import { oneHot, relativeError, values } from './kernel-reference.js';
 
 const BACKENDS = ['cpu', 'wasm'] as const;
@@ -29,18 +31,26 @@ async function data(t: tf.Tensor): Promise<Float32Array> {
   return (await t.data()) as Float32Array;
 }
 
+/** A batch norm's inputs of `shape`, channels last, and loss weights of the same shape, from seeds `seed` on. */
+function layerInputs(shape: number[], seed: number): { x: tf.Tensor; gamma: tf.Tensor1D; beta: tf.Tensor1D; weights: tf.Tensor } {
+  const channels = shape[shape.length - 1] as number;
+  const size = shape.reduce((a, b) => a * b, 1);
+  return {
+    // An offset mean and uneven scales per channel, like conv outputs.
+    x: tf.add(tf.mul(tf.tensor(values(size, seed), shape), 3), tf.tensor1d(values(channels, seed + 1))),
+    gamma: tf.add(tf.tensor1d(values(channels, seed + 2)), 1) as tf.Tensor1D,
+    beta: tf.tensor1d(values(channels, seed + 3)),
+    weights: tf.tensor(values(size, seed + 4), shape),
+  };
+}
+
 describe('fused training batch norm kernels', () => {
   for (const backend of BACKENDS) {
     it(`match moments + batchNorm and their autodiffed gradient on ${backend}`, async () => {
       await use(backend);
-      for (const shape of [[4, 5, 5, 3], [7, 6], [3, 3, 2, 9], [3, 5, 8]]) {
-        const channels = shape[shape.length - 1] as number;
-        const size = shape.reduce((a, b) => a * b, 1);
-        // An offset mean and uneven scales per channel, like conv outputs.
-        const x = tf.add(tf.mul(tf.tensor(values(size, 1), shape), 3), tf.tensor1d(values(channels, 2)));
-        const gamma = tf.add(tf.tensor1d(values(channels, 3)), 1) as tf.Tensor1D;
-        const beta = tf.tensor1d(values(channels, 4));
-        const weights = tf.tensor(values(size, 5), shape);
+      // Channels in fours take the SIMD route on wasm, with rows that do and do not fill its 16-row blocks.
+      for (const shape of [[4, 5, 5, 3], [7, 6], [3, 3, 2, 9], [3, 5, 8], [5, 7, 7, 32], [37, 12]]) {
+        const { x, gamma, beta, weights } = layerInputs(shape, 1);
         const loss = (f: typeof stockTraining) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
           tf.sum(tf.mul(f(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights));
 
@@ -78,17 +88,61 @@ describe('fused training batch norm kernels', () => {
   it('keeps the variance of a channel whose mean is far from zero', async () => {
     await use('wasm');
     const n = 4096;
-    const noise = values(n, 8);
-    const x = tf.tensor2d(Float32Array.from(noise, (v) => 1000 + v * 0.01), [n, 1]);
-    const exact = Float64Array.from(x.dataSync());
-    const mean = exact.reduce((a, b) => a + b, 0) / n;
-    const variance = exact.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-    const [y, m, v] = batchNormTraining(x, tf.tensor1d([1]), tf.tensor1d([0]), 1e-12);
-    expect(Math.abs((await data(v))[0] as number - variance) / variance).toBeLessThan(1e-3);
-    expect((await data(m))[0]).toBeCloseTo(mean, 3);
-    const ys = await data(y);
-    expect(ys.reduce((a, b) => a + b * b, 0) / n).toBeCloseTo(1, 2);
-    tf.dispose([x, y, m, v]);
+    // One channel takes the TypeScript route, four the SIMD one.
+    for (const channels of [1, 4]) {
+      const noise = values(n * channels, 8);
+      const x = tf.tensor2d(Float32Array.from(noise, (v) => 1000 + v * 0.01), [n, channels]);
+      const all = x.dataSync();
+      const [y, m, v] = batchNormTraining(x, tf.ones([channels]) as tf.Tensor1D, tf.zeros([channels]) as tf.Tensor1D, 1e-12);
+      const [ys, ms, vs] = [await data(y), await data(m), await data(v)];
+      for (let c = 0; c < channels; c++) {
+        const column = Float64Array.from({ length: n }, (_, r) => all[r * channels + c] as number);
+        const mean = column.reduce((a, b) => a + b, 0) / n;
+        const variance = column.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
+        expect(Math.abs((vs[c] as number) - variance) / variance, `variance of channel ${c} of ${channels}`).toBeLessThan(1e-3);
+        expect(ms[c]).toBeCloseTo(mean, 3);
+        expect(column.reduce((a, _, r) => a + (ys[r * channels + c] as number) ** 2, 0) / n).toBeCloseTo(1, 2);
+      }
+      tf.dispose([x, y, m, v]);
+    }
+  });
+
+  it('runs channels in fours through the SIMD module on wasm, as the TypeScript route computes them', async () => {
+    await use('wasm');
+    const backend = tf.backend();
+    if (!isNativeBackend(backend)) throw new Error('the wasm backend should have heap access');
+    for (const shape of [[5, 7, 7, 32], [37, 12], [3, 3, 128]]) {
+      const { x, gamma, beta, weights } = layerInputs(shape, 21);
+      const loss = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.sum(tf.mul(batchNormTraining(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights));
+      const run = (simd: boolean): tf.Tensor[] => {
+        setSimdBatchNormEnabled(simd);
+        try {
+          return [...batchNormTraining(x, gamma, beta, 1e-3), ...tf.grads(loss)([x, gamma, beta])];
+        } finally {
+          setSimdBatchNormEnabled(true);
+        }
+      };
+      const simd = run(true);
+      const typescript = run(false);
+      for (const [i, name] of ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'].entries()) {
+        expect(relativeError(await data(simd[i] as tf.Tensor), await data(typescript[i] as tf.Tensor)), `${name} of [${shape.join(',')}]`).toBeLessThan(1e-5);
+      }
+      // The route really ran: it answers for these channels, and declines when switched off.
+      const forward = batchNormTrainingSimd(backend, x, gamma, beta, 1e-3);
+      expect(forward).toHaveLength(3);
+      const [, mean, variance] = forward!;
+      const backward = batchNormTrainingGradSimd(backend, weights, x, gamma, mean!, variance!, 1e-3);
+      expect(backward).toHaveLength(3);
+      for (const info of [...forward!, ...backward!]) backend.disposeData(info.dataId);
+      setSimdBatchNormEnabled(false);
+      expect(batchNormTrainingSimd(backend, x, gamma, beta, 1e-3)).toBeUndefined();
+      setSimdBatchNormEnabled(true);
+      tf.dispose([x, gamma, beta, weights, ...simd, ...typescript]);
+    }
+    // Channels that are not a multiple of 4 stay on the TypeScript route.
+    const odd = tf.zeros([4, 6]);
+    expect(batchNormTrainingSimd(backend, odd, tf.ones([6]), tf.zeros([6]), 1e-3)).toBeUndefined();
+    tf.dispose(odd);
   });
 
   it('rejects a gamma that does not match the channels', async () => {

@@ -1,7 +1,8 @@
 /**
  * Batch normalisation in training over flat channels-last Float32Arrays: the arithmetic of the
  * fused kernels (`DigitBatchNormTraining` and its gradient, see ../model/batch_norm.ts) that the
- * cpu and wasm kernel modules register over their own storage. Two passes over the tensor
+ * cpu and wasm kernel modules register over their own storage (on wasm, for channels that are
+ * not a multiple of 4: the others take native/batch_norm.c, ./batch_norm_simd.ts). Two passes over the tensor
  * forward (statistics, then normalise) and two backward (the two channel sums, then dx), where
  * the autodiffed composite reads it about twenty times.
  *

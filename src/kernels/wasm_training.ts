@@ -37,7 +37,9 @@ import {
   type MaxPoolGradAttrs,
   type WasmHeapBackend,
 } from './wasm_heap.js';
-import { prepareWinograd, setWinogradEnabled, winogradConv2D, winogradFilterGrad, winogradFits, type MatMul, type WinogradBackend, type WinogradConv } from './winograd.js';
+import { batchNormTrainingGradSimd, batchNormTrainingSimd } from './batch_norm_simd.js';
+import { isNativeBackend, prepareNativeKernels } from './native.js';
+import { setWinogradEnabled, winogradConv2D, winogradFilterGrad, winogradFits, type MatMul, type WinogradBackend, type WinogradConv } from './winograd.js';
 
 const WASM = 'wasm';
 
@@ -149,7 +151,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>
   const { inChannels: ci, outChannels: co, filterHeight: kh, filterWidth: kw, outHeight: oh, outWidth: ow } = info;
   const { inHeight: h, inWidth: w, strideHeight: sh, strideWidth: sw, padInfo } = info;
 
-  if (sh === 1 && sw === 1 && winogradFits('filterGradient', kh, kw, ci, co) && isWinogradBackend(backend) && x.dtype === 'float32' && dy.dtype === 'float32') {
+  if (sh === 1 && sw === 1 && winogradFits('filterGradient', kh, kw, ci, co) && isNativeBackend(backend) && x.dtype === 'float32' && dy.dtype === 'float32') {
     const dW = winogradFilterGrad(backend, { x, dy, filterShape: a.filterShape, padTop: padInfo.top, padLeft: padInfo.left }, winogradMatMul(backend));
     if (dW !== undefined) return dW;
   }
@@ -289,14 +291,9 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
   }
 }
 
-function isWinogradBackend(backend: unknown): backend is WinogradBackend {
-  const b = backend as Partial<WinogradBackend> | null;
-  return hasHeapAccess(backend) && typeof b?.wasm === 'object' && b.wasm !== null && typeof b.disposeData === 'function';
-}
-
 /** A convolution by Winograd (./winograd.ts) when its sizes suit it, else `undefined`. */
 function runWinograd(backend: unknown, conv: WinogradConv, kh: number, kw: number, inChannels: number, outChannels: number): TensorInfo | undefined {
-  if (!winogradFits('forward', kh, kw, inChannels, outChannels) || !isWinogradBackend(backend) || conv.x.dtype !== 'float32' || conv.filter.dtype !== 'float32') return undefined;
+  if (!winogradFits('forward', kh, kw, inChannels, outChannels) || !isNativeBackend(backend) || conv.x.dtype !== 'float32' || conv.filter.dtype !== 'float32') return undefined;
   return winogradConv2D(backend, conv, winogradMatMul(backend));
 }
 
@@ -429,12 +426,16 @@ function heapBackend(backend: unknown): WasmHeapBackend {
 
 function batchNormTraining(args: Parameters<KernelFunc>[0]): TensorInfo[] {
   const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
-  return batchNormTrainingOnHeap(heapBackend(args.backend), x, gamma, beta, (args.attrs as unknown as BatchNormTrainingAttrs).epsilon);
+  const { epsilon } = args.attrs as unknown as BatchNormTrainingAttrs;
+  return (isNativeBackend(args.backend) ? batchNormTrainingSimd(args.backend, x, gamma, beta, epsilon) : undefined)
+    ?? batchNormTrainingOnHeap(heapBackend(args.backend), x, gamma, beta, epsilon);
 }
 
 function batchNormTrainingGrad(args: Parameters<KernelFunc>[0]): TensorInfo[] {
   const { dy, x, gamma, mean, variance } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', TensorInfo>;
-  return batchNormTrainingGradOnHeap(heapBackend(args.backend), dy, x, gamma, mean, variance, (args.attrs as unknown as BatchNormTrainingAttrs).epsilon);
+  const { epsilon } = args.attrs as unknown as BatchNormTrainingAttrs;
+  return (isNativeBackend(args.backend) ? batchNormTrainingGradSimd(args.backend, dy, x, gamma, mean, variance, epsilon) : undefined)
+    ?? batchNormTrainingGradOnHeap(heapBackend(args.backend), dy, x, gamma, mean, variance, epsilon);
 }
 
 function addKernel(kernelName: string, kernelFunc: KernelFunc): void {
@@ -499,5 +500,5 @@ export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions =
 export async function readyWasmTrainingKernels(): Promise<void> {
   registerWasmTrainingKernels();
   const backend = findBackend(WASM);
-  if (isWinogradBackend(backend)) await prepareWinograd(backend);
+  if (isNativeBackend(backend)) await prepareNativeKernels(backend);
 }

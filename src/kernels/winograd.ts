@@ -12,10 +12,9 @@
  * convolution by float32 rounding: about 1e-5 of the largest output on the seed net's conv2
  * (test/kernels.test.ts checks against the cpu backend).
  */
-import type { DataType, TensorInfo } from '@tensorflow/tfjs-core';
-import { inflateSync } from 'fflate';
+import type { TensorInfo } from '@tensorflow/tfjs-core';
 
-import { WINOGRAD_WASM_DEFLATED } from './winograd_binary.js';
+import { heapPointer as pointer, nativeKernels, type NativeBackend } from './native.js';
 
 /** Output pixels per tile side (F(4x4, 5x5) and F(4x4, 3x3)); input tiles are TILE_OUT + r - 1 wide. */
 const TILE_OUT = 4;
@@ -61,13 +60,8 @@ function positions(r: FilterSide): number {
   return (TILE_OUT + r - 1) ** 2;
 }
 
-/** What these kernels use of tfjs' BackendWasm (public members). */
-export interface WinogradBackend {
-  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
-  makeOutput(shape: number[], dtype: DataType): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
+/** What these kernels use of tfjs' BackendWasm. */
+export type WinogradBackend = NativeBackend;
 
 /** One 2-D product on the backend: a [1, m, k] times b [1, k, n], or with `transposeA` aᵀ for a [1, k, m]. */
 export type MatMul = (a: TensorInfo, b: TensorInfo, transposeA: boolean) => TensorInfo;
@@ -87,100 +81,9 @@ export interface WinogradConv {
   relu: boolean;
 }
 
-let failed = false;
-const instances = new WeakMap<WebAssembly.Memory, WinogradExports>();
 /** Set by {@link setWinogradEnabled}; benchmarks and tests switch it off to compare with the direct route. */
 const enabled: Record<FilterSide, boolean> = { 3: true, 5: true };
-
-function decode(base64: string): Uint8Array {
-  const text = atob(base64);
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
-/** Reads an unsigned LEB128 number at `at`; returns it and the offset after it. */
-function leb128(bytes: Uint8Array, at: number): [number, number] {
-  let value = 0;
-  for (let shift = 0; ; shift += 7) {
-    const byte = bytes[at++] as number;
-    value += (byte & 0x7f) * 2 ** shift;
-    if (byte < 0x80) return [value, at];
-  }
-}
-
-/**
- * The module's bytes with its memory import marked shared or not, to match the memory it will be
- * linked to. build.sh emits it plain with a maximum (limits flag 0x01); shared is flag 0x03, the
- * same length. Walks the import section to the one memory import's flag byte.
- */
-function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(inflateSync(decode(WINOGRAD_WASM_DEFLATED)));
-  let at = 8; // magic and version
-  while (at < bytes.length) {
-    const id = bytes[at++] as number;
-    let size: number;
-    [size, at] = leb128(bytes, at);
-    if (id !== 2) {
-      at += size;
-      continue;
-    }
-    let count: number;
-    [count, at] = leb128(bytes, at);
-    for (let i = 0; i < count; i++) {
-      for (let name = 0; name < 2; name++) {
-        let length: number;
-        [length, at] = leb128(bytes, at);
-        at += length;
-      }
-      if (bytes[at++] !== 2 || bytes[at] !== 0x01) break; // only a memory import with a maximum is expected
-      bytes[at] = shared ? 0x03 : 0x01;
-      return bytes;
-    }
-    break;
-  }
-  throw new Error('winograd module: no memory import with a maximum (rebuild with native/build.sh)');
-}
-
-function memoryOf(backend: WinogradBackend): WebAssembly.Memory | undefined {
-  // tfjs' threaded build keeps its (shared) memory on the Emscripten module, the plain build exports it.
-  return backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-}
-
-function isShared(memory: WebAssembly.Memory): boolean {
-  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-}
-
-function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): WinogradExports {
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
-  return variants(instance.exports);
-}
-
-/**
- * Compiles and links the transforms against the backend's memory. Synchronous where the host
- * allows it (Node); browsers refuse synchronous compilation of modules over 4 KB on the main
- * thread, so there it happens in the returned promise (trainDigits and predictDigits await it).
- * Until it is ready, and wherever it fails, convolutions take the direct route.
- */
-export function prepareWinograd(backend: WinogradBackend): Promise<void> | undefined {
-  const memory = memoryOf(backend);
-  if (memory === undefined || failed || instances.has(memory)) return undefined;
-  const bytes = moduleBytes(isShared(memory));
-  try {
-    instances.set(memory, instantiate(new WebAssembly.Module(bytes), memory));
-    return undefined;
-  } catch {
-    return WebAssembly.compile(bytes).then(
-      async (module) => {
-        const instance = await WebAssembly.instantiate(module, { env: { memory } });
-        instances.set(memory, variants(instance.exports));
-      },
-      () => {
-        failed = true;
-      },
-    );
-  }
-}
+const exportsByInstance = new WeakMap<WebAssembly.Exports, WinogradExports>();
 
 /** Turns the Winograd route on or off for every later convolution, or only for one filter side (on by default). */
 export function setWinogradEnabled(on: boolean, filterSide?: FilterSide): void {
@@ -208,14 +111,11 @@ function isFilterSide(r: number, rw: number): r is FilterSide {
 }
 
 function ready(backend: WinogradBackend): WinogradExports | undefined {
-  const memory = memoryOf(backend);
-  if (memory === undefined) return undefined;
-  if (!instances.has(memory)) void prepareWinograd(backend);
-  return instances.get(memory);
-}
-
-function pointer(backend: WinogradBackend, info: TensorInfo): number {
-  return backend.typedArrayFromHeap(info).byteOffset;
+  const exports = nativeKernels(backend);
+  if (exports === undefined) return undefined;
+  let found = exportsByInstance.get(exports);
+  if (found === undefined) exportsByInstance.set(exports, (found = variants(exports)));
+  return found;
 }
 
 /** An int32 tensor holding the heap addresses of `infos`, the form the transforms take arrays of tensors in. */
