@@ -1,9 +1,10 @@
 /**
  * The fused training batch norm and its gradient on the wasm backend by native/batch_norm.c
  * (WebAssembly SIMD, four channels per vector, on tfjs' heap): the arithmetic of ./batch_norm.ts,
- * 5-8x faster than that TypeScript over the heap on lean's and strong's layers. Channels must be
- * a multiple of 4 (every batch-normalised layer of the zoo); otherwise, and until the module is
- * ready, these return `undefined` and the caller runs the TypeScript route.
+ * 6.5-10x faster than that TypeScript over the heap on lean's and strong's layers
+ * (bench/batch_norm_kernels.ts). Channels must be a multiple of 4 (every batch-normalised layer
+ * of the zoo); otherwise, and until the module is ready, these return `undefined` and the caller
+ * runs the TypeScript route.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
