@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import { setWinogradEnabled, winogradFits } from '../src/kernels/winograd.js';
+import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../src/kernels/max_pool_simd.js';
+import { isNativeBackend } from '../src/kernels/native.js';
 import { CONV_CASES, MATMUL_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
 
 
@@ -260,6 +262,8 @@ describe('wasm training kernels', () => {
     const cases: [number[], number, number, 'valid' | 'same'][] = [
       [[2, 6, 8, 3], 2, 2, 'valid'], [[2, 7, 5, 4], 2, 2, 'valid'], [[1, 9, 9, 2], 3, 3, 'valid'],
       [[1, 6, 6, 2], 3, 2, 'valid'], [[2, 5, 5, 3], 2, 2, 'same'],
+      // Channels in fours take the SIMD route for 2x2/2 pools: even, odd and 'same' (unpadded) sizes.
+      [[2, 6, 8, 4], 2, 2, 'valid'], [[2, 7, 5, 8], 2, 2, 'valid'], [[1, 10, 10, 12], 2, 2, 'same'],
     ];
     for (const [shape, size, stride, pad] of cases) {
       // Rounded values make ties common, so the first-maximum rule is checked too.
@@ -275,6 +279,24 @@ describe('wasm training kernels', () => {
       await use('wasm');
       expect(Array.from(grad()), `${shape} pool ${size}/${stride} ${pad}`).toEqual(Array.from(expected));
     }
+  });
+
+  it('takes the SIMD route for 2x2/2 pools of channels in fours, and only for them', async () => {
+    await use('wasm');
+    const backend = tf.backend();
+    if (!isNativeBackend(backend)) throw new Error('the wasm backend should have heap access');
+    const attrs = { filterSize: 2, strides: 2, pad: 'valid' as const };
+    const x = tf.tensor4d(values(2 * 7 * 5 * 8, 7), [2, 7, 5, 8]);
+    const dy = tf.tensor4d(values(2 * 3 * 2 * 8, 8), [2, 3, 2, 8]);
+    const dx = maxPoolGrad2x2Simd(backend, dy, x, attrs);
+    expect(dx?.shape).toEqual([2, 7, 5, 8]);
+    backend.disposeData(dx!.dataId);
+    expect(maxPoolGrad2x2Simd(backend, tf.zeros([2, 3, 2, 6]), tf.zeros([2, 7, 5, 6]), attrs)).toBeUndefined();
+    expect(maxPoolGrad2x2Simd(backend, tf.zeros([2, 3, 2, 8]), x, { ...attrs, filterSize: 3 })).toBeUndefined();
+    setSimdMaxPoolGradEnabled(false);
+    expect(maxPoolGrad2x2Simd(backend, dy, x, attrs)).toBeUndefined();
+    setSimdMaxPoolGradEnabled(true);
+    tf.dispose([x, dy]);
   });
 
   it('frees every intermediate: tensors and wasm buffers stay stable over repeated gradients', async () => {

@@ -38,6 +38,7 @@ import {
   type WasmHeapBackend,
 } from './wasm_heap.js';
 import { batchNormTrainingGradSimd, batchNormTrainingSimd } from './batch_norm_simd.js';
+import { maxPoolGrad2x2Simd } from './max_pool_simd.js';
 import { isNativeBackend, prepareNativeKernels } from './native.js';
 import { setWinogradEnabled, winogradConv2D, winogradFilterGrad, winogradFits, type MatMul, type WinogradBackend, type WinogradConv } from './winograd.js';
 
@@ -415,7 +416,9 @@ const mean = reduction('Mean');
 
 function maxPoolGrad(args: Parameters<KernelFunc>[0]): TensorInfo {
   const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
-  const out = hasHeapAccess(args.backend) ? maxPoolGrad2D(args.backend, dy, input, args.attrs as unknown as MaxPoolGradAttrs) : undefined;
+  const attrs = args.attrs as unknown as MaxPoolGradAttrs;
+  const out = (isNativeBackend(args.backend) ? maxPoolGrad2x2Simd(args.backend, dy, input, attrs) : undefined)
+    ?? (hasHeapAccess(args.backend) ? maxPoolGrad2D(args.backend, dy, input, attrs) : undefined);
   return out ?? runStock('MaxPoolGrad', args);
 }
 
