@@ -6,6 +6,7 @@ export default defineConfig({
   resolve: { alias: [{ find: /^digit-recognizer$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) }] },
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
     testTimeout: 120_000,
     hookTimeout: 600_000,
     pool: 'forks',
