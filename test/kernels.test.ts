@@ -291,8 +291,10 @@ describe('wasm training kernels', () => {
     const dx = maxPoolGrad2x2Simd(backend, dy, x, attrs);
     expect(dx?.shape).toEqual([2, 7, 5, 8]);
     backend.disposeData(dx!.dataId);
-    expect(maxPoolGrad2x2Simd(backend, tf.zeros([2, 3, 2, 6]), tf.zeros([2, 7, 5, 6]), attrs)).toBeUndefined();
-    expect(maxPoolGrad2x2Simd(backend, tf.zeros([2, 3, 2, 8]), x, { ...attrs, filterSize: 3 })).toBeUndefined();
+    const [dy6, x6, dy3] = [tf.zeros([2, 3, 2, 6]), tf.zeros([2, 7, 5, 6]), tf.zeros([2, 2, 1, 8])];
+    expect(maxPoolGrad2x2Simd(backend, dy6, x6, attrs)).toBeUndefined();
+    expect(maxPoolGrad2x2Simd(backend, dy3, x, { ...attrs, filterSize: 3 })).toBeUndefined();
+    tf.dispose([dy6, x6, dy3]);
     setSimdMaxPoolGradEnabled(false);
     expect(maxPoolGrad2x2Simd(backend, dy, x, attrs)).toBeUndefined();
     setSimdMaxPoolGradEnabled(true);
