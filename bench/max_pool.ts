@@ -9,12 +9,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { buildDigitCnn } from '../src/model/build.js';
 import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../src/kernels/max_pool_simd.js';
 import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../src/kernels/native.js';
 import { maxPoolGrad2D } from '../src/kernels/wasm_heap.js';
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
+import { alternateSteps, median, stepRow } from './ab.js';
 
 const { values: flags } = parseArgs({ options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' } } });
 configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
@@ -25,7 +25,6 @@ const found = tf.backend();
 if (!isNativeBackend(found)) throw new Error('needs the wasm backend');
 const backend: NativeBackend = found;
 await prepareNativeKernels(backend);
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const attrs = { filterSize: 2, strides: 2, pad: 'valid' as const };
 
 function time(run: () => tf.TensorInfo): { ms: number; out: Float32Array } {
@@ -53,26 +52,9 @@ for (const shape of [[64, 28, 28, 32], [64, 10, 10, 64], [64, 26, 26, 32], [64, 
   tf.dispose([x, dy]);
 }
 
-const B = 64;
-const STEPS = 3;
 console.log('\n| net | TypeScript ms/step | SIMD ms/step | images/s TypeScript / SIMD | ratio |\n|---|---:|---:|---:|---:|');
 for (const arch of ['lean', 'compact']) {
-  const model = buildDigitCnn({ architecture: arch, seed: 1 });
-  const xs = tf.randomUniform([B, 28, 28, 1]);
-  const ys = tf.cast(tf.oneHot(tf.randomUniform([B], 0, 10, 'int32') as tf.Tensor1D, 10), 'float32');
-  const times = { heap: [] as number[], simd: [] as number[] };
-  await model.trainOnBatch(xs, ys);
-  for (let round = 0; round < Number(flags.rounds); round++) {
-    for (const arm of ['heap', 'simd'] as const) {
-      setSimdMaxPoolGradEnabled(arm === 'simd');
-      await model.trainOnBatch(xs, ys);
-      const started = performance.now();
-      for (let i = 0; i < STEPS; i++) await model.trainOnBatch(xs, ys);
-      times[arm].push((performance.now() - started) / STEPS);
-    }
-  }
-  const [h, s] = [median(times.heap), median(times.simd)];
-  console.log(`| ${arch} | ${h.toFixed(1)} | ${s.toFixed(1)} | ${((B / h) * 1000).toFixed(0)} / ${((B / s) * 1000).toFixed(0)} | ${(h / s).toFixed(2)}x |`);
-  tf.dispose([xs, ys]);
-  model.dispose();
+  const t = await alternateSteps(arch, { heap: () => setSimdMaxPoolGradEnabled(false), simd: () => setSimdMaxPoolGradEnabled(true) }, Number(flags.rounds));
+  console.log(stepRow(arch, t.heap, t.simd));
 }
+setSimdMaxPoolGradEnabled(true);

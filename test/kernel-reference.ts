@@ -55,6 +55,11 @@ export const CONV_CASES: readonly ConvCase[] = [
   { name: 'batch 1, 1x1 valid', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
   { name: 'head: 4x4 valid to 1x1', x: [3, 4, 4, 6], filter: [4, 4, 6, 8], strides: 1, pad: 'valid' },
   { name: 'small output: 3x3 valid 5x5 to 3x3', x: [2, 5, 5, 4], filter: [3, 3, 4, 6], strides: 1, pad: 'valid' },
+  // One input channel (a first layer; its own SIMD route on wasm): blocks of 32 and of 4 output channels, strides, edges.
+  { name: 'first layer: 3x3 same, 1 -> 32 channels (lean)', x: [4, 28, 28, 1], filter: [3, 3, 1, 32], strides: 1, pad: 'same' },
+  { name: 'first layer: 5x5 same stride 2, odd sizes, 1 -> 12 channels', x: [3, 13, 11, 1], filter: [5, 5, 1, 12], strides: 2, pad: 'same' },
+  { name: 'first layer: 4x3 valid stride 2, 1 -> 36 channels', x: [2, 9, 10, 1], filter: [4, 3, 1, 36], strides: 2, pad: 'valid' },
+  { name: 'first layer: 3x3 same, 1 -> 6 channels (no SIMD route)', x: [2, 8, 7, 1], filter: [3, 3, 1, 6], strides: 1, pad: 'same' },
   // Winograd on wasm: channel counts off the 4-lane vectors, outputs not a multiple of the 4x4 tile.
   { name: 'Winograd: 5x5 same, odd sizes, 22 -> 50 channels', x: [2, 11, 9, 22], filter: [5, 5, 22, 50], strides: 1, pad: 'same' },
   { name: 'Winograd: 5x5 valid 10x7 to 6x3, 36 -> 36 channels', x: [3, 10, 7, 36], filter: [5, 5, 36, 36], strides: 1, pad: 'valid' },

@@ -8,6 +8,11 @@ import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import { setWinogradEnabled, winogradFits } from '../src/kernels/winograd.js';
 import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../src/kernels/max_pool_simd.js';
 import { isNativeBackend } from '../src/kernels/native.js';
+import {
+  conv2DBackpropFilterSingleChannelSimd,
+  conv2DBackpropInputSingleChannelSimd,
+  setSimdSingleChannelConvEnabled,
+} from '../src/kernels/single_channel_conv_simd.js';
 import { CONV_CASES, MATMUL_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
 
 
@@ -299,6 +304,38 @@ describe('wasm training kernels', () => {
     expect(maxPoolGrad2x2Simd(backend, dy, x, attrs)).toBeUndefined();
     setSimdMaxPoolGradEnabled(true);
     tf.dispose([x, dy]);
+  });
+
+  it("sums a first layer's filter gradient in float64: lean's conv1 at batch 64 within 1e-6 of a float64 reference", async () => {
+    await use('wasm');
+    const c: ConvCase = { name: 'lean conv1', x: [64, 28, 28, 1], filter: [3, 3, 1, 32], strides: 1, pad: 'same' };
+    const got = (await convGrads(c)) as ConvGrads;
+    // The general routes sum 50,000 products per weight in float32: about 7e-6 here (bench/single_channel_conv.ts).
+    expect(relativeError(got.dW, float64FilterGradOf(c))).toBeLessThan(1e-6);
+  });
+
+  it('takes the SIMD route for one input channel and output channels in fours, and only for them', async () => {
+    await use('wasm');
+    const backend = tf.backend();
+    if (!isNativeBackend(backend)) throw new Error('the wasm backend should have heap access');
+    const info = (x: [number, number, number, number], filter: [number, number, number, number]): tf.backend_util.Conv2DInfo =>
+      tf.backend_util.computeConv2DInfo(x, filter, 1, 1, 'same');
+    const x = tf.zeros([2, 6, 5, 1]);
+    const dy = tf.zeros([2, 6, 5, 8]);
+    const filter = tf.zeros([3, 3, 1, 8]);
+    const fits = info([2, 6, 5, 1], [3, 3, 1, 8]);
+    const dW = conv2DBackpropFilterSingleChannelSimd(backend, x, dy, fits);
+    const dx = conv2DBackpropInputSingleChannelSimd(backend, dy, filter, fits);
+    expect([dW?.shape, dx?.shape]).toEqual([[3, 3, 1, 8], [2, 6, 5, 1]]);
+    backend.disposeData(dW!.dataId);
+    backend.disposeData(dx!.dataId);
+    expect(conv2DBackpropFilterSingleChannelSimd(backend, x, dy, info([2, 6, 5, 1], [3, 3, 1, 6]))).toBeUndefined();
+    expect(conv2DBackpropInputSingleChannelSimd(backend, dy, filter, info([2, 6, 5, 2], [3, 3, 2, 8]))).toBeUndefined();
+    setSimdSingleChannelConvEnabled(false);
+    expect(conv2DBackpropFilterSingleChannelSimd(backend, x, dy, fits)).toBeUndefined();
+    expect(conv2DBackpropInputSingleChannelSimd(backend, dy, filter, fits)).toBeUndefined();
+    setSimdSingleChannelConvEnabled(true);
+    tf.dispose([x, dy, filter]);
   });
 
   it('frees every intermediate: tensors and wasm buffers stay stable over repeated gradients', async () => {

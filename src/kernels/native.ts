@@ -1,6 +1,7 @@
 /**
  * The package's one WebAssembly SIMD module (native/: the Winograd transforms of ./winograd.ts, the
- * batch norm of ./batch_norm_simd.ts and the max-pool gradient of ./max_pool_simd.ts), linked to the tfjs wasm backend's own memory so that its
+ * batch norm of ./batch_norm_simd.ts, the max-pool gradient of ./max_pool_simd.ts and the first-layer
+ * gradients of ./single_channel_conv_simd.ts), linked to the tfjs wasm backend's own memory so that its
  * functions take tensors' heap offsets as pointers. One instance per backend memory.
  */
 import type { DataType, TensorInfo } from '@tensorflow/tfjs-core';

@@ -39,6 +39,7 @@ import {
 } from './wasm_heap.js';
 import { batchNormTrainingGradSimd, batchNormTrainingSimd } from './batch_norm_simd.js';
 import { maxPoolGrad2x2Simd } from './max_pool_simd.js';
+import { conv2DBackpropFilterSingleChannelSimd, conv2DBackpropInputSingleChannelSimd } from './single_channel_conv_simd.js';
 import { isNativeBackend, prepareNativeKernels } from './native.js';
 import { setWinogradEnabled, winogradConv2D, winogradFilterGrad, winogradFits, type MatMul, type WinogradBackend, type WinogradConv } from './winograd.js';
 
@@ -152,12 +153,17 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>
   const { inChannels: ci, outChannels: co, filterHeight: kh, filterWidth: kw, outHeight: oh, outWidth: ow } = info;
   const { inHeight: h, inWidth: w, strideHeight: sh, strideWidth: sw, padInfo } = info;
 
+  if (ci === 1 && isNativeBackend(backend)) {
+    const dW = conv2DBackpropFilterSingleChannelSimd(backend, x, dy, info);
+    if (dW !== undefined) return dW;
+  }
   if (sh === 1 && sw === 1 && winogradFits('filterGradient', kh, kw, ci, co) && isNativeBackend(backend) && x.dtype === 'float32' && dy.dtype === 'float32') {
     const dW = winogradFilterGrad(backend, { x, dy, filterShape: a.filterShape, padTop: padInfo.top, padLeft: padInfo.left }, winogradMatMul(backend));
     if (dW !== undefined) return dW;
   }
   if (ci <= 4 && hasHeapAccess(backend)) {
-    // A first layer (grey input): the convolution below would have one "batch" image and B
+    // A first layer the SIMD route above declined (output channels not in fours), or 2-4 input
+    // channels: the convolution below would have one "batch" image and B
     // channels, a shape XNNPACK runs at 3-4 GFLOP/s. patchesᵀ [KH*KW*Ci, B*OH*OW] · dy is a
     // plain matmul instead. Measured on 2 threads, forward conv and loss included: seed conv1
     // [64,28,28,1] 5x5x100 81.6 -> 71.5 ms, lean's 3x3x32 "same" 24.5 -> 21.6 ms.
@@ -236,6 +242,10 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
   const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, padInfo } = info;
 
+  if (ci === 1 && isNativeBackend(backend)) {
+    const dx = conv2DBackpropInputSingleChannelSimd(backend, dy, filter, info);
+    if (dx !== undefined) return dx;
+  }
   if (info.dataFormat === 'channelsLast' && (sh > 1 || sw > 1 || oh * ow <= 16) && hasHeapAccess(backend)) {
     // Strided or tiny outputs: the zero-inserted, padded dy of the convolution route below is
     // mostly zeros (4x at stride 2; a 1x1 output padded to 7x7 for a 4x4 filter), so one
@@ -471,6 +481,8 @@ export interface WasmTrainingKernelOptions {
  *   second conv);
  * - `BatchMatMul` replacing the stock one, transposing flagged operands first so that the
  *   products of a dense layer's gradient run on XNNPACK (about 10x faster for 64x20000x128);
+ * - both convolution gradients of one-channel first layers with output channels in fours in
+ *   WebAssembly SIMD (./single_channel_conv_simd.ts);
  * - `Tile` for broadcasts, `Sum`/`Mean` over leading axes (batch norm's gradient) and
  *   `MaxPoolGrad`, falling back to stock for other shapes;
  * - the fused training batch norm and its gradient (`DigitBatchNormTraining`, see

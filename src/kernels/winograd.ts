@@ -96,7 +96,8 @@ export function setWinogradEnabled(on: boolean, filterSide?: FilterSide): void {
  * (given the module is ready). 5x5: forward and input gradient need wide layers; with few channels
  * the transforms cost more than the products save (the seed net's conv1, 1 -> 100 channels, ran
  * 2.5x slower). The 5x5 filter gradient gains even there (seed conv1: 58.6 -> 38.7 ms,
- * bench/profile.ts): its direct route is a long thin matmul that XNNPACK runs at 3 GFLOP/s.
+ * bench/profile.ts): its direct route is a long thin matmul that XNNPACK runs at 3 GFLOP/s
+ * (one input channel and output channels in fours take ./single_channel_conv_simd.ts first).
  * 3x3: all three kernels from 1,024 channel pairs on (`bench/winograd.ts --filter 3`: 1.05-2.04x
  * on the zoo's wide layers; forward passes into outputs that fill 4x4 tiles badly swing between
  * about 0.8x and 1.4x, too little either way for a rule of their own); first layers stay direct.

@@ -1,0 +1,45 @@
+/**
+ * Same-process A/B timing of training steps, shared by the benches that compare two routes of a
+ * kernel: the host's speed drifts by 20 % and more within an hour, so the arms alternate every
+ * few steps and each arm's figure is the median of its rounds.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+import { buildDigitCnn } from '../src/model/build.js';
+
+export const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
+
+/**
+ * Median ms of a training step (batch `batch`, random images and labels) of a fresh `arch` for each
+ * arm: per round, each arm's `use()` runs, one warm-up step, then `steps` timed steps.
+ */
+export async function alternateSteps<Arm extends string>(
+  arch: string, arms: Record<Arm, () => void>, rounds: number, { batch = 64, steps = 3 } = {},
+): Promise<Record<Arm, number>> {
+  const model = buildDigitCnn({ architecture: arch, seed: 1 });
+  const xs = tf.randomUniform([batch, 28, 28, 1]);
+  const ys = tf.cast(tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32') as tf.Tensor1D, 10), 'float32');
+  const names = Object.keys(arms) as Arm[];
+  const times = new Map<Arm, number[]>(names.map((name) => [name, []]));
+  try {
+    await model.trainOnBatch(xs, ys);
+    for (let round = 0; round < rounds; round++) {
+      for (const name of names) {
+        arms[name]();
+        await model.trainOnBatch(xs, ys);
+        const started = performance.now();
+        for (let i = 0; i < steps; i++) await model.trainOnBatch(xs, ys);
+        times.get(name)!.push((performance.now() - started) / steps);
+      }
+    }
+  } finally {
+    tf.dispose([xs, ys]);
+    model.dispose();
+  }
+  return Object.fromEntries(names.map((name) => [name, median(times.get(name)!)])) as Record<Arm, number>;
+}
+
+/** A markdown row: net, both arms' ms, both arms' images/s, and the ratio of the first to the second. */
+export function stepRow(arch: string, a: number, b: number, batch = 64): string {
+  return `| ${arch} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${((batch / a) * 1000).toFixed(0)} / ${((batch / b) * 1000).toFixed(0)} | ${(a / b).toFixed(2)}x |`;
+}

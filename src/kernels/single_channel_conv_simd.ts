@@ -1,0 +1,58 @@
+/**
+ * Both gradients of a convolution over a one-channel input (every first layer of the zoo) on the
+ * wasm backend by native/single_channel_conv.c: WebAssembly SIMD, four output channels per
+ * vector, on tfjs' heap. The filter gradient sums in float64 across rows. Other shapes (more input
+ * channels, output channels not a multiple of 4, NCHW), and a module not ready yet, give
+ * `undefined`, and the caller takes its general route.
+ */
+import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
+
+import { heapPointer, nativeKernels, type NativeBackend } from './native.js';
+
+type Geometry = [batch: number, h: number, w: number, oh: number, ow: number, channels: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number];
+type FilterGrad = (x: number, dy: number, ...rest: [...Geometry, scratch: number, dw: number]) => void;
+type InputGrad = (dy: number, filter: number, ...rest: [...Geometry, dx: number]) => void;
+
+let enabled = true;
+
+/** Turns the SIMD route on or off for later calls (on by default); bench/single_channel_conv.ts compares the two. */
+export function setSimdSingleChannelConvEnabled(on: boolean): void {
+  enabled = on;
+}
+
+function applies(info: backend_util.Conv2DInfo, tensors: readonly TensorInfo[]): boolean {
+  return enabled && info.inChannels === 1 && info.outChannels % 4 === 0 && info.dataFormat === 'channelsLast'
+    && info.dilationHeight === 1 && info.dilationWidth === 1 && tensors.every((t) => t.dtype === 'float32');
+}
+
+function geometry(info: backend_util.Conv2DInfo): Geometry {
+  return [info.batchSize, info.inHeight, info.inWidth, info.outHeight, info.outWidth, info.outChannels,
+    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
+}
+
+/** `dW` `[KH,KW,1,Co]` of a one-channel convolution, or `undefined` where the route does not apply. */
+export function conv2DBackpropFilterSingleChannelSimd(backend: NativeBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo | undefined {
+  if (!applies(info, [x, dy])) return undefined;
+  const kernel = nativeKernels(backend)?.['conv_c1_filter_grad'] as FilterGrad | undefined;
+  if (kernel === undefined) return undefined;
+  const { filterHeight: kh, filterWidth: kw, outChannels: co } = info;
+  const dW = backend.makeOutput([kh, kw, 1, co], 'float32');
+  // The module keeps no memory of its own: its float64 totals live in a tensor of 2 floats each.
+  const scratch = backend.makeOutput([2 * kh * kw * co], 'float32');
+  try {
+    kernel(heapPointer(backend, x), heapPointer(backend, dy), ...geometry(info), heapPointer(backend, scratch), heapPointer(backend, dW));
+  } finally {
+    backend.disposeData(scratch.dataId);
+  }
+  return dW;
+}
+
+/** `dx` `[B,H,W,1]` of a one-channel convolution, or `undefined` where the route does not apply. */
+export function conv2DBackpropInputSingleChannelSimd(backend: NativeBackend, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo | undefined {
+  if (!applies(info, [dy, filter])) return undefined;
+  const kernel = nativeKernels(backend)?.['conv_c1_input_grad'] as InputGrad | undefined;
+  if (kernel === undefined) return undefined;
+  const dx = backend.makeOutput([info.batchSize, info.inHeight, info.inWidth, 1], 'float32');
+  kernel(heapPointer(backend, dy), heapPointer(backend, filter), ...geometry(info), heapPointer(backend, dx));
+  return dx;
+}
