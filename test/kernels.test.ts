@@ -338,6 +338,25 @@ describe('wasm training kernels', () => {
     tf.dispose([x, dy, filter]);
   });
 
+  it('clones by sharing the buffer, as the cpu backend does: no copy, and either tensor outlives the other', async () => {
+    await use('wasm');
+    const backend = tf.backend();
+    if (!isNativeBackend(backend)) throw new Error('the wasm backend should have heap access');
+    const x = tf.tensor2d(values(12, 9), [3, 4]);
+    const expected = Array.from(await x.data());
+    const before = tf.memory();
+    const y = tf.clone(x);
+    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers);
+    expect(backend.typedArrayFromHeap(y).byteOffset).toBe(backend.typedArrayFromHeap(x).byteOffset);
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual(expected);
+    const z = tf.clone(y);
+    y.dispose();
+    expect(Array.from(await z.data())).toEqual(expected);
+    z.dispose();
+    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers - 1);
+  });
+
   it('frees every intermediate: tensors and wasm buffers stay stable over repeated gradients', async () => {
     await use('wasm');
     const c: ConvCase = { name: 'leak', x: [2, 11, 11, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' };

@@ -432,6 +432,21 @@ function maxPoolGrad(args: Parameters<KernelFunc>[0]): TensorInfo {
   return out ?? runStock('MaxPoolGrad', args);
 }
 
+/**
+ * `Identity` sharing its input's buffer, as the cpu and WebGL backends' does, where stock wasm
+ * copies it: tfjs-core clones every tensor it saves for the backward pass, and those copies were
+ * four `[64,28,28,32]` tensors in the first block of a `lean` step alone (about 7 ms a step,
+ * bench/profile.ts). Sharing is safe because no kernel writes into its inputs; wasm's `Reshape`
+ * shares the same way.
+ */
+function identity(args: Parameters<KernelFunc>[0]): TensorInfo {
+  const { x } = args.inputs as { x: TensorInfo };
+  const backend = args.backend as { incRef?: (dataId: DataId) => void };
+  if (x.dtype === 'string' || typeof backend.incRef !== 'function') return runStock('Identity', args);
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
 function heapBackend(backend: unknown): WasmHeapBackend {
   if (!hasHeapAccess(backend)) throw new Error('wasm training kernels: the backend has no heap access; is it the tfjs wasm backend?');
   return backend;
@@ -485,6 +500,7 @@ export interface WasmTrainingKernelOptions {
  *   WebAssembly SIMD (./single_channel_conv_simd.ts);
  * - `Tile` for broadcasts, `Sum`/`Mean` over leading axes (batch norm's gradient) and
  *   `MaxPoolGrad`, falling back to stock for other shapes;
+ * - `Identity` sharing its input's buffer instead of copying it (the tensors saved for backprop);
  * - the fused training batch norm and its gradient (`DigitBatchNormTraining`, see
  *   `batchNormalization` in ../model/batch_norm.ts), over the heap.
  *
@@ -505,6 +521,7 @@ export function registerWasmTrainingKernels(options: WasmTrainingKernelOptions =
   replaceKernel('Sum', sum);
   replaceKernel('Mean', mean);
   replaceKernel('MaxPoolGrad', maxPoolGrad as KernelFunc);
+  replaceKernel('Identity', identity);
 }
 
 /**
