@@ -85,6 +85,21 @@ describe('fused training batch norm kernels', () => {
     tf.dispose([x, gamma, beta, w, fused, stock]);
   });
 
+  it('spends no kernels on the statistics when nothing differentiates them (tfjs-core passes zeros for them)', async () => {
+    for (const backend of BACKENDS) {
+      await use(backend);
+      const { x, gamma, beta, weights } = layerInputs([4, 5, 5, 8], 3);
+      const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(batchNormTraining(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights)));
+      const profile = await tf.profile(() => grads([x, gamma, beta]));
+      const names = profile.kernels.map((k) => k.name);
+      expect(names, backend).toContain(BATCH_NORM_TRAINING_GRAD);
+      // x - mean and the divisions by N are what adding the statistics' gradients would cost.
+      expect(names.filter((n) => n === 'Sub' || n === 'RealDiv'), backend).toEqual([]);
+      tf.dispose([x, gamma, beta, weights, profile.result as tf.Tensor[]]);
+    }
+  });
+
   it('keeps the variance of a channel whose mean is far from zero', async () => {
     await use('wasm');
     const n = 4096;

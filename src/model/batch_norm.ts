@@ -22,6 +22,15 @@ export interface BatchNormTrainingAttrs {
 
 let gradientRegistered = false;
 
+/**
+ * `t`, or `undefined` when it is missing or all zeros. Read synchronously: the fused kernels run
+ * only on the cpu and wasm backends, where a `[C]` tensor's values are already in memory.
+ */
+function nonZero(t: tf.Tensor | null | undefined): tf.Tensor | undefined {
+  if (t == null) return undefined;
+  return (t.dataSync() as Float32Array).some((v) => v !== 0) ? t : undefined;
+}
+
 function registerBatchNormTrainingGradient(): void {
   if (gradientRegistered) return;
   gradientRegistered = true;
@@ -30,13 +39,17 @@ function registerBatchNormTrainingGradient(): void {
     inputsToSave: ['x', 'gamma'],
     outputsToSave: [false, true, true],
     gradFunc: (dys, saved, attrs) => {
-      const [dy, dMean, dVariance] = (Array.isArray(dys) ? dys : [dys]) as (tf.Tensor | null | undefined)[];
+      const [dy, dMeanIn, dVarianceIn] = (Array.isArray(dys) ? dys : [dys]) as (tf.Tensor | null | undefined)[];
+      // tfjs-core hands zeros, not null, for outputs nothing downstream differentiates (the
+      // statistics of every batch-norm layer); adding them would cost four passes over x.
+      const dMean = nonZero(dMeanIn);
+      const dVariance = nonZero(dVarianceIn);
       const [x, gamma, mean, variance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
       const outputs = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy: dy ?? tf.zerosLike(x), x, gamma, mean, variance }, attrs) as tf.Tensor[];
       const [dxNormed, dGamma, dBeta] = outputs as [tf.Tensor, tf.Tensor, tf.Tensor];
       return {
         x: () => {
-          // Batch-norm layers use the statistics only for their moving averages, so these are null there;
+          // Batch-norm layers use the statistics only for their moving averages, so these are zeros there;
           // a caller that differentiates through them gets d(mean)/dx = 1/N and d(var)/dx = 2 (x - mean) / N.
           if (dMean == null && dVariance == null) return dxNormed;
           const n = x.size / (mean.size || 1);
