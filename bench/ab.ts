@@ -43,3 +43,29 @@ export async function alternateSteps<Arm extends string>(
 export function stepRow(arch: string, a: number, b: number, batch = 64): string {
   return `| ${arch} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${((batch / a) * 1000).toFixed(0)} / ${((batch / b) * 1000).toFixed(0)} | ${(a / b).toFixed(2)}x |`;
 }
+
+/**
+ * Median ms of 15 calls, each on a fresh copy of `operand` made before the clock starts: training
+ * hands every call a new dy, and XNNPACK's matmul repacks an operand it has not seen (same operand
+ * each call, the general filter gradient of lean's conv1 measured 4.6 ms here, against 21 ms in
+ * bench/profile.ts's training step).
+ */
+export async function timeKernel(operand: tf.Tensor, run: (fresh: tf.Tensor) => tf.Tensor): Promise<{ ms: number; out: Float32Array }> {
+  const ms: number[] = [];
+  let out: tf.Tensor | undefined;
+  let previous: tf.Tensor | undefined;
+  for (let i = 0; i < 15; i++) {
+    out?.dispose();
+    // Made while the previous copy is still alive, so that it cannot reuse that memory.
+    const fresh = tf.add(operand, 0);
+    previous?.dispose();
+    previous = fresh;
+    const started = performance.now();
+    out = run(fresh);
+    ms.push(performance.now() - started);
+  }
+  previous?.dispose();
+  const values = (await out!.data()) as Float32Array;
+  out!.dispose();
+  return { ms: median(ms), out: values };
+}

@@ -15,7 +15,7 @@ import { isNativeBackend, prepareNativeKernels } from '../src/kernels/native.js'
 import { setSimdSingleChannelConvEnabled } from '../src/kernels/single_channel_conv_simd.js';
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { alternateSteps, median, stepRow } from './ab.js';
+import { alternateSteps, stepRow, timeKernel } from './ab.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -31,32 +31,6 @@ registerWasmTrainingKernels();
 const backend = tf.backend();
 if (!isNativeBackend(backend)) throw new Error('needs the wasm backend');
 await prepareNativeKernels(backend);
-
-/**
- * Median ms of 15 calls, each on a fresh copy of `operand` made before the clock starts: training
- * hands every call a new dy, and XNNPACK's matmul repacks an operand it has not seen (same operand
- * each call, the general filter gradient of lean's conv1 measured 4.6 ms here, against 21 ms in
- * bench/profile.ts's training step).
- */
-async function time(operand: tf.Tensor, run: (fresh: tf.Tensor) => tf.Tensor): Promise<{ ms: number; out: Float32Array }> {
-  const ms: number[] = [];
-  let out: tf.Tensor | undefined;
-  let previous: tf.Tensor | undefined;
-  for (let i = 0; i < 15; i++) {
-    out?.dispose();
-    // Made while the previous copy is still alive, so that it cannot reuse that memory.
-    const fresh = tf.add(operand, 0);
-    previous?.dispose();
-    previous = fresh;
-    const started = performance.now();
-    out = run(fresh);
-    ms.push(performance.now() - started);
-  }
-  previous?.dispose();
-  const values = (await out!.data()) as Float32Array;
-  out!.dispose();
-  return { ms: median(ms), out: values };
-}
 
 function relativeDifference(a: Float32Array, b: Float32Array): number {
   let diff = 0;
@@ -89,9 +63,9 @@ for (const layer of LAYERS) {
   };
   for (const [which, run] of Object.entries(kernels)) {
     setSimdSingleChannelConvEnabled(false);
-    const general = await time(dy, run);
+    const general = await timeKernel(dy, run);
     setSimdSingleChannelConvEnabled(true);
-    const simd = await time(dy, run);
+    const simd = await timeKernel(dy, run);
     console.log(`| ${layer.name} | ${which} | ${general.ms.toFixed(2)} | ${simd.ms.toFixed(2)} | ${(general.ms / simd.ms).toFixed(1)}x | ${relativeDifference(simd.out, general.out).toExponential(1)} |`);
   }
   tf.dispose([x, filter, dy]);

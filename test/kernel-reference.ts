@@ -55,6 +55,9 @@ export const CONV_CASES: readonly ConvCase[] = [
   { name: 'batch 1, 1x1 valid', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
   { name: 'head: 4x4 valid to 1x1', x: [3, 4, 4, 6], filter: [4, 4, 6, 8], strides: 1, pad: 'valid' },
   { name: 'small output: 3x3 valid 5x5 to 3x3', x: [2, 5, 5, 4], filter: [3, 3, 4, 6], strides: 1, pad: 'valid' },
+  // Strided, even sizes, dy of 64+ positions: the sub-pixel route on wasm (one stride-1 convolution per output phase).
+  { name: 'sub-pixel: 5x5 same stride 2, 16x16, 6 -> 10 channels', x: [2, 16, 16, 6], filter: [5, 5, 6, 10], strides: 2, pad: 'same' },
+  { name: 'sub-pixel: 4x4 valid stride 2, 20x18 -> 9x8', x: [2, 20, 18, 4], filter: [4, 4, 4, 8], strides: 2, pad: 'valid' },
   // One input channel (a first layer; its own SIMD route on wasm): blocks of 32 and of 4 output channels, strides, edges.
   { name: 'first layer: 3x3 same, 1 -> 32 channels (lean)', x: [4, 28, 28, 1], filter: [3, 3, 1, 32], strides: 1, pad: 'same' },
   { name: 'first layer: 5x5 same stride 2, odd sizes, 1 -> 12 channels', x: [3, 13, 11, 1], filter: [5, 5, 1, 12], strides: 2, pad: 'same' },

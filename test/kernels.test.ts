@@ -4,7 +4,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
+import { registerWasmTrainingKernels, setSubPixelRoute } from '../src/kernels/wasm_training.js';
 import { setWinogradEnabled, winogradFits } from '../src/kernels/winograd.js';
 import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../src/kernels/max_pool_simd.js';
 import { isNativeBackend } from '../src/kernels/native.js';
@@ -355,6 +355,38 @@ describe('wasm training kernels', () => {
     expect(Array.from(await z.data())).toEqual(expected);
     z.dispose();
     expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers - 1);
+  });
+
+  it('computes strided input gradients by sub-pixel phases as dy·Wᵀ + col2im does, padding and cropping each phase', async () => {
+    await use('wasm');
+    const cases: { x: [number, number, number, number]; filter: [number, number, number, number]; strides: [number, number]; pad: ConvCase['pad'] }[] = [
+      { x: [2, 8, 8, 64], filter: [5, 5, 64, 64], strides: [2, 2], pad: 'same' }, // strong's second 5x5/2
+      { x: [3, 14, 10, 6], filter: [5, 5, 6, 10], strides: [2, 2], pad: 'same' },
+      { x: [2, 12, 9, 3], filter: [3, 4, 3, 5], strides: [2, 3], pad: 'valid' }, // phases of 2 and 1 columns
+      { x: [2, 12, 12, 4], filter: [3, 3, 4, 8], strides: [2, 2], pad: [[0, 0], [4, 1], [1, 3], [0, 0]] }, // a top pad past the filter: phases drop rows
+    ];
+    try {
+      for (const c of cases) {
+        const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
+        const dy = tf.tensor4d(values(c.x[0] * info.outHeight * info.outWidth * c.filter[3], 11), [c.x[0], info.outHeight, info.outWidth, c.filter[3]]);
+        const filter = tf.tensor4d(values(sizeOf(c.filter), 12), c.filter);
+        const run = async (): Promise<Float32Array> => {
+          const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor;
+          const out = (await dx.data()) as Float32Array;
+          dx.dispose();
+          return out;
+        };
+        setSubPixelRoute('off');
+        const reference = await run();
+        setSubPixelRoute('always');
+        const before = tf.memory().numDataBuffers;
+        expect(relativeError(await run(), reference), `${c.x} ${c.filter} ${c.strides} ${JSON.stringify(c.pad)}`).toBeLessThan(1e-5);
+        expect(tf.memory().numDataBuffers).toBe(before);
+        tf.dispose([dy, filter]);
+      }
+    } finally {
+      setSubPixelRoute('auto');
+    }
   });
 
   it('frees every intermediate: tensors and wasm buffers stay stable over repeated gradients', async () => {

@@ -33,7 +33,9 @@ import {
   hasHeapAccess,
   im2colTransposed,
   leadingAxesReduce,
+  interleavePhases,
   maxPoolGrad2D,
+  subPixelFilters,
   type MaxPoolGradAttrs,
   type WasmHeapBackend,
 } from './wasm_heap.js';
@@ -246,6 +248,10 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
     const dx = conv2DBackpropInputSingleChannelSimd(backend, dy, filter, info);
     if (dx !== undefined) return dx;
   }
+  if (info.dataFormat === 'channelsLast' && (sh > 1 || sw > 1) && h % sh === 0 && w % sw === 0 && kh >= sh && kw >= sw
+    && subPixelPays(info) && hasHeapAccess(backend)) {
+    return subPixelBackpropInput(backend, dy, filter, info);
+  }
   if (info.dataFormat === 'channelsLast' && (sh > 1 || sw > 1 || oh * ow <= 16) && hasHeapAccess(backend)) {
     // Strided or tiny outputs: the zero-inserted, padded dy of the convolution route below is
     // mostly zeros (4x at stride 2; a 1x1 output padded to 7x7 for a 4x4 filter), so one
@@ -296,6 +302,57 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
       dx = runner.run('Slice', { x: dx }, { begin: [0, 0, 0, 0], size: [b, h, w, ci] });
     }
     return runner.finish(dx);
+  } catch (error) {
+    runner.dispose();
+    throw error;
+  }
+}
+
+let subPixelRoute: 'off' | 'auto' | 'always' = 'auto';
+
+/**
+ * Sets when strided input gradients take the sub-pixel route: `'auto'` (the default) where it
+ * pays, `'always'` wherever it applies, `'off'` never; bench/sub_pixel.ts compares the routes.
+ */
+export function setSubPixelRoute(mode: 'off' | 'auto' | 'always'): void {
+  subPixelRoute = mode;
+}
+
+/**
+ * Whether the sub-pixel route beats dy·Wᵀ + col2im for this layer. Measured (bench/sub_pixel.ts,
+ * batch 64): dy 12x12x32 (strong's first 5x5/2) 2.1-2.2x faster, 8x8x64 1.7-2.1x, 4x4x64 (strong's
+ * second) 0.8-1.4x over five runs, no gain: per phase, a convolution over so small a dy does too
+ * little work to pay for its setup.
+ */
+function subPixelPays(info: backend_util.Conv2DInfo): boolean {
+  return subPixelRoute === 'always' || (subPixelRoute === 'auto' && info.outHeight * info.outWidth >= 64);
+}
+
+/**
+ * dx of a strided convolution as sh*sw stride-1 convolutions of dy, one per output phase
+ * (./wasm_heap.ts' `subPixelFilters`), then interleaved (`interleavePhases`): the multiplications of the
+ * gradient and no others, at XNNPACK's forward speed, where dy·Wᵀ + col2im writes and re-reads a
+ * `[B*OH*OW, KH*KW*Ci]` matrix (7.4 million floats for strong's first 5x5/2 layer).
+ */
+function subPixelBackpropInput(backend: WasmHeapBackend, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const [qh, qw] = [h / sh, w / sw];
+  const runner = new KernelRunner(asWasmBackend(backend));
+  try {
+    const parts = subPixelFilters(backend, filter, info).map((phase) => {
+      runner.own(phase.filter);
+      const [jy, jx] = phase.filter.shape as [number, number];
+      // Output rows qh = oh + padTop + padBottom - jy + 1; a negative pad drops rows instead.
+      const padBottom = qh - oh - phase.padTop + jy - 1;
+      const padRight = qw - ow - phase.padLeft + jx - 1;
+      const pad: ExplicitPadding = [[0, 0], [Math.max(0, phase.padTop), Math.max(0, padBottom)], [Math.max(0, phase.padLeft), Math.max(0, padRight)], [0, 0]];
+      let part = runner.run('Conv2D', { x: dy, filter: phase.filter }, { strides: [1, 1], dilations: [1, 1], pad, dataFormat: 'NHWC' } as unknown as NamedAttrMap);
+      if (phase.padTop < 0 || phase.padLeft < 0 || padBottom < 0 || padRight < 0) {
+        part = runner.run('Slice', { x: part }, { begin: [0, Math.max(0, -phase.padTop), Math.max(0, -phase.padLeft), 0], size: [b, qh, qw, ci] });
+      }
+      return part;
+    });
+    return runner.finish(runner.own(interleavePhases(backend, parts, info)));
   } catch (error) {
     runner.dispose();
     throw error;
