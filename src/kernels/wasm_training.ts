@@ -320,9 +320,9 @@ export function setSubPixelRoute(mode: 'off' | 'auto' | 'always'): void {
 
 /**
  * Whether the sub-pixel route beats dy·Wᵀ + col2im for this layer. Measured (bench/sub_pixel.ts,
- * batch 64): dy 12x12x32 (strong's first 5x5/2) 2.1-2.2x faster, 8x8x64 1.7-2.1x, 4x4x64 (strong's
- * second) 0.8-1.4x over five runs, no gain: per phase, a convolution over so small a dy does too
- * little work to pay for its setup.
+ * batch 64): dy 12x12x32 (strong's first 5x5/2) 2.1-2.4x faster, 8x8x64 1.6-2.1x, 4x4x64 (strong's
+ * second) 0.8-1.4x over six runs, no clear gain: per phase, a convolution over so small a dy does
+ * too little work to pay for its setup.
  */
 function subPixelPays(info: backend_util.Conv2DInfo): boolean {
   return subPixelRoute === 'always' || (subPixelRoute === 'auto' && info.outHeight * info.outWidth >= 64);
