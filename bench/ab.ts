@@ -14,7 +14,10 @@ export const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math
  * arm: per round, each arm's `use()` runs, one warm-up step, then `steps` timed steps.
  */
 export async function alternateSteps<Arm extends string>(
-  arch: string, arms: Record<Arm, () => void>, rounds: number, { batch = 64, steps = 3 } = {},
+  arch: string,
+  arms: Record<Arm, () => void>,
+  rounds: number,
+  { batch = 64, steps = 3 } = {},
 ): Promise<Record<Arm, number>> {
   const model = buildDigitCnn({ architecture: arch, seed: 1 });
   const xs = tf.randomUniform([batch, 28, 28, 1]);
@@ -50,7 +53,10 @@ export function stepRow(arch: string, a: number, b: number, batch = 64): string 
  * each call, the general filter gradient of lean's conv1 measured 4.6 ms here, against 21 ms in
  * bench/profile.ts's training step).
  */
-export async function timeKernel(operand: tf.Tensor, run: (fresh: tf.Tensor) => tf.Tensor): Promise<{ ms: number; out: Float32Array }> {
+export async function timeKernel(
+  operand: tf.Tensor,
+  run: (fresh: tf.Tensor) => tf.Tensor,
+): Promise<{ ms: number; out: Float32Array }> {
   const ms: number[] = [];
   let out: tf.Tensor | undefined;
   let previous: tf.Tensor | undefined;

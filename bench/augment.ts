@@ -40,12 +40,24 @@ onePixel[14 * 28 + 14] = 255;
 const image = new Float32Array(784);
 const r = seededRandom(3);
 for (let t = 0; t < trials; t++) {
-  augmentImage(onePixel, 0, image, 0, augmentRanges({ rotation: 0, shift: 0, zoom: 0, elastic: { alpha: 34, sigma: 4 } }), r);
-  let m = 0, sx = 0, sy = 0;
-  for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
-    const v = image[y * 28 + x]!;
-    m += v; sx += v * x; sy += v * y;
-  }
+  augmentImage(
+    onePixel,
+    0,
+    image,
+    0,
+    augmentRanges({ rotation: 0, shift: 0, zoom: 0, elastic: { alpha: 34, sigma: 4 } }),
+    r,
+  );
+  let m = 0,
+    sx = 0,
+    sy = 0;
+  for (let y = 0; y < 28; y++)
+    for (let x = 0; x < 28; x++) {
+      const v = image[y * 28 + x]!;
+      m += v;
+      sx += v * x;
+      sy += v * y;
+    }
   if (m > 0) total += Math.hypot(sx / m - 14, sy / m - 14);
 }
 

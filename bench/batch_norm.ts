@@ -18,7 +18,11 @@ import { setSimdBatchNormEnabled } from '../src/kernels/batch_norm_simd.js';
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 
 const { values: flags } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, archs: { type: 'string', default: 'lean,strong' }, rounds: { type: 'string', default: '6' } },
+  options: {
+    threads: { type: 'string', default: '2' },
+    archs: { type: 'string', default: 'lean,strong' },
+    rounds: { type: 'string', default: '6' },
+  },
 });
 const B = 64;
 const STEPS = 3;
@@ -28,7 +32,8 @@ await tf.setBackend('wasm');
 await tf.ready();
 registerWasmTrainingKernels();
 const fusedKernels = [BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD].map((k) => tf.getKernel(k, 'wasm')!);
-const registered = (on: boolean): void => fusedKernels.forEach((k) => (on ? tf.registerKernel(k) : tf.unregisterKernel(k.kernelName, 'wasm')));
+const registered = (on: boolean): void =>
+  fusedKernels.forEach((k) => (on ? tf.registerKernel(k) : tf.unregisterKernel(k.kernelName, 'wasm')));
 const arms = {
   stock: (): void => registered(false),
   fused: (): void => {
@@ -43,7 +48,9 @@ type Arm = keyof typeof arms;
 const ARMS = Object.keys(arms) as Arm[];
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
-console.log('| net | kernel calls per step, stock → fused | stock ms/step | fused ms/step | simd ms/step | images/s stock / fused / simd | simd vs fused | simd vs stock |\n|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log(
+  '| net | kernel calls per step, stock → fused | stock ms/step | fused ms/step | simd ms/step | images/s stock / fused / simd | simd vs fused | simd vs stock |\n|---|---:|---:|---:|---:|---:|---:|---:|',
+);
 for (const arch of flags.archs.split(',')) {
   const model = buildDigitCnn({ architecture: arch, seed: 1 });
   const xs = tf.randomUniform([B, 28, 28, 1]);
@@ -54,7 +61,12 @@ for (const arch of flags.archs.split(',')) {
     for (const arm of ARMS) {
       arms[arm]();
       // Warm-up after the swap; its profile gives the kernel count.
-      if (round === 0) calls[arm] = (await tf.profile(async () => { await model.trainOnBatch(xs, ys); })).kernels.length;
+      if (round === 0)
+        calls[arm] = (
+          await tf.profile(async () => {
+            await model.trainOnBatch(xs, ys);
+          })
+        ).kernels.length;
       else await model.trainOnBatch(xs, ys);
       const started = performance.now();
       for (let i = 0; i < STEPS; i++) await model.trainOnBatch(xs, ys);
@@ -63,7 +75,9 @@ for (const arch of flags.archs.split(',')) {
   }
   const [s, f, v] = [median(times.stock), median(times.fused), median(times.simd)];
   const rate = (ms: number): string => ((B / ms) * 1000).toFixed(0);
-  console.log(`| ${arch} | ${calls.stock} → ${calls.fused} | ${s.toFixed(1)} | ${f.toFixed(1)} | ${v.toFixed(1)} | ${rate(s)} / ${rate(f)} / ${rate(v)} | ${(f / v).toFixed(2)}x | ${(s / v).toFixed(2)}x |`);
+  console.log(
+    `| ${arch} | ${calls.stock} → ${calls.fused} | ${s.toFixed(1)} | ${f.toFixed(1)} | ${v.toFixed(1)} | ${rate(s)} / ${rate(f)} / ${rate(v)} | ${(f / v).toFixed(2)}x | ${(s / v).toFixed(2)}x |`,
+  );
   tf.dispose([xs, ys]);
   model.dispose();
 }

@@ -39,17 +39,29 @@ function time(run: () => tf.TensorInfo[]): { ms: number; out: Float32Array[] } {
 function worst(a: Float32Array[], b: Float32Array[]): number {
   let diff = 0;
   let scale = 0;
-  a.forEach((xs, k) => xs.forEach((v, i) => {
-    diff = Math.max(diff, Math.abs(v - b[k]![i]!));
-    scale = Math.max(scale, Math.abs(b[k]![i]!));
-  }));
+  a.forEach((xs, k) =>
+    xs.forEach((v, i) => {
+      diff = Math.max(diff, Math.abs(v - b[k]![i]!));
+      scale = Math.max(scale, Math.abs(b[k]![i]!));
+    }),
+  );
   return diff / scale;
 }
 
-console.log('| tensor | forward TypeScript → SIMD (ms) | backward TypeScript → SIMD (ms) | largest difference |\n|---|---:|---:|---:|');
-for (const shape of [[64, 28, 28, 32], [64, 26, 26, 32], [64, 12, 12, 64], [64, 3, 3, 128]]) {
+console.log(
+  '| tensor | forward TypeScript → SIMD (ms) | backward TypeScript → SIMD (ms) | largest difference |\n|---|---:|---:|---:|',
+);
+for (const shape of [
+  [64, 28, 28, 32],
+  [64, 26, 26, 32],
+  [64, 12, 12, 64],
+  [64, 3, 3, 128],
+]) {
   const channels = shape[3]!;
-  const x = tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 1), 3), tf.randomUniform([channels], 0, 5, 'float32', 2));
+  const x = tf.add(
+    tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 1), 3),
+    tf.randomUniform([channels], 0, 5, 'float32', 2),
+  );
   const dy = tf.randomNormal(shape, 0, 0.01, 'float32', 3);
   const gamma = tf.randomUniform([channels], 0.5, 1.5, 'float32', 4);
   const beta = tf.randomUniform([channels], -0.5, 0.5, 'float32', 5);
@@ -60,6 +72,8 @@ for (const shape of [[64, 28, 28, 32], [64, 26, 26, 32], [64, 12, 12, 64], [64, 
   const simdBackward = time(() => batchNormTrainingGradSimd(backend, dy, x, gamma, mean, variance, 1e-3)!);
   const difference = Math.max(worst(simdForward.out, heapForward.out), worst(simdBackward.out, heapBackward.out));
   const ratio = (a: number, b: number): string => `${a.toFixed(2)} → ${b.toFixed(2)} (${(a / b).toFixed(1)}x)`;
-  console.log(`| [${shape.join(',')}] | ${ratio(heapForward.ms, simdForward.ms)} | ${ratio(heapBackward.ms, simdBackward.ms)} | ${difference.toExponential(1)} |`);
+  console.log(
+    `| [${shape.join(',')}] | ${ratio(heapForward.ms, simdForward.ms)} | ${ratio(heapBackward.ms, simdBackward.ms)} | ${difference.toExponential(1)} |`,
+  );
   tf.dispose([x, dy, gamma, beta, mean, variance]);
 }

@@ -57,7 +57,9 @@ async function trainSteps(batch: number, steps: number, warmup: number): Promise
   const model = buildDigitCnn({ architecture: 'seed', seed: 1 });
   model.setWeights(weights);
   const xs = tf.randomUniform([batch, 28, 28, 1], 0, 1, 'float32', 5);
-  const ys = tf.tidy(() => tf.cast(tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 6) as tf.Tensor1D, 10), 'float32'));
+  const ys = tf.tidy(() =>
+    tf.cast(tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 6) as tf.Tensor1D, 10), 'float32'),
+  );
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
@@ -74,7 +76,9 @@ let stockImagesPerSecond = NaN;
 if (STOCK_STEPS > 0) {
   const t = await trainSteps(BATCH, STOCK_STEPS, 0);
   stockImagesPerSecond = BATCH / median(t);
-  training.push(`| stock | ${BATCH} | ${t.map((s) => s.toFixed(1)).join(', ')} | ${stockImagesPerSecond.toFixed(2)} | 1.0x |`);
+  training.push(
+    `| stock | ${BATCH} | ${t.map((s) => s.toFixed(1)).join(', ')} | ${stockImagesPerSecond.toFixed(2)} | 1.0x |`,
+  );
 }
 registerCpuTrainingKernels();
 for (const batch of [BATCH, BIG_BATCH]) {
@@ -90,7 +94,13 @@ interface Disposer {
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
 }
 
-function timeKernel(config: tf.KernelConfig, inputs: tf.NamedTensorInfoMap, attrs: object, runs: number, warmup: number): number {
+function timeKernel(
+  config: tf.KernelConfig,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: object,
+  runs: number,
+  warmup: number,
+): number {
   const backend = tf.backend();
   const times: number[] = [];
   for (let i = 0; i < warmup + runs; i++) {
@@ -112,19 +122,29 @@ interface KernelCase {
 
 const r = (shape: number[]): tf.Tensor => tf.randomUniform(shape, -0.5, 0.5);
 const convCase = (name: string, x: number[], f: number[], y: number[]): KernelCase[] => {
-  const macs = (b: number): number => b * (y[0] as number) * (y[1] as number) * (y[2] as number) * (f[0] as number) * (f[1] as number) * (f[2] as number);
+  const macs = (b: number): number =>
+    b * (y[0] as number) * (y[1] as number) * (y[2] as number) * (f[0] as number) * (f[1] as number) * (f[2] as number);
   const conv = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 };
   return [
     {
-      name: `${name} FusedConv2D (+bias, relu)`, kernel: 'FusedConv2D', macs,
-      make: (b) => ({ inputs: { x: r([b, ...x]), filter: r(f), bias: r([f[3] as number]) }, attrs: { ...conv, activation: 'relu' } }),
+      name: `${name} FusedConv2D (+bias, relu)`,
+      kernel: 'FusedConv2D',
+      macs,
+      make: (b) => ({
+        inputs: { x: r([b, ...x]), filter: r(f), bias: r([f[3] as number]) },
+        attrs: { ...conv, activation: 'relu' },
+      }),
     },
     {
-      name: `${name} Conv2DBackpropFilter`, kernel: 'Conv2DBackpropFilter', macs,
+      name: `${name} Conv2DBackpropFilter`,
+      kernel: 'Conv2DBackpropFilter',
+      macs,
       make: (b) => ({ inputs: { x: r([b, ...x]), dy: r([b, ...y]) }, attrs: { ...conv, filterShape: f } }),
     },
     {
-      name: `${name} Conv2DBackpropInput`, kernel: 'Conv2DBackpropInput', macs,
+      name: `${name} Conv2DBackpropInput`,
+      kernel: 'Conv2DBackpropInput',
+      macs,
       make: (b) => ({ inputs: { dy: r([b, ...y]), filter: r(f) }, attrs: { ...conv, inputShape: [b, ...x] } }),
     },
   ];
@@ -133,15 +153,24 @@ const CASES: KernelCase[] = [
   ...convCase('conv1', [28, 28, 1], [5, 5, 1, 100], [24, 24, 100]),
   ...convCase('conv2', [24, 24, 100], [5, 5, 100, 50], [20, 20, 50]),
   {
-    name: 'dense1 _FusedMatMul x·W (+bias, relu)', kernel: '_FusedMatMul', macs: (b) => b * 20000 * 128,
-    make: (b) => ({ inputs: { a: r([b, 20000]), b: r([20000, 128]), bias: r([128]) }, attrs: { transposeA: false, transposeB: false, activation: 'relu' } }),
+    name: 'dense1 _FusedMatMul x·W (+bias, relu)',
+    kernel: '_FusedMatMul',
+    macs: (b) => b * 20000 * 128,
+    make: (b) => ({
+      inputs: { a: r([b, 20000]), b: r([20000, 128]), bias: r([128]) },
+      attrs: { transposeA: false, transposeB: false, activation: 'relu' },
+    }),
   },
   {
-    name: 'dense1 dx = dy·Wᵀ', kernel: 'BatchMatMul', macs: (b) => b * 20000 * 128,
+    name: 'dense1 dx = dy·Wᵀ',
+    kernel: 'BatchMatMul',
+    macs: (b) => b * 20000 * 128,
     make: (b) => ({ inputs: { a: r([b, 128]), b: r([20000, 128]) }, attrs: { transposeA: false, transposeB: true } }),
   },
   {
-    name: 'dense1 dW = xᵀ·dy', kernel: 'BatchMatMul', macs: (b) => b * 20000 * 128,
+    name: 'dense1 dW = xᵀ·dy',
+    kernel: 'BatchMatMul',
+    macs: (b) => b * 20000 * 128,
     make: (b) => ({ inputs: { a: r([b, 20000]), b: r([b, 128]) }, attrs: { transposeA: true, transposeB: false } }),
   },
 ];
@@ -169,7 +198,11 @@ console.log(`## seed-net trainOnBatch on the cpu backend (Adam), seconds per ste
 console.log('| kernels | batch | s per step | images/s | speed-up |');
 console.log('|---|---:|---|---:|---:|');
 for (const row of training) console.log(row);
-console.log(`\n## kernels (stock: 1 run; ours: median of 5 at batch ${KERNEL_BATCH}, of 3 at batch ${BIG_BATCH}); FLOPs = 2 x MACs\n`);
-console.log(`| kernel | stock ms (b=${KERNEL_BATCH}) | GFLOP/s | ours ms (b=${KERNEL_BATCH}) | GFLOP/s | speed-up | ours ms (b=${BIG_BATCH}) | GFLOP/s |`);
+console.log(
+  `\n## kernels (stock: 1 run; ours: median of 5 at batch ${KERNEL_BATCH}, of 3 at batch ${BIG_BATCH}); FLOPs = 2 x MACs\n`,
+);
+console.log(
+  `| kernel | stock ms (b=${KERNEL_BATCH}) | GFLOP/s | ours ms (b=${KERNEL_BATCH}) | GFLOP/s | speed-up | ours ms (b=${BIG_BATCH}) | GFLOP/s |`,
+);
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of kernelRows) console.log(row);

@@ -13,7 +13,11 @@ import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 
 const { values: flags } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, archs: { type: 'string', default: 'lean,strong,seed' }, rounds: { type: 'string', default: '6' } },
+  options: {
+    threads: { type: 'string', default: '2' },
+    archs: { type: 'string', default: 'lean,strong,seed' },
+    rounds: { type: 'string', default: '6' },
+  },
 });
 const SWAPPED = ['Sum', 'Mean', 'MaxPoolGrad'];
 const B = 64;
@@ -34,14 +38,19 @@ const use = (set: tf.KernelConfig[]): void => {
 };
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
-console.log(`| net | stock ms/step | ours ms/step | stock images/s | ours images/s | ratio |\n|---|---:|---:|---:|---:|---:|`);
+console.log(
+  `| net | stock ms/step | ours ms/step | stock images/s | ours images/s | ratio |\n|---|---:|---:|---:|---:|---:|`,
+);
 for (const arch of flags.archs.split(',')) {
   const model = buildDigitCnn({ architecture: arch, seed: 1 });
   const xs = tf.randomUniform([B, 28, 28, 1]);
   const ys = tf.cast(tf.oneHot(tf.randomUniform([B], 0, 10, 'int32') as tf.Tensor1D, 10), 'float32');
   const times: Record<'stock' | 'ours', number[]> = { stock: [], ours: [] };
   for (let round = 0; round < Number(flags.rounds); round++) {
-    for (const [name, set] of [['stock', stock], ['ours', ours]] as const) {
+    for (const [name, set] of [
+      ['stock', stock],
+      ['ours', ours],
+    ] as const) {
       use(set);
       await model.trainOnBatch(xs, ys); // warm-up after the swap
       const started = performance.now();
@@ -50,7 +59,9 @@ for (const arch of flags.archs.split(',')) {
     }
   }
   const [s, o] = [median(times.stock), median(times.ours)];
-  console.log(`| ${arch} | ${s.toFixed(1)} | ${o.toFixed(1)} | ${((B / s) * 1000).toFixed(0)} | ${((B / o) * 1000).toFixed(0)} | ${(s / o).toFixed(2)}x |`);
+  console.log(
+    `| ${arch} | ${s.toFixed(1)} | ${o.toFixed(1)} | ${((B / s) * 1000).toFixed(0)} | ${((B / o) * 1000).toFixed(0)} | ${(s / o).toFixed(2)}x |`,
+  );
   tf.dispose([xs, ys]);
   model.dispose();
 }

@@ -15,7 +15,15 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { accuracy, loadDigitModel, predictDigits, renderPredictionGrid, stratifiedSplit, subsetDataset, writeFileAtomic } from '../src/index.js';
+import {
+  accuracy,
+  loadDigitModel,
+  predictDigits,
+  renderPredictionGrid,
+  stratifiedSplit,
+  subsetDataset,
+  writeFileAtomic,
+} from '../src/index.js';
 import { loadKaggleData, useBackend } from '../examples/cli.js';
 
 const ZIP = resolve(import.meta.dirname, '../../shared/data/digit-recognizer.zip');
@@ -36,22 +44,31 @@ for (let k = 0; k < models.length; k++) {
   const plain = await predictDigits(models[k]!, holdOut);
   const tta = await predictDigits(models[k]!, holdOut, { tta: true });
   for (let i = 0; i < holdOut.count; i++) {
-    if (plain.labels[i] !== truth[i]) (misreadBy.get(i) ?? misreadBy.set(i, []).get(i)!).push(`#${k + 1}: ${plain.labels[i]}`);
+    if (plain.labels[i] !== truth[i])
+      (misreadBy.get(i) ?? misreadBy.set(i, []).get(i)!).push(`#${k + 1}: ${plain.labels[i]}`);
   }
   console.log(`model #${k + 1} ${f.model[k]}: ${pct(accuracy(plain, truth))}, with TTA ${pct(accuracy(tta, truth))}`);
 }
 const averaged = await predictDigits(models, holdOut);
-console.log(`all ${models.length} averaged: ${pct(accuracy(averaged, truth))}, with TTA ${pct(accuracy(await predictDigits(models, holdOut, { tta: true }), truth))}`);
+console.log(
+  `all ${models.length} averaged: ${pct(accuracy(averaged, truth))}, with TTA ${pct(accuracy(await predictDigits(models, holdOut, { tta: true }), truth))}`,
+);
 
 const order = [...misreadBy.keys()].sort((a, b) => misreadBy.get(b)!.length - misreadBy.get(a)!.length || a - b);
 const byAll = order.filter((i) => misreadBy.get(i)!.length === models.length).length;
-console.log(`${order.length} images misread by at least one model, ${byAll} by all ${models.length} (a floor of ${pct(byAll / holdOut.count)} error on this hold-out)`);
+console.log(
+  `${order.length} images misread by at least one model, ${byAll} by all ${models.length} (a floor of ${pct(byAll / holdOut.count)} error on this hold-out)`,
+);
 // train.csv line = image index + 2 (the header is line 1).
-for (const i of order) console.log(`train.csv line ${split.validation[i]! + 2}: label ${truth[i]}, read as ${misreadBy.get(i)!.join(', ')}`);
+for (const i of order)
+  console.log(`train.csv line ${split.validation[i]! + 2}: label ${truth[i]}, read as ${misreadBy.get(i)!.join(', ')}`);
 
 if (f.png !== undefined && order.length > 0) {
   const misread = subsetDataset(holdOut, order, 'misread hold-out images');
-  const grid = renderPredictionGrid(misread, await predictDigits(models, misread), { count: order.length, title: 'misread hold-out images' });
+  const grid = renderPredictionGrid(misread, await predictDigits(models, misread), {
+    count: order.length,
+    title: 'misread hold-out images',
+  });
   await writeFileAtomic(f.png, grid.png);
   console.log(`wrote ${f.png}`);
 }

@@ -25,7 +25,8 @@ await tf.ready();
 const stock = tf.getKernel('Identity', 'wasm');
 registerWasmTrainingKernels();
 const shared = tf.getKernel('Identity', 'wasm');
-if (stock === undefined || shared === undefined || stock.kernelFunc === shared.kernelFunc) throw new Error('expected the stock and the package Identity');
+if (stock === undefined || shared === undefined || stock.kernelFunc === shared.kernelFunc)
+  throw new Error('expected the stock and the package Identity');
 function use(config: tf.KernelConfig): void {
   tf.unregisterKernel('Identity', 'wasm');
   tf.registerKernel(config);
@@ -34,7 +35,9 @@ const B = 64;
 console.log(`## Identity: copy vs shared buffer, batch ${B}, wasm, ${flags.threads} thread(s)\n`);
 console.log('| net | copy ms/step | shared ms/step | images/s copy / shared | ratio |\n|---|---:|---:|---:|---:|');
 for (const arch of flags.archs.split(',')) {
-  const t = await alternateSteps(arch, { copy: () => use(stock), shared: () => use(shared) }, Number(flags.rounds), { batch: B });
+  const t = await alternateSteps(arch, { copy: () => use(stock), shared: () => use(shared) }, Number(flags.rounds), {
+    batch: B,
+  });
   console.log(stepRow(arch, t.copy, t.shared, B));
 }
 use(shared);

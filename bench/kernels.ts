@@ -32,7 +32,12 @@ function median(xs: number[]): number {
  * `fresh` are cloned (untimed) before every call: XNNPACK caches packed weights per filter /
  * right-hand-side buffer, and in training the weights and dy are new buffers every step.
  */
-function timeKernel(config: tf.KernelConfig, inputs: Record<string, tf.Tensor>, attrs: tf.NamedAttrMap, fresh: string[] = []): number {
+function timeKernel(
+  config: tf.KernelConfig,
+  inputs: Record<string, tf.Tensor>,
+  attrs: tf.NamedAttrMap,
+  fresh: string[] = [],
+): number {
   const backend = tf.backend();
   const times: number[] = [];
   for (let i = 0; i < WARMUP + RUNS; i++) {
@@ -83,17 +88,34 @@ for (const c of convs) {
   const [kh, kw, ci] = c.f as [number, number, number];
   const macs = B * oh * ow * co * kh * kw * ci;
   const convAttrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 } as tf.NamedAttrMap;
-  rows.push({ name: `${c.name} Conv2D forward`, macs, ms: timeKernel(kernel('Conv2D'), { x, filter: f }, convAttrs, ['filter']) });
+  rows.push({
+    name: `${c.name} Conv2D forward`,
+    macs,
+    ms: timeKernel(kernel('Conv2D'), { x, filter: f }, convAttrs, ['filter']),
+  });
   rows.push({
     name: `${c.name} Conv2DBackpropFilter (ours)`,
     macs,
-    ms: timeKernel(kernel('Conv2DBackpropFilter'), { x, dy }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: c.f }, ['x', 'dy']),
+    ms: timeKernel(
+      kernel('Conv2DBackpropFilter'),
+      { x, dy },
+      { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: c.f },
+      ['x', 'dy'],
+    ),
   });
   const inputAttrs = { strides: 1, pad: 'valid', dataFormat: 'NHWC', inputShape: c.x } as tf.NamedAttrMap;
   if (stockBackpropInput !== undefined) {
-    rows.push({ name: `${c.name} Conv2DBackpropInput (stock)`, macs, ms: timeKernel(stockBackpropInput, { dy, filter: f }, inputAttrs, ['dy', 'filter']) });
+    rows.push({
+      name: `${c.name} Conv2DBackpropInput (stock)`,
+      macs,
+      ms: timeKernel(stockBackpropInput, { dy, filter: f }, inputAttrs, ['dy', 'filter']),
+    });
   }
-  rows.push({ name: `${c.name} Conv2DBackpropInput (ours)`, macs, ms: timeKernel(kernel('Conv2DBackpropInput'), { dy, filter: f }, inputAttrs, ['dy', 'filter']) });
+  rows.push({
+    name: `${c.name} Conv2DBackpropInput (ours)`,
+    macs,
+    ms: timeKernel(kernel('Conv2DBackpropInput'), { dy, filter: f }, inputAttrs, ['dy', 'filter']),
+  });
   tf.dispose([x, f, dy]);
 }
 
@@ -109,12 +131,20 @@ for (const c of convs) {
     if (stockMatMul !== undefined && (transposeA || transposeB)) {
       rows.push({ name: `${name} (stock)`, macs, ms: timeKernel(stockMatMul, { a, b }, attrs, ['a', 'b']) });
     }
-    rows.push({ name: transposeA || transposeB ? `${name} (ours)` : name, macs, ms: timeKernel(ours, { a, b }, attrs, ['a', 'b']) });
+    rows.push({
+      name: transposeA || transposeB ? `${name} (ours)` : name,
+      macs,
+      ms: timeKernel(ours, { a, b }, attrs, ['a', 'b']),
+    });
   };
   t('dense forward x·W [64,20000]x[20000,128]', x, w, false, false);
   t('dense dx = dy·Wᵀ (transposeB)', dy, w, false, true);
   t('dense dW = xᵀ·dy (transposeA)', x, dy, true, false);
-  rows.push({ name: 'Transpose x [64,20000] (part of ours above)', macs: 0, ms: timeKernel(kernel('Transpose'), { x }, { perm: [1, 0] }) });
+  rows.push({
+    name: 'Transpose x [64,20000] (part of ours above)',
+    macs: 0,
+    ms: timeKernel(kernel('Transpose'), { x }, { perm: [1, 0] }),
+  });
   tf.dispose([x, w, dy]);
 }
 

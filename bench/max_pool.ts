@@ -16,7 +16,9 @@ import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import { alternateSteps, median, stepRow } from './ab.js';
 
-const { values: flags } = parseArgs({ options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' } } });
+const { values: flags } = parseArgs({
+  options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' } },
+});
 configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
 await tf.setBackend('wasm');
 await tf.ready();
@@ -42,19 +44,38 @@ function time(run: () => tf.TensorInfo): { ms: number; out: Float32Array } {
 }
 
 console.log('| pool input | TypeScript ms | SIMD ms | ratio | identical |\n|---|---:|---:|---:|---|');
-for (const shape of [[64, 28, 28, 32], [64, 10, 10, 64], [64, 26, 26, 32], [64, 11, 11, 64]] as [number, number, number, number][]) {
+for (const shape of [
+  [64, 28, 28, 32],
+  [64, 10, 10, 64],
+  [64, 26, 26, 32],
+  [64, 11, 11, 64],
+] as [number, number, number, number][]) {
   const x = tf.randomNormal(shape, 0, 1, 'float32', 1);
-  const dy = tf.randomNormal([shape[0], Math.floor(shape[1] / 2), Math.floor(shape[2] / 2), shape[3]], 0, 1, 'float32', 2);
+  const dy = tf.randomNormal(
+    [shape[0], Math.floor(shape[1] / 2), Math.floor(shape[2] / 2), shape[3]],
+    0,
+    1,
+    'float32',
+    2,
+  );
   const heap = time(() => maxPoolGrad2D(backend, dy, x, attrs)!);
   const simd = time(() => maxPoolGrad2x2Simd(backend, dy, x, attrs)!);
   const same = heap.out.every((v, i) => Object.is(v, simd.out[i]));
-  console.log(`| [${shape.join(',')}] | ${heap.ms.toFixed(2)} | ${simd.ms.toFixed(2)} | ${(heap.ms / simd.ms).toFixed(1)}x | ${same ? 'yes' : 'NO'} |`);
+  console.log(
+    `| [${shape.join(',')}] | ${heap.ms.toFixed(2)} | ${simd.ms.toFixed(2)} | ${(heap.ms / simd.ms).toFixed(1)}x | ${same ? 'yes' : 'NO'} |`,
+  );
   tf.dispose([x, dy]);
 }
 
-console.log('\n| net | TypeScript ms/step | SIMD ms/step | images/s TypeScript / SIMD | ratio |\n|---|---:|---:|---:|---:|');
+console.log(
+  '\n| net | TypeScript ms/step | SIMD ms/step | images/s TypeScript / SIMD | ratio |\n|---|---:|---:|---:|---:|',
+);
 for (const arch of ['lean', 'compact']) {
-  const t = await alternateSteps(arch, { heap: () => setSimdMaxPoolGradEnabled(false), simd: () => setSimdMaxPoolGradEnabled(true) }, Number(flags.rounds));
+  const t = await alternateSteps(
+    arch,
+    { heap: () => setSimdMaxPoolGradEnabled(false), simd: () => setSimdMaxPoolGradEnabled(true) },
+    Number(flags.rounds),
+  );
   console.log(stepRow(arch, t.heap, t.simd));
 }
 setSimdMaxPoolGradEnabled(true);

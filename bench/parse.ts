@@ -64,5 +64,7 @@ console.log(`\ntrain.csv: ${(csv.length / 1e6).toFixed(1)} MB, ${RUNS} runs, Nod
 console.log('| step | median ms | min ms | max ms |');
 console.log('| --- | ---: | ---: | ---: |');
 for (const { label, ms } of results) {
-  console.log(`| ${label} | ${median(ms).toFixed(0)} | ${Math.min(...ms).toFixed(0)} | ${Math.max(...ms).toFixed(0)} |`);
+  console.log(
+    `| ${label} | ${median(ms).toFixed(0)} | ${Math.min(...ms).toFixed(0)} | ${Math.max(...ms).toFixed(0)} |`,
+  );
 }

@@ -39,7 +39,8 @@ const optimizer = model.optimizer;
 const xs = tf.randomUniform([B, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
 const ys = tf.cast(tf.oneHot(tf.randomUniform([B], 0, 10, 'int32', 2) as tf.Tensor1D, 10), 'float32') as tf.Tensor2D;
 const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-const lossFn = (): tf.Scalar => tf.mean(tfl.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar;
+const lossFn = (): tf.Scalar =>
+  tf.mean(tfl.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar;
 
 interface Entry {
   phase: 'forward' | 'backward' | 'optimizer';
@@ -91,16 +92,24 @@ async function profileStep(): Promise<{ entries: Entry[]; wall: number }> {
     return loss;
   };
   // tf.profile() returns the engine's one activeProfile object: copy each kernel list out at once.
-  const gradKernels = [...(await tf.profile(() => {
-    const r = tf.variableGrads(markedLoss, vars);
-    r.value.dispose();
-    grads = r.grads;
-    return [] as tf.Tensor[];
-  })).kernels];
-  const optKernels = [...(await tf.profile(() => {
-    optimizer.applyGradients(grads);
-    return [] as tf.Tensor[];
-  })).kernels];
+  const gradKernels = [
+    ...(
+      await tf.profile(() => {
+        const r = tf.variableGrads(markedLoss, vars);
+        r.value.dispose();
+        grads = r.grads;
+        return [] as tf.Tensor[];
+      })
+    ).kernels,
+  ];
+  const optKernels = [
+    ...(
+      await tf.profile(() => {
+        optimizer.applyGradients(grads);
+        return [] as tf.Tensor[];
+      })
+    ).kernels,
+  ];
   const wall = performance.now() - t0;
   tf.dispose(Object.values(grads));
   const entries: Entry[] = [];
@@ -109,10 +118,15 @@ async function profileStep(): Promise<{ entries: Entry[]; wall: number }> {
       phase: i < nForward ? 'forward' : 'backward',
       label: labelOf(k),
       ms: k.kernelTimeMs as number,
-      flops: flopsOf(k.name, k.inputShapes.filter((s) => s !== null), k.outputShapes[0] ?? undefined),
+      flops: flopsOf(
+        k.name,
+        k.inputShapes.filter((s) => s !== null),
+        k.outputShapes[0] ?? undefined,
+      ),
     });
   });
-  for (const k of optKernels) entries.push({ phase: 'optimizer', label: k.name, ms: k.kernelTimeMs as number, flops: 0 });
+  for (const k of optKernels)
+    entries.push({ phase: 'optimizer', label: k.name, ms: k.kernelTimeMs as number, flops: 0 });
   return { entries, wall };
 }
 
@@ -156,15 +170,25 @@ const keys = [...(perStep[0]?.keys() ?? [])];
 const rows = keys.map((key) => {
   const [phase, label] = key.split('|') as [string, string];
   const first = perStep[0]?.get(key);
-  return { phase, label, count: first?.count ?? 0, flops: first?.flops ?? 0, ms: median(perStep.map((m) => m.get(key)?.ms ?? 0)) };
+  return {
+    phase,
+    label,
+    count: first?.count ?? 0,
+    flops: first?.flops ?? 0,
+    ms: median(perStep.map((m) => m.get(key)?.ms ?? 0)),
+  };
 });
 const total = rows.reduce((a, r) => a + r.ms, 0);
 const MIN_SHARE = 0.003;
 rows.sort((a, b) => b.ms - a.ms);
 
 console.log(`## One ${flags.arch}-net training step, batch ${B}, wasm, ${wasm.getThreadsCount()} thread(s)\n`);
-console.log(`Median of ${STEPS} profiled steps. Kernel sum ${total.toFixed(1)} ms; profiled step wall ${median(profiledWalls).toFixed(1)} ms;`);
-console.log(`plain trainOnBatch step wall ${median(stepWalls).toFixed(1)} ms (${((B * 1000) / median(stepWalls)).toFixed(0)} images/s).\n`);
+console.log(
+  `Median of ${STEPS} profiled steps. Kernel sum ${total.toFixed(1)} ms; profiled step wall ${median(profiledWalls).toFixed(1)} ms;`,
+);
+console.log(
+  `plain trainOnBatch step wall ${median(stepWalls).toFixed(1)} ms (${((B * 1000) / median(stepWalls)).toFixed(0)} images/s).\n`,
+);
 console.log('| kernel (input shapes) | phase | calls | ms per step | share | GFLOP/s |');
 console.log('|---|---|---:|---:|---:|---:|');
 let other = 0;
@@ -176,9 +200,13 @@ for (const r of rows) {
     continue;
   }
   const gflops = r.flops > 0 ? ((r.flops / (r.ms * 1e6)) * 1).toFixed(1) : '';
-  console.log(`| ${r.label} | ${r.phase} | ${r.count} | ${r.ms.toFixed(1)} | ${((100 * r.ms) / total).toFixed(1)} % | ${gflops} |`);
+  console.log(
+    `| ${r.label} | ${r.phase} | ${r.count} | ${r.ms.toFixed(1)} | ${((100 * r.ms) / total).toFixed(1)} % | ${gflops} |`,
+  );
 }
-console.log(`| (others, each < ${MIN_SHARE * 100} %) | | ${otherCount} | ${other.toFixed(1)} | ${((100 * other) / total).toFixed(1)} % | |`);
+console.log(
+  `| (others, each < ${MIN_SHARE * 100} %) | | ${otherCount} | ${other.toFixed(1)} | ${((100 * other) / total).toFixed(1)} % | |`,
+);
 const byPhase = new Map<string, number>();
 for (const r of rows) byPhase.set(r.phase, (byPhase.get(r.phase) ?? 0) + r.ms);
 console.log(`\nBy phase: ${[...byPhase].map(([p, ms]) => `${p} ${ms.toFixed(1)} ms`).join(', ')}.`);

@@ -35,7 +35,20 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { accuracy, buildDigitCnn, createDigitDataset, loadDigitModel, oneCycleSchedule, PIXELS_PER_IMAGE, predictDigits, stratifiedSplit, subsetDataset, trainDigits, type AugmentOptions, type DigitDataset } from '../src/index.js';
+import {
+  accuracy,
+  buildDigitCnn,
+  createDigitDataset,
+  loadDigitModel,
+  oneCycleSchedule,
+  PIXELS_PER_IMAGE,
+  predictDigits,
+  stratifiedSplit,
+  subsetDataset,
+  trainDigits,
+  type AugmentOptions,
+  type DigitDataset,
+} from '../src/index.js';
 import { loadKaggleData, useBackend } from '../examples/cli.js';
 
 const ZIP = resolve(import.meta.dirname, '../../shared/data/digit-recognizer.zip');
@@ -64,16 +77,27 @@ const seed = Number(f.seed);
 const split = stratifiedSplit(data.train.labels!, 0.1, 42);
 const holdOut = subsetDataset(data.train, split.validation, 'train.csv (hold-out)');
 let teacherHoldOut: number | undefined;
-const train = f.teacher === undefined ? subsetDataset(data.train, split.train, 'train.csv (90 %)') : await withPseudoLabels(f.teacher, Number(f.conf));
+const train =
+  f.teacher === undefined
+    ? subsetDataset(data.train, split.train, 'train.csv (90 %)')
+    : await withPseudoLabels(f.teacher, Number(f.conf));
 const affine = { rotation: 10, shift: 2.5, zoom: 0.1 };
-const augment: AugmentOptions | false = f.aug === 'none' ? false : f.aug === 'affine' ? affine : { ...affine, elastic: { alpha: Number(f.alpha), sigma: Number(f.sigma) } };
+const augment: AugmentOptions | false =
+  f.aug === 'none'
+    ? false
+    : f.aug === 'affine'
+      ? affine
+      : { ...affine, elastic: { alpha: Number(f.alpha), sigma: Number(f.sigma) } };
 const dropoutScale = Number(f['dropout-scale']);
 const model = buildDigitCnn({
   architecture: f.arch!,
   seed,
-  layers: (layers) => layers.map((l) => (l.getClassName() === 'Dropout'
-    ? tfl.layers.dropout({ rate: (l.getConfig() as { rate: number }).rate * dropoutScale })
-    : l)),
+  layers: (layers) =>
+    layers.map((l) =>
+      l.getClassName() === 'Dropout'
+        ? tfl.layers.dropout({ rate: (l.getConfig() as { rate: number }).rate * dropoutScale })
+        : l,
+    ),
 });
 /** Running weight averages of `net`, each scored on the hold-out at every epoch's end. */
 class WeightAverages extends tfl.Callback {
@@ -82,7 +106,11 @@ class WeightAverages extends tfl.Callback {
   private swa: { sum: tf.Variable[]; count: number } | undefined;
   private last: tf.Tensor[] = [];
 
-  constructor(private readonly net: tfl.LayersModel, decays: readonly number[], private readonly swaFrom: number | undefined) {
+  constructor(
+    private readonly net: tfl.LayersModel,
+    decays: readonly number[],
+    private readonly swaFrom: number | undefined,
+  ) {
     super();
     this.emas = decays.map((decay) => ({ decay, weights: net.getWeights().map((w) => tf.variable(w.clone(), false)) }));
   }
@@ -119,7 +147,10 @@ class WeightAverages extends tfl.Callback {
    * (momentum 0.9) settle on statistics of the weights being scored.
    */
   async reestimated(data: DigitDataset): Promise<Record<string, number>> {
-    const candidates: [string, tf.Tensor[]][] = [['last epoch', this.last], ...this.emas.map(({ decay, weights }): [string, tf.Tensor[]] => [`ema ${decay}`, weights])];
+    const candidates: [string, tf.Tensor[]][] = [
+      ['last epoch', this.last],
+      ...this.emas.map(({ decay, weights }): [string, tf.Tensor[]] => [`ema ${decay}`, weights]),
+    ];
     const mean = this.swa === undefined ? undefined : this.swa.sum.map((v) => tf.div(v, this.swa!.count));
     if (mean !== undefined) candidates.push([`swa from ${this.swaFrom}`, mean]);
     const result: Record<string, number> = {};
@@ -128,7 +159,8 @@ class WeightAverages extends tfl.Callback {
       for (let b = 0; b < 40; b++) {
         const n = 500;
         const xs = new Float32Array(n * PIXELS_PER_IMAGE);
-        for (let i = 0; i < xs.length; i++) xs[i] = data.pixels[(b * n * PIXELS_PER_IMAGE + i) % data.pixels.length]! / 255;
+        for (let i = 0; i < xs.length; i++)
+          xs[i] = data.pixels[(b * n * PIXELS_PER_IMAGE + i) % data.pixels.length]! / 255;
         tf.tidy(() => {
           this.net.apply(tf.tensor4d(xs, [n, 28, 28, 1]), { training: true });
         });
@@ -149,9 +181,14 @@ class WeightAverages extends tfl.Callback {
   }
 }
 
-const averages = f.ema === undefined && f['swa-from'] === undefined
-  ? undefined
-  : new WeightAverages(model, f.ema === undefined ? [] : f.ema.split(',').map(Number), f['swa-from'] === undefined ? undefined : Number(f['swa-from']));
+const averages =
+  f.ema === undefined && f['swa-from'] === undefined
+    ? undefined
+    : new WeightAverages(
+        model,
+        f.ema === undefined ? [] : f.ema.split(',').map(Number),
+        f['swa-from'] === undefined ? undefined : Number(f['swa-from']),
+      );
 const result = await trainDigits(model, train, {
   ...(averages === undefined ? {} : { callbacks: [averages] }),
   validationData: holdOut,
@@ -164,17 +201,19 @@ const result = await trainDigits(model, train, {
 });
 const plain = accuracy(await predictDigits(model, holdOut), holdOut.labels!);
 const tta = accuracy(await predictDigits(model, holdOut, { tta: true }), holdOut.labels!);
-console.log(JSON.stringify({
-  ...f,
-  trainImages: train.count,
-  ...(teacherHoldOut === undefined ? {} : { teacherHoldOut }),
-  minutes: Number(((performance.now() - started) / 60_000).toFixed(2)),
-  holdOut: plain,
-  holdOutTta: tta,
-  epochAccuracy: result.history.map((h) => h.val_acc),
-  imagesPerSecond: result.history.map((h) => Math.round(h.imagesPerSecond)),
-  ...(averages === undefined ? {} : { averages: averages.scores }),
-}));
+console.log(
+  JSON.stringify({
+    ...f,
+    trainImages: train.count,
+    ...(teacherHoldOut === undefined ? {} : { teacherHoldOut }),
+    minutes: Number(((performance.now() - started) / 60_000).toFixed(2)),
+    holdOut: plain,
+    holdOutTta: tta,
+    epochAccuracy: result.history.map((h) => h.val_acc),
+    imagesPerSecond: result.history.map((h) => Math.round(h.imagesPerSecond)),
+    ...(averages === undefined ? {} : { averages: averages.scores }),
+  }),
+);
 // A second line, so the first survives whatever happens here.
 if (averages !== undefined) console.log(JSON.stringify({ reestimated: await averages.reestimated(train) }));
 
@@ -193,7 +232,10 @@ async function withPseudoLabels(dirs: readonly string[], minConfidence: number) 
   pixels.set(pseudo.pixels, labelled.pixels.length);
   const labels = new Uint8Array(labelled.count + pseudo.count);
   labels.set(labelled.labels!);
-  labels.set(kept.map((j) => predicted.labels[j]!), labelled.count);
+  labels.set(
+    kept.map((j) => predicted.labels[j]!),
+    labelled.count,
+  );
   teachers.forEach((t) => t.dispose());
   return createDigitDataset(pixels, labels, `train.csv (90 %) + ${kept.length} pseudo-labelled test images`);
 }

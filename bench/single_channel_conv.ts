@@ -58,22 +58,31 @@ for (const layer of LAYERS) {
   y.dispose();
   const conv = { strides: 1, pad: layer.pad, dataFormat: 'NHWC' };
   const kernels = {
-    filter: (d: tf.Tensor) => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: d }, { ...conv, filterShape: layer.filter }) as tf.Tensor,
-    input: (d: tf.Tensor) => tf.engine().runKernel('Conv2DBackpropInput', { dy: d, filter }, { ...conv, inputShape: x.shape }) as tf.Tensor,
+    filter: (d: tf.Tensor) =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: d }, { ...conv, filterShape: layer.filter }) as tf.Tensor,
+    input: (d: tf.Tensor) =>
+      tf.engine().runKernel('Conv2DBackpropInput', { dy: d, filter }, { ...conv, inputShape: x.shape }) as tf.Tensor,
   };
   for (const [which, run] of Object.entries(kernels)) {
     setSimdSingleChannelConvEnabled(false);
     const general = await timeKernel(dy, run);
     setSimdSingleChannelConvEnabled(true);
     const simd = await timeKernel(dy, run);
-    console.log(`| ${layer.name} | ${which} | ${general.ms.toFixed(2)} | ${simd.ms.toFixed(2)} | ${(general.ms / simd.ms).toFixed(1)}x | ${relativeDifference(simd.out, general.out).toExponential(1)} |`);
+    console.log(
+      `| ${layer.name} | ${which} | ${general.ms.toFixed(2)} | ${simd.ms.toFixed(2)} | ${(general.ms / simd.ms).toFixed(1)}x | ${relativeDifference(simd.out, general.out).toExponential(1)} |`,
+    );
   }
   tf.dispose([x, filter, dy]);
 }
 
 console.log('\n| net | general ms/step | SIMD ms/step | images/s general / SIMD | ratio |\n|---|---:|---:|---:|---:|');
 for (const arch of flags.archs.split(',')) {
-  const t = await alternateSteps(arch, { general: () => setSimdSingleChannelConvEnabled(false), simd: () => setSimdSingleChannelConvEnabled(true) }, Number(flags.rounds), { batch: B });
+  const t = await alternateSteps(
+    arch,
+    { general: () => setSimdSingleChannelConvEnabled(false), simd: () => setSimdSingleChannelConvEnabled(true) },
+    Number(flags.rounds),
+    { batch: B },
+  );
   console.log(stepRow(arch, t.general, t.simd, B));
 }
 setSimdSingleChannelConvEnabled(true);

@@ -21,7 +21,15 @@ import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statf
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildDigitCnn, fileSystemIO, loadDigitCsv, loadMnist, subsetDataset, trainDigits, type DigitDataset } from 'digit-recognizer';
+import {
+  buildDigitCnn,
+  fileSystemIO,
+  loadDigitCsv,
+  loadMnist,
+  subsetDataset,
+  trainDigits,
+  type DigitDataset,
+} from 'digit-recognizer';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const COMPETITION_ZIP = resolve(ROOT, '../shared/data/digit-recognizer.zip');
@@ -48,31 +56,58 @@ async function streamBench(rows: number, keep: string | undefined): Promise<void
     const estimate = rows * (source.bytes / source.rows.length);
     const fsStat = statfsSync(work);
     const free = fsStat.bavail * fsStat.bsize;
-    console.log(`free disk in ${work}: ${(free / 2 ** 30).toFixed(1)} GiB, CSV needs about ${(estimate / 2 ** 30).toFixed(2)} GiB`);
+    console.log(
+      `free disk in ${work}: ${(free / 2 ** 30).toFixed(1)} GiB, CSV needs about ${(estimate / 2 ** 30).toFixed(2)} GiB`,
+    );
     if (free < estimate * 1.2 + 512 * MB) throw new Error('not enough free disk for the benchmark CSV');
 
     if (!existsSync(csv) || statSync(csv).size < estimate * 0.9) {
       const t = performance.now();
       await writeCsv(csv, rows, source.rows);
-      console.log(`wrote ${rows} rows (${(statSync(csv).size / MB).toFixed(0)} MB, ${source.what}) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      console.log(
+        `wrote ${rows} rows (${(statSync(csv).size / MB).toFixed(0)} MB, ${source.what}) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+      );
     }
     await tf.setBackend('wasm');
     const modelDir = join(work, 'model');
     await buildDigitCnn({ architecture: 'compact', seed: 1 }).save(fileSystemIO(modelDir));
 
     const out = join(work, 'submission.csv');
-    const args = ['--import', 'tsx', '--conditions=digit-recognizer-source', join(ROOT, 'examples/predict.ts'), '--model', modelDir, '--data', csv, '--out', out];
+    const args = [
+      '--import',
+      'tsx',
+      '--conditions=digit-recognizer-source',
+      join(ROOT, 'examples/predict.ts'),
+      '--model',
+      modelDir,
+      '--data',
+      csv,
+      '--out',
+      out,
+    ];
     const useTime = existsSync('/usr/bin/time');
     const started = performance.now();
-    const result = await run(useTime ? '/usr/bin/time' : process.execPath, useTime ? ['-v', process.execPath, ...args] : args);
+    const result = await run(
+      useTime ? '/usr/bin/time' : process.execPath,
+      useTime ? ['-v', process.execPath, ...args] : args,
+    );
     const wall = (performance.now() - started) / 1000;
     if (result.code !== 0) throw new Error(`predict failed (${result.code}):\n${result.stderr}`);
     const timeRss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr)?.[1];
     const peakKb = timeRss === undefined ? result.sampledPeakKb : Number(timeRss);
     const lines = readFileSync(out, 'utf8').length; // bytes
-    console.log(result.stderr.split('\n').filter((l) => /^(predicted|wrote|predicting)/.test(l)).join('\n'));
-    console.log(`rows: ${rows}, CSV ${(statSync(csv).size / MB).toFixed(0)} MB, submission ${(lines / MB).toFixed(1)} MB`);
-    console.log(`peak RSS: ${(peakKb / 1024).toFixed(0)} MiB (${useTime ? '/usr/bin/time -v' : '/proc VmHWM sampling'})`);
+    console.log(
+      result.stderr
+        .split('\n')
+        .filter((l) => /^(predicted|wrote|predicting)/.test(l))
+        .join('\n'),
+    );
+    console.log(
+      `rows: ${rows}, CSV ${(statSync(csv).size / MB).toFixed(0)} MB, submission ${(lines / MB).toFixed(1)} MB`,
+    );
+    console.log(
+      `peak RSS: ${(peakKb / 1024).toFixed(0)} MiB (${useTime ? '/usr/bin/time -v' : '/proc VmHWM sampling'})`,
+    );
     console.log(`wall: ${wall.toFixed(1)} s including start-up, ${(rows / wall).toFixed(0)} rows/s overall`);
   } finally {
     if (keep === undefined) rmSync(work, { recursive: true, force: true });
@@ -103,7 +138,8 @@ async function sourceRows(): Promise<{ rows: string[]; bytes: number; what: stri
 /** Streams `rows` rows to `path`, cycling through `source`. */
 async function writeCsv(path: string, rows: number, source: string[]): Promise<void> {
   const out = createWriteStream(path);
-  const write = (text: string): Promise<void> => new Promise((done) => (out.write(text) ? done() : out.once('drain', () => done())));
+  const write = (text: string): Promise<void> =>
+    new Promise((done) => (out.write(text) ? done() : out.once('drain', () => done())));
   await write(`${Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',')}\n`);
   let batch = '';
   for (let r = 0; r < rows; r++) {
@@ -146,12 +182,20 @@ async function trainBench(epochs: number, images: number): Promise<void> {
   await tf.setBackend('wasm');
   await tf.ready();
   const all = await loadMnist({ split: 'train' });
-  const data = subsetDataset(all, Array.from({ length: images }, (_, i) => i));
+  const data = subsetDataset(
+    all,
+    Array.from({ length: images }, (_, i) => i),
+  );
   const model = buildDigitCnn({ architecture: 'compact', seed: 1 });
   const rss = (): string => `${(process.memoryUsage().rss / MB).toFixed(0)} MiB`;
   const before = tf.memory();
-  console.log(`before: RSS ${rss()}, tensors ${before.numTensors}, tensor bytes ${(before.numBytes / MB).toFixed(1)} MiB`);
-  const rows: string[] = ['| epoch | seconds | RSS (MiB) | heap used (MiB) | tf tensors | tf bytes (MiB) |', '|---|---|---|---|---|---|'];
+  console.log(
+    `before: RSS ${rss()}, tensors ${before.numTensors}, tensor bytes ${(before.numBytes / MB).toFixed(1)} MiB`,
+  );
+  const rows: string[] = [
+    '| epoch | seconds | RSS (MiB) | heap used (MiB) | tf tensors | tf bytes (MiB) |',
+    '|---|---|---|---|---|---|',
+  ];
   await trainDigits(model, data, {
     epochs,
     batchSize: 64,

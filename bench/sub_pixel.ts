@@ -14,7 +14,9 @@ import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 import { registerWasmTrainingKernels, setSubPixelRoute } from '../src/kernels/wasm_training.js';
 import { alternateSteps, stepRow, timeKernel } from './ab.js';
 
-const { values: flags } = parseArgs({ options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' } } });
+const { values: flags } = parseArgs({
+  options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' } },
+});
 configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
 await tf.setBackend('wasm');
 await tf.ready();
@@ -31,7 +33,14 @@ console.log('| layer | dy·Wᵀ + col2im ms | sub-pixel ms | ratio | difference 
 for (const layer of LAYERS) {
   const filter = tf.randomNormal(layer.filter, 0, 0.1, 'float32', 2);
   const dy = tf.randomNormal([B, layer.x[1] / 2, layer.x[2] / 2, layer.filter[3]], 0, 1, 'float32', 3);
-  const run = (d: tf.Tensor): tf.Tensor => tf.engine().runKernel('Conv2DBackpropInput', { dy: d, filter }, { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: layer.x }) as tf.Tensor;
+  const run = (d: tf.Tensor): tf.Tensor =>
+    tf
+      .engine()
+      .runKernel(
+        'Conv2DBackpropInput',
+        { dy: d, filter },
+        { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: layer.x },
+      ) as tf.Tensor;
   setSubPixelRoute('off');
   const col2im = await timeKernel(dy, run);
   setSubPixelRoute('always');
@@ -42,11 +51,20 @@ for (const layer of LAYERS) {
     diff = Math.max(diff, Math.abs(v - subPixel.out[i]!));
     magnitude = Math.max(magnitude, Math.abs(v));
   });
-  console.log(`| ${layer.name} | ${col2im.ms.toFixed(2)} | ${subPixel.ms.toFixed(2)} | ${(col2im.ms / subPixel.ms).toFixed(1)}x | ${(diff / magnitude).toExponential(1)} |`);
+  console.log(
+    `| ${layer.name} | ${col2im.ms.toFixed(2)} | ${subPixel.ms.toFixed(2)} | ${(col2im.ms / subPixel.ms).toFixed(1)}x | ${(diff / magnitude).toExponential(1)} |`,
+  );
   tf.dispose([filter, dy]);
 }
 
-console.log('\n| net | col2im ms/step | sub-pixel ms/step | images/s col2im / sub-pixel | ratio |\n|---|---:|---:|---:|---:|');
-const t = await alternateSteps('strong', { col2im: () => setSubPixelRoute('off'), subPixel: () => setSubPixelRoute('auto') }, Number(flags.rounds), { batch: B });
+console.log(
+  '\n| net | col2im ms/step | sub-pixel ms/step | images/s col2im / sub-pixel | ratio |\n|---|---:|---:|---:|---:|',
+);
+const t = await alternateSteps(
+  'strong',
+  { col2im: () => setSubPixelRoute('off'), subPixel: () => setSubPixelRoute('auto') },
+  Number(flags.rounds),
+  { batch: B },
+);
 console.log(stepRow('strong', t.col2im, t.subPixel, B));
 setSubPixelRoute('auto');

@@ -53,7 +53,11 @@ async function child(): Promise<void> {
   const first = (n: number, name: string) =>
     createDigitDataset(train.pixels.subarray(0, n * PIXELS_PER_IMAGE), train.labels?.subarray(0, n), name);
   const data = first(steps * batch, 'bench train');
-  const validationData = createDigitDataset(test.pixels.subarray(0, 64 * PIXELS_PER_IMAGE), test.labels?.subarray(0, 64), 'bench val');
+  const validationData = createDigitDataset(
+    test.pixels.subarray(0, 64 * PIXELS_PER_IMAGE),
+    test.labels?.subarray(0, 64),
+    'bench val',
+  );
 
   const model = buildDigitCnn({ architecture: flags.arch, seed: 1 });
   const marks: { batch: number; seconds: number }[] = [];
@@ -62,18 +66,28 @@ async function child(): Promise<void> {
     batchSize: batch,
     validationData,
     onProgress: (p) => {
-      if (p.phase === 'batch' && (p.batch === WARM_STEPS || p.batch === steps)) marks.push({ batch: p.batch, seconds: p.seconds });
+      if (p.phase === 'batch' && (p.batch === WARM_STEPS || p.batch === steps))
+        marks.push({ batch: p.batch, seconds: p.seconds });
     },
   });
   const [warm, last] = marks as [{ batch: number; seconds: number }, { batch: number; seconds: number }];
   const trainImagesPerSecond = ((last.batch - warm.batch) * batch) / (last.seconds - warm.seconds);
 
-  const predictData = createDigitDataset(test.pixels.subarray(0, PREDICT_IMAGES * PIXELS_PER_IMAGE), undefined, 'bench predict');
+  const predictData = createDigitDataset(
+    test.pixels.subarray(0, PREDICT_IMAGES * PIXELS_PER_IMAGE),
+    undefined,
+    'bench predict',
+  );
   await predictDigits(model, createDigitDataset(test.pixels.subarray(0, 256 * PIXELS_PER_IMAGE), undefined, 'warm-up'));
   const t0 = performance.now();
   await predictDigits(model, predictData);
   const predictImagesPerSecond = (PREDICT_IMAGES * 1000) / (performance.now() - t0);
-  const result: Result = { arch: flags.arch, threads: wasm.getThreadsCount(), trainImagesPerSecond, predictImagesPerSecond };
+  const result: Result = {
+    arch: flags.arch,
+    threads: wasm.getThreadsCount(),
+    trainImagesPerSecond,
+    predictImagesPerSecond,
+  };
   console.log(JSON.stringify(result));
 }
 
@@ -84,7 +98,20 @@ function parent(): void {
     for (const threads of flags.threads.split(',').map(Number)) {
       const run = spawnSync(
         process.execPath,
-        ['--import', 'tsx', self, '--child', '--arch', arch, '--threads', String(threads), '--steps', flags.steps, '--batch', flags.batch],
+        [
+          '--import',
+          'tsx',
+          self,
+          '--child',
+          '--arch',
+          arch,
+          '--threads',
+          String(threads),
+          '--steps',
+          flags.steps,
+          '--batch',
+          flags.batch,
+        ],
         { encoding: 'utf8' },
       );
       const line = run.stdout.trim().split('\n').at(-1) ?? '';
@@ -94,10 +121,14 @@ function parent(): void {
       }
       const r = JSON.parse(line) as Result;
       rows.push(r);
-      process.stderr.write(`${arch} ${r.threads} thread(s): ${r.trainImagesPerSecond.toFixed(1)} train img/s, ${r.predictImagesPerSecond.toFixed(0)} predict img/s\n`);
+      process.stderr.write(
+        `${arch} ${r.threads} thread(s): ${r.trainImagesPerSecond.toFixed(1)} train img/s, ${r.predictImagesPerSecond.toFixed(0)} predict img/s\n`,
+      );
     }
   }
-  console.log(`Node ${process.versions.node}, ${availableParallelism()} cores, batch ${flags.batch}, ${flags.steps} training steps (timed after ${WARM_STEPS}), prediction of ${PREDICT_IMAGES} images (batch 256).\n`);
+  console.log(
+    `Node ${process.versions.node}, ${availableParallelism()} cores, batch ${flags.batch}, ${flags.steps} training steps (timed after ${WARM_STEPS}), prediction of ${PREDICT_IMAGES} images (batch 256).\n`,
+  );
   console.log('| net | backend | threads | train images/s | vs 1 thread | predict images/s | vs 1 thread |');
   console.log('|---|---|---:|---:|---:|---:|---:|');
   for (const arch of flags.arch.split(',')) {

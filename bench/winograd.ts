@@ -21,7 +21,13 @@ import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 import { setWinogradEnabled } from '../src/kernels/winograd.js';
 
-const { values: flags } = parseArgs({ options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '5' }, filter: { type: 'string', default: '5' } } });
+const { values: flags } = parseArgs({
+  options: {
+    threads: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '5' },
+    filter: { type: 'string', default: '5' },
+  },
+});
 const ROUNDS = Number(flags.rounds);
 const B = 64;
 
@@ -31,7 +37,10 @@ await tf.ready();
 registerWasmTrainingKernels();
 
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-const arms = [['direct', false], ['winograd', true]] as const;
+const arms = [
+  ['direct', false],
+  ['winograd', true],
+] as const;
 
 /** ms of one call of `f` (result read back), median of 3 after a warm-up. */
 function time(f: () => tf.Tensor): number {
@@ -55,10 +64,20 @@ async function seedNet(): Promise<void> {
   const dy = tf.randomNormal([B, 20, 20, 50]) as tf.Tensor4D;
   const fresh = <T extends tf.Tensor>(t: T): T => tf.add(t, 0) as T;
   const kernels: Record<string, () => tf.Tensor> = {
-    'forward (FusedConv2D + ReLU)': () => tf.tidy(() => tf.fused.conv2d({ x, filter: fresh(w), bias, activation: 'relu', strides: 1, pad: 'valid' })),
+    'forward (FusedConv2D + ReLU)': () =>
+      tf.tidy(() => tf.fused.conv2d({ x, filter: fresh(w), bias, activation: 'relu', strides: 1, pad: 'valid' })),
     'input gradient': () => tf.tidy(() => tf.conv2dTranspose(fresh(dy), fresh(w), [B, 24, 24, 100], 1, 'valid')),
     'filter gradient': () =>
-      tf.tidy(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: fresh(dy) }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [5, 5, 100, 50] }) as tf.Tensor),
+      tf.tidy(
+        () =>
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x, dy: fresh(dy) },
+              { strides: 1, pad: 'valid', dataFormat: 'NHWC', filterShape: [5, 5, 100, 50] },
+            ) as tf.Tensor,
+      ),
   };
   const MFLOP = (B * 20 * 20 * 50 * 5 * 5 * 100 * 2) / 1e6;
   const kernelTimes: Record<string, Record<string, number[]>> = {};
@@ -69,10 +88,14 @@ async function seedNet(): Promise<void> {
     }
   }
   console.log(`seed conv2, batch ${B}, ${flags.threads} thread(s), medians of ${ROUNDS} rounds:\n`);
-  console.log('| kernel | direct ms | GFLOP/s | Winograd ms | direct-equivalent GFLOP/s | ratio |\n|---|---:|---:|---:|---:|---:|');
+  console.log(
+    '| kernel | direct ms | GFLOP/s | Winograd ms | direct-equivalent GFLOP/s | ratio |\n|---|---:|---:|---:|---:|---:|',
+  );
   for (const [name, t] of Object.entries(kernelTimes)) {
     const [d, v] = [median(t.direct!), median(t.winograd!)];
-    console.log(`| ${name} | ${d.toFixed(1)} | ${(MFLOP / d).toFixed(0)} | ${v.toFixed(1)} | ${(MFLOP / v).toFixed(0)} | ${(d / v).toFixed(2)}x |`);
+    console.log(
+      `| ${name} | ${d.toFixed(1)} | ${(MFLOP / d).toFixed(0)} | ${v.toFixed(1)} | ${(MFLOP / v).toFixed(0)} | ${(d / v).toFixed(2)}x |`,
+    );
   }
   tf.dispose([x, w, bias, dy]);
 
@@ -105,7 +128,9 @@ async function seedNet(): Promise<void> {
   console.log(`| training images/s | ${((B / sd) * 1000).toFixed(1)} | ${((B / sw) * 1000).toFixed(1)} | |`);
   console.log(`| predict, batch 256 (ms) | ${pd.toFixed(0)} | ${pw.toFixed(0)} | ${(pd / pw).toFixed(2)}x |`);
   console.log(`| prediction images/s | ${((256 / pd) * 1000).toFixed(0)} | ${((256 / pw) * 1000).toFixed(0)} | |`);
-  console.log(`| 28,000 test images (s) | ${((28000 / 256) * pd / 1000).toFixed(1)} | ${((28000 / 256) * pw / 1000).toFixed(1)} | |`);
+  console.log(
+    `| 28,000 test images (s) | ${(((28000 / 256) * pd) / 1000).toFixed(1)} | ${(((28000 / 256) * pw) / 1000).toFixed(1)} | |`,
+  );
 }
 
 /** The zoo's wide 3x3 layers, then `lean` and `strong` end to end, with only the 3x3 route switched. */
@@ -123,8 +148,12 @@ async function threeByThree(): Promise<void> {
 
   // Filters and dy are fresh buffers every call, as in training (XNNPACK caches packed weights per buffer).
   const fresh = <T extends tf.Tensor>(t: T): T => tf.add(t, 0) as T;
-  console.log(`3x3 layers, batch ${B}, ${flags.threads} thread(s), ms per kernel, medians of ${ROUNDS} rounds (direct / Winograd):\n`);
-  console.log('| layer | output | forward | ratio | input gradient | ratio | filter gradient | ratio |\n|---|---|---:|---:|---:|---:|---:|---:|');
+  console.log(
+    `3x3 layers, batch ${B}, ${flags.threads} thread(s), ms per kernel, medians of ${ROUNDS} rounds (direct / Winograd):\n`,
+  );
+  console.log(
+    '| layer | output | forward | ratio | input gradient | ratio | filter gradient | ratio |\n|---|---|---:|---:|---:|---:|---:|---:|',
+  );
   for (const [name, side, cin, cout, pad] of LAYERS) {
     const out = pad === 'same' ? side : side - 2;
     const x = tf.randomNormal([B, side, side, cin]) as tf.Tensor4D;
@@ -133,7 +162,17 @@ async function threeByThree(): Promise<void> {
     const kernels: Record<string, () => tf.Tensor> = {
       forward: () => tf.tidy(() => tf.conv2d(x, fresh(w), 1, pad)),
       input: () => tf.tidy(() => tf.conv2dTranspose(fresh(dy), fresh(w), [B, side, side, cin], 1, pad)),
-      filter: () => tf.tidy(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy: fresh(dy) }, { strides: 1, pad, dataFormat: 'NHWC', filterShape: [3, 3, cin, cout] }) as tf.Tensor),
+      filter: () =>
+        tf.tidy(
+          () =>
+            tf
+              .engine()
+              .runKernel(
+                'Conv2DBackpropFilter',
+                { x, dy: fresh(dy) },
+                { strides: 1, pad, dataFormat: 'NHWC', filterShape: [3, 3, cin, cout] },
+              ) as tf.Tensor,
+        ),
     };
     const times: Record<string, Record<string, number[]>> = {};
     for (let round = 0; round < ROUNDS; round++) {

@@ -9,9 +9,13 @@ import { parseArgs } from 'node:util';
 import { loadDigitCsv } from '../src/data/csv.js';
 import { stratifiedSplit } from '../src/training/split.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { seed: { type: 'string', default: '42' } } });
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { seed: { type: 'string', default: '42' } },
+});
 const [zip, out] = positionals;
-if (zip === undefined || out === undefined) throw new Error('usage: npm run bench -- bench/write_split.ts ZIP OUT.json [--seed N]');
+if (zip === undefined || out === undefined)
+  throw new Error('usage: npm run bench -- bench/write_split.ts ZIP OUT.json [--seed N]');
 const train = await loadDigitCsv(zip, { member: 'train.csv' });
 const split = stratifiedSplit(train.labels!, 0.1, Number(values.seed));
 writeFileSync(out, JSON.stringify([...split.validation]));

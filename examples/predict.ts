@@ -17,19 +17,23 @@ import { join } from 'node:path';
 import { loadDigitModel, predictDigitCsv, type PredictDigitCsvProgress } from 'digit-recognizer';
 import { intFlag, parseFlags, ProgressBar, runScript, THREADS_FLAG, UsageError, useBackend } from './cli.js';
 
-const USAGE = 'usage: npm run predict -- --model DIR [--model DIR ...] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--chunk-rows N]';
+const USAGE =
+  'usage: npm run predict -- --model DIR [--model DIR ...] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--chunk-rows N]';
 
 runScript('predict', async () => {
-  const flags = parseFlags({
-    model: { type: 'string', multiple: true },
-    data: { type: 'string' },
-    out: { type: 'string' },
-    backend: { type: 'string', default: 'wasm' },
-    ...THREADS_FLAG,
-    'chunk-rows': { type: 'string' },
-    tta: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h' },
-  }, USAGE);
+  const flags = parseFlags(
+    {
+      model: { type: 'string', multiple: true },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      backend: { type: 'string', default: 'wasm' },
+      ...THREADS_FLAG,
+      'chunk-rows': { type: 'string' },
+      tta: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE,
+  );
   if (flags.help === true) {
     process.stdout.write(`${USAGE}\n`);
     return;
@@ -57,13 +61,25 @@ runScript('predict', async () => {
     // On a pipe the bar is silent: a line every 10 seconds instead.
     if (process.stderr.isTTY !== true && performance.now() - lastLine > 10_000) {
       lastLine = performance.now();
-      bar.line(`predicting: ${rows} rows${totalBytes === undefined ? '' : ` (${((bytesRead / totalBytes) * 100).toFixed(0)} %)`}, ${rate}`);
+      bar.line(
+        `predicting: ${rows} rows${totalBytes === undefined ? '' : ` (${((bytesRead / totalBytes) * 100).toFixed(0)} %)`}, ${rate}`,
+      );
     }
   };
-  const result = await predictDigitCsv(models, path, { member, chunkRows, tta: flags.tta === true, destination: flags.out, onProgress, signal: controller.signal });
+  const result = await predictDigitCsv(models, path, {
+    member,
+    chunkRows,
+    tta: flags.tta === true,
+    destination: flags.out,
+    onProgress,
+    signal: controller.signal,
+  });
   const secs = result.seconds;
-  bar.line(`predicted ${result.count} images with ${models.length} model(s)${flags.tta === true ? ' and 5 test-time views' : ''} in ${secs.toFixed(1)} s (${(result.count / secs).toFixed(0)} img/s, backend ${tf.getBackend()})`);
-  if (result.accuracy !== undefined) bar.line(`accuracy ${(result.accuracy * 100).toFixed(2)} % against the file's labels`);
+  bar.line(
+    `predicted ${result.count} images with ${models.length} model(s)${flags.tta === true ? ' and 5 test-time views' : ''} in ${secs.toFixed(1)} s (${(result.count / secs).toFixed(0)} img/s, backend ${tf.getBackend()})`,
+  );
+  if (result.accuracy !== undefined)
+    bar.line(`accuracy ${(result.accuracy * 100).toFixed(2)} % against the file's labels`);
   bar.line(`wrote ${flags.out} (${result.count} rows)`);
 });
 
@@ -71,7 +87,8 @@ runScript('predict', async () => {
 async function locateTestData(path: string): Promise<{ path: string; member: string | undefined }> {
   if (!existsSync(path)) throw new UsageError(`--data ${path}: no such file or folder`);
   if (statSync(path).isDirectory()) {
-    for (const name of ['test.csv', 'test.csv.gz']) if (existsSync(join(path, name))) return { path: join(path, name), member: undefined };
+    for (const name of ['test.csv', 'test.csv.gz'])
+      if (existsSync(join(path, name))) return { path: join(path, name), member: undefined };
     throw new UsageError(`--data ${path}: folder has no test.csv`);
   }
   // Only the first bytes are read here: the file may be larger than memory.

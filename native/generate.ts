@@ -121,7 +121,8 @@ function linear(coefs: number[], term: (k: number) => string, scalar: boolean): 
     if (c === 0) continue;
     const x = term(k);
     const mag = Math.abs(c);
-    const scaled = mag === 1 ? x : scalar ? `${literal(mag)} * ${x}` : `wasm_f32x4_mul(wasm_f32x4_splat(${literal(mag)}), ${x})`;
+    const scaled =
+      mag === 1 ? x : scalar ? `${literal(mag)} * ${x}` : `wasm_f32x4_mul(wasm_f32x4_splat(${literal(mag)}), ${x})`;
     if (expr === '') {
       expr = c < 0 ? (scalar ? `-(${scaled})` : `wasm_f32x4_neg(${scaled})`) : scaled;
     } else if (scalar) {
@@ -170,15 +171,27 @@ for (const v of VARIANTS) {
   out.push(`/* V = B^T d B: IN(a, b) is d[a][b]; OUT(i, j, v) receives V[i][j]. */`);
   out.push(sandwich(`${tag}_INPUT`, BT, n, n, BT, false));
   out.push(`/* U = G g G^T (scalar): IN(a, b) is g[a][b]; OUT(i, j, u) receives U[i][j]. */`);
-  out.push(sandwich(`${tag}_FILTER`, G.map((row) => row), r, r, G, true));
+  out.push(
+    sandwich(
+      `${tag}_FILTER`,
+      G.map((row) => row),
+      r,
+      r,
+      G,
+      true,
+    ),
+  );
   out.push(`/* Y = A^T M A: IN(a, b) is M[a][b]; OUT(i, j, y) receives Y[i][j]. */`);
   out.push(sandwich(`${tag}_OUTPUT`, AT, n, n, AT, false));
 
   // The filter gradient correlates x with dy: F(r x r, m x m) on the same points, dy tiles as its
   // "filters". Its input transform must be this one (asserted), so x is transformed by ${tag}_INPUT.
   const dual = transforms({ m: r, r: m, points: v.points });
-  if (dual.BT.some((row, i) => row.some((c, j) => c !== BT[i]![j]))) throw new Error(`F(${r},${m}) needs another input transform`);
-  out.push(`/* Filter gradient, F(${r}x${r}, ${m}x${m}). D = G' dy G'^T: IN(a, b) is dy[a][b] (${m}x${m}); OUT(i, j, v) receives D[i][j]. */`);
+  if (dual.BT.some((row, i) => row.some((c, j) => c !== BT[i]![j])))
+    throw new Error(`F(${r},${m}) needs another input transform`);
+  out.push(
+    `/* Filter gradient, F(${r}x${r}, ${m}x${m}). D = G' dy G'^T: IN(a, b) is dy[a][b] (${m}x${m}); OUT(i, j, v) receives D[i][j]. */`,
+  );
   out.push(sandwich(`${tag}_GRAD_DY`, dual.G, m, m, dual.G, false));
   out.push(`/* dW = A'^T S A' (scalar): IN(a, b) is S[a][b]; OUT(i, j, w) receives dW[i][j] (${r}x${r}). */`);
   out.push(sandwich(`${tag}_GRAD_OUTPUT`, dual.AT, n, n, dual.AT, true));

@@ -80,7 +80,8 @@ export class DigitModelError extends Error {
 }
 
 /** What went wrong writing an output. */
-export type DigitOutputErrorCode = 'NOT_WRITABLE' | 'IS_DIRECTORY' | 'NO_DIRECTORY' | 'NO_SPACE' | 'BAD_PREDICTIONS' | 'UNSUPPORTED';
+export type DigitOutputErrorCode =
+  'NOT_WRITABLE' | 'IS_DIRECTORY' | 'NO_DIRECTORY' | 'NO_SPACE' | 'BAD_PREDICTIONS' | 'UNSUPPORTED';
 
 /** Thrown when an output (submission, checkpoint, picture) cannot be written. Nothing partial is left behind. */
 export class DigitOutputError extends Error {

@@ -66,7 +66,13 @@ export {
   type TrainProgress,
 } from './training/train.js';
 export { stratifiedSplit, subsetDataset, type DigitSplit } from './training/split.js';
-export { augmentImage, augmentRanges, type AugmentOptions, type AugmentRanges, type ElasticOptions } from './training/augment.js';
+export {
+  augmentImage,
+  augmentRanges,
+  type AugmentOptions,
+  type AugmentRanges,
+  type ElasticOptions,
+} from './training/augment.js';
 export { cosineSchedule, oneCycleSchedule, type LearningRateSchedule } from './training/schedule.js';
 export { digitPresets, type DigitPreset } from './training/presets.js';
 export {
@@ -80,7 +86,12 @@ export {
 // prediction
 export { accuracy, predictDigits, type PredictDigitsOptions } from './prediction/predict.js';
 export type { DigitPredictions } from './prediction/predictions.js';
-export { formatSubmission, SUBMISSION_HEADER, writeSubmission, type SubmissionOptions } from './prediction/submission.js';
+export {
+  formatSubmission,
+  SUBMISSION_HEADER,
+  writeSubmission,
+  type SubmissionOptions,
+} from './prediction/submission.js';
 export {
   predictDigitCsv,
   type PredictDigitCsvOptions,

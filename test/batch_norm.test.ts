@@ -4,10 +4,19 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 
-import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, batchNormalization, batchNormTraining } from '../src/model/batch_norm.js';
+import {
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+  batchNormalization,
+  batchNormTraining,
+} from '../src/model/batch_norm.js';
 import { registerCpuTrainingKernels } from '../src/kernels/cpu_training.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { batchNormTrainingGradSimd, batchNormTrainingSimd, setSimdBatchNormEnabled } from '../src/kernels/batch_norm_simd.js';
+import {
+  batchNormTrainingGradSimd,
+  batchNormTrainingSimd,
+  setSimdBatchNormEnabled,
+} from '../src/kernels/batch_norm_simd.js';
 import { isNativeBackend } from '../src/kernels/native.js';
 import { oneHot, relativeError, values } from './kernel-reference.js';
 
@@ -21,7 +30,12 @@ async function use(backend: 'cpu' | 'wasm'): Promise<void> {
 }
 
 /** tfjs-layers' own training batch norm: moments, then batchNorm, all autodiffed. */
-function stockTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): [tf.Tensor, tf.Tensor, tf.Tensor] {
+function stockTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const { mean, variance } = tf.moments(x, axes);
   return [tf.batchNorm(x, mean, variance, beta, gamma, epsilon), mean, variance];
@@ -32,7 +46,10 @@ async function data(t: tf.Tensor): Promise<Float32Array> {
 }
 
 /** A batch norm's inputs of `shape`, channels last, and loss weights of the same shape, from seeds `seed` on. */
-function layerInputs(shape: number[], seed: number): { x: tf.Tensor; gamma: tf.Tensor1D; beta: tf.Tensor1D; weights: tf.Tensor } {
+function layerInputs(
+  shape: number[],
+  seed: number,
+): { x: tf.Tensor; gamma: tf.Tensor1D; beta: tf.Tensor1D; weights: tf.Tensor } {
   const channels = shape[shape.length - 1] as number;
   const size = shape.reduce((a, b) => a * b, 1);
   return {
@@ -49,20 +66,35 @@ describe('fused training batch norm kernels', () => {
     it(`match moments + batchNorm and their autodiffed gradient on ${backend}`, async () => {
       await use(backend);
       // Channels in fours take the SIMD route on wasm, with rows that do and do not fill its 16-row blocks.
-      for (const shape of [[4, 5, 5, 3], [7, 6], [3, 3, 2, 9], [3, 5, 8], [5, 7, 7, 32], [37, 12]]) {
+      for (const shape of [
+        [4, 5, 5, 3],
+        [7, 6],
+        [3, 3, 2, 9],
+        [3, 5, 8],
+        [5, 7, 7, 32],
+        [37, 12],
+      ]) {
         const { x, gamma, beta, weights } = layerInputs(shape, 1);
-        const loss = (f: typeof stockTraining) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
-          tf.sum(tf.mul(f(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights));
+        const loss =
+          (f: typeof stockTraining) =>
+          (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+            tf.sum(tf.mul(f(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights));
 
         const fused = batchNormTraining(x, gamma, beta, 1e-3);
         const stock = stockTraining(x, gamma, beta, 1e-3);
         for (let i = 0; i < 3; i++) {
-          expect(relativeError(await data(fused[i] as tf.Tensor), await data(stock[i] as tf.Tensor)), `output ${i} of [${shape.join(',')}]`).toBeLessThan(1e-5);
+          expect(
+            relativeError(await data(fused[i] as tf.Tensor), await data(stock[i] as tf.Tensor)),
+            `output ${i} of [${shape.join(',')}]`,
+          ).toBeLessThan(1e-5);
         }
         const fusedGrads = tf.grads(loss(batchNormTraining))([x, gamma, beta]);
         const stockGrads = tf.grads(loss(stockTraining))([x, gamma, beta]);
         for (const [i, name] of ['dx', 'dgamma', 'dbeta'].entries()) {
-          expect(relativeError(await data(fusedGrads[i] as tf.Tensor), await data(stockGrads[i] as tf.Tensor)), `${name} of [${shape.join(',')}]`).toBeLessThan(1e-4);
+          expect(
+            relativeError(await data(fusedGrads[i] as tf.Tensor), await data(stockGrads[i] as tf.Tensor)),
+            `${name} of [${shape.join(',')}]`,
+          ).toBeLessThan(1e-4);
         }
         tf.dispose([x, gamma, beta, weights, ...fused, ...stock, ...fusedGrads, ...stockGrads]);
       }
@@ -75,10 +107,12 @@ describe('fused training batch norm kernels', () => {
     const gamma = tf.tensor1d([1, 2, 0.5]);
     const beta = tf.tensor1d([0, 1, -1]);
     const w = tf.tensor(values(60, 7), [5, 4, 3]);
-    const loss = (f: typeof stockTraining) => (a: tf.Tensor): tf.Scalar => {
-      const [y, mean, variance] = f(a, gamma, beta, 1e-3);
-      return tf.addN([tf.sum(tf.mul(y, w)), tf.sum(tf.mul(mean, 3)), tf.sum(tf.mul(variance, -2))]) as tf.Scalar;
-    };
+    const loss =
+      (f: typeof stockTraining) =>
+      (a: tf.Tensor): tf.Scalar => {
+        const [y, mean, variance] = f(a, gamma, beta, 1e-3);
+        return tf.addN([tf.sum(tf.mul(y, w)), tf.sum(tf.mul(mean, 3)), tf.sum(tf.mul(variance, -2))]) as tf.Scalar;
+      };
     const fused = tf.grad(loss(batchNormTraining))(x);
     const stock = tf.grad(loss(stockTraining))(x);
     expect(relativeError(await data(fused), await data(stock))).toBeLessThan(1e-4);
@@ -90,12 +124,16 @@ describe('fused training batch norm kernels', () => {
       await use(backend);
       const { x, gamma, beta, weights } = layerInputs([4, 5, 5, 8], 3);
       const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
-        tf.sum(tf.mul(batchNormTraining(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights)));
+        tf.sum(tf.mul(batchNormTraining(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights)),
+      );
       const profile = await tf.profile(() => grads([x, gamma, beta]));
       const names = profile.kernels.map((k) => k.name);
       expect(names, backend).toContain(BATCH_NORM_TRAINING_GRAD);
       // x - mean and the divisions by N are what adding the statistics' gradients would cost.
-      expect(names.filter((n) => n === 'Sub' || n === 'RealDiv'), backend).toEqual([]);
+      expect(
+        names.filter((n) => n === 'Sub' || n === 'RealDiv'),
+        backend,
+      ).toEqual([]);
       tf.dispose([x, gamma, beta, weights, profile.result as tf.Tensor[]]);
     }
   });
@@ -106,15 +144,26 @@ describe('fused training batch norm kernels', () => {
     // One channel takes the TypeScript route, four the SIMD one.
     for (const channels of [1, 4]) {
       const noise = values(n * channels, 8);
-      const x = tf.tensor2d(Float32Array.from(noise, (v) => 1000 + v * 0.01), [n, channels]);
+      const x = tf.tensor2d(
+        Float32Array.from(noise, (v) => 1000 + v * 0.01),
+        [n, channels],
+      );
       const all = x.dataSync();
-      const [y, m, v] = batchNormTraining(x, tf.ones([channels]) as tf.Tensor1D, tf.zeros([channels]) as tf.Tensor1D, 1e-12);
+      const [y, m, v] = batchNormTraining(
+        x,
+        tf.ones([channels]) as tf.Tensor1D,
+        tf.zeros([channels]) as tf.Tensor1D,
+        1e-12,
+      );
       const [ys, ms, vs] = [await data(y), await data(m), await data(v)];
       for (let c = 0; c < channels; c++) {
         const column = Float64Array.from({ length: n }, (_, r) => all[r * channels + c] as number);
         const mean = column.reduce((a, b) => a + b, 0) / n;
         const variance = column.reduce((a, b) => a + (b - mean) ** 2, 0) / n;
-        expect(Math.abs((vs[c] as number) - variance) / variance, `variance of channel ${c} of ${channels}`).toBeLessThan(1e-3);
+        expect(
+          Math.abs((vs[c] as number) - variance) / variance,
+          `variance of channel ${c} of ${channels}`,
+        ).toBeLessThan(1e-3);
         expect(ms[c]).toBeCloseTo(mean, 3);
         expect(column.reduce((a, _, r) => a + (ys[r * channels + c] as number) ** 2, 0) / n).toBeCloseTo(1, 2);
       }
@@ -126,9 +175,14 @@ describe('fused training batch norm kernels', () => {
     await use('wasm');
     const backend = tf.backend();
     if (!isNativeBackend(backend)) throw new Error('the wasm backend should have heap access');
-    for (const shape of [[5, 7, 7, 32], [37, 12], [3, 3, 128]]) {
+    for (const shape of [
+      [5, 7, 7, 32],
+      [37, 12],
+      [3, 3, 128],
+    ]) {
       const { x, gamma, beta, weights } = layerInputs(shape, 21);
-      const loss = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.sum(tf.mul(batchNormTraining(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights));
+      const loss = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+        tf.sum(tf.mul(batchNormTraining(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights));
       const run = (simd: boolean): tf.Tensor[] => {
         setSimdBatchNormEnabled(simd);
         try {
@@ -140,7 +194,10 @@ describe('fused training batch norm kernels', () => {
       const simd = run(true);
       const typescript = run(false);
       for (const [i, name] of ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'].entries()) {
-        expect(relativeError(await data(simd[i] as tf.Tensor), await data(typescript[i] as tf.Tensor)), `${name} of [${shape.join(',')}]`).toBeLessThan(1e-5);
+        expect(
+          relativeError(await data(simd[i] as tf.Tensor), await data(typescript[i] as tf.Tensor)),
+          `${name} of [${shape.join(',')}]`,
+        ).toBeLessThan(1e-5);
       }
       // The route really ran: it answers for these channels, and declines when switched off.
       const forward = batchNormTrainingSimd(backend, x, gamma, beta, 1e-3);
@@ -162,7 +219,9 @@ describe('fused training batch norm kernels', () => {
 
   it('rejects a gamma that does not match the channels', async () => {
     await use('cpu');
-    expect(() => batchNormTraining(tf.zeros([2, 3]), tf.ones([4]) as tf.Tensor1D, tf.zeros([4]) as tf.Tensor1D, 1e-3)).toThrow(/matching gamma.*\[2,3\].*\[4\]/);
+    expect(() =>
+      batchNormTraining(tf.zeros([2, 3]), tf.ones([4]) as tf.Tensor1D, tf.zeros([4]) as tf.Tensor1D, 1e-3),
+    ).toThrow(/matching gamma.*\[2,3\].*\[4\]/);
   });
 });
 
@@ -170,11 +229,21 @@ describe('fused training batch norm kernels', () => {
 function tinyNet(bn: (args: { momentum: number }) => tfl.layers.Layer): tfl.Sequential {
   const model = tfl.sequential({
     layers: [
-      tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, useBias: false, kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }) }),
+      tfl.layers.conv2d({
+        inputShape: [8, 8, 1],
+        filters: 4,
+        kernelSize: 3,
+        useBias: false,
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+      }),
       bn({ momentum: 0.9 }),
       tfl.layers.activation({ activation: 'relu' }),
       tfl.layers.flatten(),
-      tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }),
+      tfl.layers.dense({
+        units: 10,
+        activation: 'softmax',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+      }),
     ],
   });
   model.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' });
@@ -206,7 +275,10 @@ describe('batchNormalization layer', () => {
       const stockWeights = stock.getWeights();
       expect(oursWeights.length).toBe(7); // conv kernel; gamma, beta, moving mean, moving variance; dense kernel, bias
       for (let i = 0; i < oursWeights.length; i++) {
-        expect(relativeError(await data(oursWeights[i] as tf.Tensor), await data(stockWeights[i] as tf.Tensor)), `weight ${i}`).toBeLessThan(1e-4);
+        expect(
+          relativeError(await data(oursWeights[i] as tf.Tensor), await data(stockWeights[i] as tf.Tensor)),
+          `weight ${i}`,
+        ).toBeLessThan(1e-4);
       }
       tf.dispose([xs, ys]);
       ours.dispose();
@@ -255,10 +327,12 @@ describe('batchNormalization layer', () => {
     const json = model.toJSON(null, false) as { config: { layers: { class_name: string }[] } };
     expect(json.config.layers.map((l) => l.class_name)).toContain('BatchNormalization');
     let artifacts: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      artifacts = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     const loaded = await tfl.loadLayersModel(tf.io.fromMemory(artifacts as tf.io.ModelArtifacts));
     expect(loaded.layers[1]?.getClassName()).toBe('BatchNormalization');
     const a = model.predict(xs) as tf.Tensor;
@@ -278,7 +352,9 @@ describe('batchNormalization layer', () => {
   });
 
   it('is typed as the tfjs-layers factory is', () => {
-    expectTypeOf(batchNormalization).parameter(0).toEqualTypeOf<Parameters<typeof tfl.layers.batchNormalization>[0] | undefined>();
+    expectTypeOf(batchNormalization)
+      .parameter(0)
+      .toEqualTypeOf<Parameters<typeof tfl.layers.batchNormalization>[0] | undefined>();
     expectTypeOf(batchNormalization).returns.toEqualTypeOf<ReturnType<typeof tfl.layers.batchNormalization>>();
   });
 });

@@ -3,7 +3,14 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { buildDigitCnn, CheckpointBestCallback, DigitModelError, fileSystemIO, loadDigitModel, type CheckpointSaved } from 'digit-recognizer';
+import {
+  buildDigitCnn,
+  CheckpointBestCallback,
+  DigitModelError,
+  fileSystemIO,
+  loadDigitModel,
+  type CheckpointSaved,
+} from 'digit-recognizer';
 import { tempDir, useBackend } from './helpers.js';
 
 beforeAll(() => useBackend('cpu'));
@@ -25,7 +32,9 @@ describe('fileSystemIO and loadDigitModel', () => {
     const loaded = await loadDigitModel(target);
     expect(weightsOf(loaded)).toEqual(weightsOf(model));
     const x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 1);
-    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from((model.predict(x) as tf.Tensor).dataSync()));
+    expect(Array.from((loaded.predict(x) as tf.Tensor).dataSync())).toEqual(
+      Array.from((model.predict(x) as tf.Tensor).dataSync()),
+    );
     // Saving again replaces the weights file and leaves no stale one or temp file.
     model.setWeights(model.getWeights().map((w) => tf.mul(w, 2)));
     await model.save(fileSystemIO(target));
@@ -43,7 +52,10 @@ describe('fileSystemIO and loadDigitModel', () => {
   it('rejects missing, broken and foreign model folders with typed errors', async () => {
     const good = join(dir, 'good');
     await buildDigitCnn({ architecture: 'compact' }).save(fileSystemIO(good));
-    await expect(loadDigitModel(join(dir, 'absent'))).rejects.toMatchObject({ name: 'DigitModelError', code: 'NOT_FOUND' });
+    await expect(loadDigitModel(join(dir, 'absent'))).rejects.toMatchObject({
+      name: 'DigitModelError',
+      code: 'NOT_FOUND',
+    });
 
     const garbage = join(dir, 'garbage');
     await buildDigitCnn({ architecture: 'compact' }).save(fileSystemIO(garbage));
@@ -109,7 +121,9 @@ describe('CheckpointBestCallback', () => {
     await checkpoint.onEpochEnd(1, { val_loss: 0.2 });
     await checkpoint.onEpochEnd(2, { val_loss: 0.25 });
     expect(checkpoint.bestEpoch).toBe(2);
-    await expect(new CheckpointBestCallback().onEpochEnd(0, { loss: 1 })).rejects.toThrow(/"val_acc" is not in the epoch logs \(have: loss\)/);
+    await expect(new CheckpointBestCallback().onEpochEnd(0, { loss: 1 })).rejects.toThrow(
+      /"val_acc" is not in the epoch logs \(have: loss\)/,
+    );
     checkpoint.dispose();
   });
 

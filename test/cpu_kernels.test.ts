@@ -6,10 +6,26 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildDigitCnn, registerCpuTrainingKernels, registerWasmTrainingKernels, trainDigits } from 'digit-recognizer';
 
 import { syntheticDigits } from './helpers.js';
-import { CONV_CASES, MATMUL_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
+import {
+  CONV_CASES,
+  MATMUL_CASES,
+  float64FilterGrad,
+  type ConvCase,
+  oneHot,
+  relativeError,
+  seedNet,
+  sizeOf,
+  values,
+} from './kernel-reference.js';
 
-
-const REPLACED = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul'] as const;
+const REPLACED = [
+  'Conv2D',
+  'FusedConv2D',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'BatchMatMul',
+  '_FusedMatMul',
+] as const;
 type Replaced = (typeof REPLACED)[number];
 
 const TOLERANCE = 1e-5;
@@ -23,7 +39,11 @@ async function use(backend: 'cpu' | 'wasm'): Promise<void> {
 const stock = new Map<Replaced, tf.KernelConfig>();
 
 /** Runs a kernel config directly on the cpu backend; returns the output's values and shape, and frees it. */
-function runKernel(config: tf.KernelConfig | undefined, inputs: tf.NamedTensorInfoMap, attrs: object): { data: Float32Array; shape: number[] } {
+function runKernel(
+  config: tf.KernelConfig | undefined,
+  inputs: tf.NamedTensorInfoMap,
+  attrs: object,
+): { data: Float32Array; shape: number[] } {
   if (config === undefined) throw new Error('kernel not registered');
   const backend = tf.backend();
   const out = config.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap });
@@ -41,20 +61,40 @@ function expectSame(name: Replaced, inputs: tf.NamedTensorInfoMap, attrs: object
   expect(relativeError(ours.data, ref.data)).toBeLessThan(tolerance);
 }
 
-
 const CASES: ConvCase[] = [
   ...CONV_CASES,
-  { name: 'explicit padding, stride 2', x: [2, 10, 9, 3], filter: [3, 3, 3, 6], strides: 2, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+  {
+    name: 'explicit padding, stride 2',
+    x: [2, 10, 9, 3],
+    filter: [3, 3, 3, 6],
+    strides: 2,
+    pad: [
+      [0, 0],
+      [2, 1],
+      [0, 3],
+      [0, 0],
+    ],
+  },
 ];
 
 /** Gradients of the mean cross-entropy wrt every trainable weight, then three SGD trainOnBatch losses. */
-async function seedNetRun(weights: Float32Array[], batch: number): Promise<{ grads: Float32Array[]; losses: number[] }> {
+async function seedNetRun(
+  weights: Float32Array[],
+  batch: number,
+): Promise<{ grads: Float32Array[]; losses: number[] }> {
   const model = seedNet();
   model.setWeights(weights.map((w, i) => tf.tensor(w, model.getWeights()[i]?.shape)));
-  const xs = tf.tensor4d(values(batch * 784, 7).map((v) => v + 0.5), [batch, 28, 28, 1]);
+  const xs = tf.tensor4d(
+    values(batch * 784, 7).map((v) => v + 0.5),
+    [batch, 28, 28, 1],
+  );
   const ys = oneHot(batch, 8);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const { value, grads } = tf.variableGrads(() => tf.mean(tfl.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar, vars);
+  const { value, grads } = tf.variableGrads(
+    () =>
+      tf.mean(tfl.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar,
+    vars,
+  );
   const out: Float32Array[] = [];
   for (const v of vars) out.push((await (grads[v.name] as tf.Tensor).data()) as Float32Array);
   tf.dispose([value, Object.values(grads)]);
@@ -84,7 +124,8 @@ describe('cpu training kernels', () => {
     const model = buildDigitCnn({ architecture: 'compact', seed: 3 });
     await trainDigits(model, syntheticDigits(40), { epochs: 1, batchSize: 16 });
     model.dispose();
-    for (const name of REPLACED) expect(tf.getKernel(name, 'cpu')?.kernelFunc, name).not.toBe(stock.get(name)?.kernelFunc);
+    for (const name of REPLACED)
+      expect(tf.getKernel(name, 'cpu')?.kernelFunc, name).not.toBe(stock.get(name)?.kernelFunc);
   });
 
   it('register idempotently, without warnings', () => {
@@ -114,12 +155,18 @@ describe('cpu training kernels', () => {
         const conv = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dilations: 1 };
         expectSame('Conv2D', { x, filter: f }, conv);
         expectSame('FusedConv2D', { x, filter: f, bias }, { ...conv, activation: 'relu' });
-        expectSame('Conv2DBackpropInput', { dy, filter: f }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x });
+        expectSame(
+          'Conv2DBackpropInput',
+          { dy, filter: f },
+          { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x },
+        );
         const filterAttrs = { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter };
         if (c.float64FilterReference === true) {
           const got = runKernel(tf.getKernel('Conv2DBackpropFilter', 'cpu'), { x, dy }, filterAttrs);
           expect(got.shape).toEqual(c.filter);
-          expect(relativeError(got.data, float64FilterGrad(c, x.dataSync() as Float32Array, dy.dataSync() as Float32Array))).toBeLessThan(TOLERANCE);
+          expect(
+            relativeError(got.data, float64FilterGrad(c, x.dataSync() as Float32Array, dy.dataSync() as Float32Array)),
+          ).toBeLessThan(TOLERANCE);
         } else {
           expectSame('Conv2DBackpropFilter', { x, dy }, filterAttrs);
         }
@@ -132,7 +179,10 @@ describe('cpu training kernels', () => {
   it('fuse bias and every in-place activation as the stock FusedConv2D does, and fall back for prelu, NCHW and dilation 2', () => {
     registerCpuTrainingKernels();
     const x = tf.tensor4d(values(2 * 9 * 9 * 3, 5), [2, 9, 9, 3]);
-    const f = tf.tensor4d(values(3 * 3 * 3 * 4, 6).map((v) => v * 4), [3, 3, 3, 4]);
+    const f = tf.tensor4d(
+      values(3 * 3 * 3 * 4, 6).map((v) => v * 4),
+      [3, 3, 3, 4],
+    );
     const bias = tf.tensor1d(values(4, 7));
     const scalarBias = tf.tensor1d([0.3]);
     const alpha = tf.tensor1d(values(4, 8));
@@ -142,9 +192,17 @@ describe('cpu training kernels', () => {
       for (const activation of ['linear', 'relu', 'relu6', 'elu', 'sigmoid']) {
         expectSame('FusedConv2D', { x, filter: f, bias }, { ...conv, activation });
       }
-      expectSame('FusedConv2D', { x, filter: f, bias: scalarBias }, { ...conv, activation: 'leakyrelu', leakyreluAlpha: 0.1 });
+      expectSame(
+        'FusedConv2D',
+        { x, filter: f, bias: scalarBias },
+        { ...conv, activation: 'leakyrelu', leakyreluAlpha: 0.1 },
+      );
       expectSame('FusedConv2D', { x, filter: f }, { ...conv, activation: 'linear' });
-      expectSame('FusedConv2D', { x, filter: f, bias, preluActivationWeights: alpha }, { ...conv, activation: 'prelu' });
+      expectSame(
+        'FusedConv2D',
+        { x, filter: f, bias, preluActivationWeights: alpha },
+        { ...conv, activation: 'prelu' },
+      );
       expectSame('Conv2D', { x, filter: f }, { ...conv, dilations: 2 });
       expectSame('Conv2D', { x: xNchw, filter: f }, { ...conv, dataFormat: 'NCHW' });
     } finally {
@@ -156,19 +214,22 @@ describe('cpu training kernels', () => {
     ...MATMUL_CASES,
     { a: [2, 3, 5, 6], b: [3, 6, 9], ta: false, tb: false },
     { a: [1, 1], b: [1, 1], ta: false, tb: false },
-  ])('BatchMatMul and _FusedMatMul $a x $b (transposeA=$ta, transposeB=$tb) match the stock kernels', ({ a, b, ta, tb }) => {
-    registerCpuTrainingKernels();
-    const ta_ = tf.tensor(values(sizeOf(a), 21), a);
-    const tb_ = tf.tensor(values(sizeOf(b), 22), b);
-    const n = tb ? (b[b.length - 2] as number) : (b[b.length - 1] as number);
-    const bias = tf.tensor1d(values(n, 23));
-    try {
-      expectSame('BatchMatMul', { a: ta_, b: tb_ }, { transposeA: ta, transposeB: tb });
-      expectSame('_FusedMatMul', { a: ta_, b: tb_, bias }, { transposeA: ta, transposeB: tb, activation: 'relu' });
-    } finally {
-      tf.dispose([ta_, tb_, bias]);
-    }
-  });
+  ])(
+    'BatchMatMul and _FusedMatMul $a x $b (transposeA=$ta, transposeB=$tb) match the stock kernels',
+    ({ a, b, ta, tb }) => {
+      registerCpuTrainingKernels();
+      const ta_ = tf.tensor(values(sizeOf(a), 21), a);
+      const tb_ = tf.tensor(values(sizeOf(b), 22), b);
+      const n = tb ? (b[b.length - 2] as number) : (b[b.length - 1] as number);
+      const bias = tf.tensor1d(values(n, 23));
+      try {
+        expectSame('BatchMatMul', { a: ta_, b: tb_ }, { transposeA: ta, transposeB: tb });
+        expectSame('_FusedMatMul', { a: ta_, b: tb_, bias }, { transposeA: ta, transposeB: tb, activation: 'relu' });
+      } finally {
+        tf.dispose([ta_, tb_, bias]);
+      }
+    },
+  );
 
   it('leak no tensors or buffers over repeated gradients', async () => {
     await use('cpu');
@@ -201,8 +262,12 @@ describe('cpu training kernels', () => {
     const ref = await seedNetRun(weights, 4);
     await use('cpu');
     expect(got.grads.length).toBe(8);
-    got.grads.forEach((g, i) => expect(relativeError(g, ref.grads[i] as Float32Array), `weight ${i}`).toBeLessThan(1e-4));
+    got.grads.forEach((g, i) =>
+      expect(relativeError(g, ref.grads[i] as Float32Array), `weight ${i}`).toBeLessThan(1e-4),
+    );
     expect(got.losses[2] as number).toBeLessThan(got.losses[0] as number);
-    got.losses.forEach((loss, i) => expect(Math.abs(loss - (ref.losses[i] as number)) / (ref.losses[i] as number), `step ${i}`).toBeLessThan(1e-4));
+    got.losses.forEach((loss, i) =>
+      expect(Math.abs(loss - (ref.losses[i] as number)) / (ref.losses[i] as number), `step ${i}`).toBeLessThan(1e-4),
+    );
   });
 });

@@ -31,7 +31,15 @@ function rowCells(r: number, labelled = true): string[] {
 }
 
 /** A CSV with `rows` rows; `edit` may change the cells of a row (by 0-based index). */
-function makeCsv(rows: number, opts: { labelled?: boolean; eol?: string; finalEol?: boolean; edit?: (r: number, cells: string[]) => string[] | string } = {}): string {
+function makeCsv(
+  rows: number,
+  opts: {
+    labelled?: boolean;
+    eol?: string;
+    finalEol?: boolean;
+    edit?: (r: number, cells: string[]) => string[] | string;
+  } = {},
+): string {
   const { labelled = true, eol = '\n', finalEol = true, edit } = opts;
   const lines = [labelled ? LABELLED_HEADER : UNLABELLED_HEADER];
   for (let r = 0; r < rows; r++) {
@@ -53,7 +61,12 @@ function expectRows(ds: DigitDataset, rows: number, labelled = true): void {
 }
 
 /** Expects `promise` to reject with a DigitInputError of `code` at `line`/`column`. */
-async function expectInputError(promise: Promise<unknown>, code: DigitInputErrorCode, line?: number, column?: number): Promise<DigitInputError> {
+async function expectInputError(
+  promise: Promise<unknown>,
+  code: DigitInputErrorCode,
+  line?: number,
+  column?: number,
+): Promise<DigitInputError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
@@ -61,7 +74,8 @@ async function expectInputError(promise: Promise<unknown>, code: DigitInputError
   expect(error).toBeInstanceOf(DigitInputError);
   const e = error as DigitInputError;
   expect({ code: e.code, line: e.line, column: e.column }).toEqual({ code, line, column });
-  const where = line === undefined ? e.file : column === undefined ? `${e.file}:${line}` : `${e.file}:${line}:${column}`;
+  const where =
+    line === undefined ? e.file : column === undefined ? `${e.file}:${line}` : `${e.file}:${line}:${column}`;
   expect(e.message.startsWith(`${where}: `)).toBe(true);
   return e;
 }
@@ -76,10 +90,12 @@ const cat = (...parts: Uint8Array[]): Uint8Array => {
   }
   return out;
 };
-const setCell = (c: number, value: string) => (r: number, cells: string[]): string[] => {
-  if (r === 1) cells[c] = value;
-  return cells;
-};
+const setCell =
+  (c: number, value: string) =>
+  (r: number, cells: string[]): string[] => {
+    if (r === 1) cells[c] = value;
+    return cells;
+  };
 
 describe('loadDigitCsv: valid input', () => {
   it('parses LF and CRLF files identically, with or without a final newline', async () => {
@@ -105,13 +121,15 @@ describe('loadDigitCsv: valid input', () => {
     expectRows(await loadDigitCsv(quoted), 3);
     // A quoted header too.
     expectRows(await loadDigitCsv(quoted.replace(LABELLED_HEADER, HEADER_FIELDS.map((h) => `"${h}"`).join(','))), 3);
-    const zeros = await loadDigitCsv(makeCsv(3, { edit: (r, cells) => (r === 1 ? cells.map((c) => c.padStart(4, '0')) : cells) }));
+    const zeros = await loadDigitCsv(
+      makeCsv(3, { edit: (r, cells) => (r === 1 ? cells.map((c) => c.padStart(4, '0')) : cells) }),
+    );
     expectRows(zeros, 3);
   });
 
   it('matches csv-parse on random data, whatever the chunk boundaries', async () => {
     let seed = 7;
-    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
     const lines = [LABELLED_HEADER];
     for (let r = 0; r < 40; r++) {
       lines.push([rand(10), ...Array.from({ length: PIXELS }, () => (rand(3) === 0 ? rand(256) : 0))].join(','));
@@ -122,7 +140,9 @@ describe('loadDigitCsv: valid input', () => {
     const expectedLabels = Uint8Array.from(reference.map((row) => Number(row[0])));
     const bytes = enc(text);
     for (const size of [1, 2, 3, 7, 64, 1000, 3141, 1 << 20]) {
-      const chunks = Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+      const chunks = Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) =>
+        bytes.subarray(i * size, (i + 1) * size),
+      );
       const ds = await loadDigitCsv(Readable.from(chunks));
       expect(ds.count).toBe(40);
       expect(ds.pixels).toEqual(expectedPixels);
@@ -142,7 +162,9 @@ describe('loadDigitCsv: valid input', () => {
 
     // A stream is not read past the limit.
     let pulled = 0;
-    const lines = makeCsv(1000).split('\n').map((l) => `${l}\n`);
+    const lines = makeCsv(1000)
+      .split('\n')
+      .map((l) => `${l}\n`);
     async function* source(): AsyncGenerator<string> {
       for (const line of lines) {
         pulled++;
@@ -174,25 +196,82 @@ describe('loadDigitCsv: valid input', () => {
 
 describe('loadDigitCsv: malformed input', () => {
   const header = LABELLED_HEADER;
-  const cases: { name: string; input: string | Uint8Array; code: DigitInputErrorCode; line?: number; column?: number; options?: LoadDigitCsvOptions }[] = [
+  const cases: {
+    name: string;
+    input: string | Uint8Array;
+    code: DigitInputErrorCode;
+    line?: number;
+    column?: number;
+    options?: LoadDigitCsvOptions;
+  }[] = [
     { name: 'empty input', input: '', code: 'EMPTY' },
     { name: 'only whitespace', input: ' \r\n\n\t\n', code: 'EMPTY' },
     { name: 'only a BOM', input: enc('\uFEFF'), code: 'EMPTY' },
     { name: 'header only', input: `${header}\n`, code: 'HEADER_ONLY', line: 1 },
     { name: 'header and blank lines', input: `${header}\r\n\r\n\r\n`, code: 'HEADER_ONLY', line: 1 },
-    { name: 'wrong header field', input: makeCsv(2).replace('pixel5,', 'pixel55,'), code: 'BAD_HEADER', line: 1, column: 7 },
+    {
+      name: 'wrong header field',
+      input: makeCsv(2).replace('pixel5,', 'pixel55,'),
+      code: 'BAD_HEADER',
+      line: 1,
+      column: 7,
+    },
     { name: 'capitalised label', input: makeCsv(2).replace('label', 'Label'), code: 'BAD_HEADER', line: 1, column: 1 },
     { name: 'short header', input: makeCsv(2).replace(',pixel783', ''), code: 'BAD_HEADER', line: 1, column: 785 },
-    { name: 'extra header field', input: makeCsv(2).replace('pixel783', 'pixel783,extra'), code: 'BAD_HEADER', line: 1, column: 786 },
+    {
+      name: 'extra header field',
+      input: makeCsv(2).replace('pixel783', 'pixel783,extra'),
+      code: 'BAD_HEADER',
+      line: 1,
+      column: 786,
+    },
     { name: 'no header', input: makeCsv(3).split('\n').slice(1).join('\n'), code: 'BAD_HEADER', line: 1, column: 1 },
-    { name: 'space in header', input: makeCsv(2).replace('pixel9,', 'pixel9 ,'), code: 'BAD_HEADER', line: 1, column: 11 },
+    {
+      name: 'space in header',
+      input: makeCsv(2).replace('pixel9,', 'pixel9 ,'),
+      code: 'BAD_HEADER',
+      line: 1,
+      column: 11,
+    },
     { name: 'blank first line', input: `\n${makeCsv(2)}`, code: 'BAD_HEADER', line: 1, column: 1 },
-    { name: 'labelled: true on test.csv', input: makeCsv(2, { labelled: false }), code: 'BAD_HEADER', line: 1, column: 1, options: { labelled: true } },
-    { name: 'labelled: false on train.csv', input: makeCsv(2), code: 'BAD_HEADER', line: 1, column: 1, options: { labelled: false } },
-    { name: 'row with a missing field', input: makeCsv(3, { edit: (r, c) => (r === 1 ? c.slice(0, -1) : c) }), code: 'COLUMN_COUNT', line: 3, column: 785 },
-    { name: 'row with an extra field', input: makeCsv(3, { edit: (r, c) => (r === 1 ? [...c, '0'] : c) }), code: 'COLUMN_COUNT', line: 3, column: 786 },
+    {
+      name: 'labelled: true on test.csv',
+      input: makeCsv(2, { labelled: false }),
+      code: 'BAD_HEADER',
+      line: 1,
+      column: 1,
+      options: { labelled: true },
+    },
+    {
+      name: 'labelled: false on train.csv',
+      input: makeCsv(2),
+      code: 'BAD_HEADER',
+      line: 1,
+      column: 1,
+      options: { labelled: false },
+    },
+    {
+      name: 'row with a missing field',
+      input: makeCsv(3, { edit: (r, c) => (r === 1 ? c.slice(0, -1) : c) }),
+      code: 'COLUMN_COUNT',
+      line: 3,
+      column: 785,
+    },
+    {
+      name: 'row with an extra field',
+      input: makeCsv(3, { edit: (r, c) => (r === 1 ? [...c, '0'] : c) }),
+      code: 'COLUMN_COUNT',
+      line: 3,
+      column: 786,
+    },
     { name: 'truncated last row', input: makeCsv(3).slice(0, -1000), code: 'COLUMN_COUNT', line: 4, column: 505 },
-    { name: 'blank line between rows', input: makeCsv(3, { edit: (r, c) => (r === 1 ? '' : c) }), code: 'COLUMN_COUNT', line: 3, column: 1 },
+    {
+      name: 'blank line between rows',
+      input: makeCsv(3, { edit: (r, c) => (r === 1 ? '' : c) }),
+      code: 'COLUMN_COUNT',
+      line: 3,
+      column: 1,
+    },
     { name: 'decimal pixel', input: makeCsv(3, { edit: setCell(11, '1.5') }), code: 'BAD_CELL', line: 3, column: 12 },
     { name: 'word pixel', input: makeCsv(3, { edit: setCell(11, 'abc') }), code: 'BAD_CELL', line: 3, column: 12 },
     { name: 'leading space', input: makeCsv(3, { edit: setCell(11, ' 3') }), code: 'BAD_CELL', line: 3, column: 12 },
@@ -200,24 +279,84 @@ describe('loadDigitCsv: malformed input', () => {
     { name: 'empty cell', input: makeCsv(3, { edit: setCell(11, '') }), code: 'BAD_CELL', line: 3, column: 12 },
     { name: 'empty last cell', input: makeCsv(3, { edit: setCell(784, '') }), code: 'BAD_CELL', line: 3, column: 785 },
     { name: 'plus sign', input: makeCsv(3, { edit: setCell(2, '+3') }), code: 'BAD_CELL', line: 3, column: 3 },
-    { name: 'unterminated quote', input: makeCsv(3, { edit: setCell(5, '"12') }), code: 'BAD_CELL', line: 3, column: 6 },
-    { name: 'text after a closing quote', input: makeCsv(3, { edit: setCell(5, '"12"3') }), code: 'BAD_CELL', line: 3, column: 6 },
+    {
+      name: 'unterminated quote',
+      input: makeCsv(3, { edit: setCell(5, '"12') }),
+      code: 'BAD_CELL',
+      line: 3,
+      column: 6,
+    },
+    {
+      name: 'text after a closing quote',
+      input: makeCsv(3, { edit: setCell(5, '"12"3') }),
+      code: 'BAD_CELL',
+      line: 3,
+      column: 6,
+    },
     { name: 'pixel 256', input: makeCsv(3, { edit: setCell(11, '256') }), code: 'PIXEL_RANGE', line: 3, column: 12 },
     { name: 'pixel 1000', input: makeCsv(3, { edit: setCell(11, '1000') }), code: 'PIXEL_RANGE', line: 3, column: 12 },
-    { name: 'negative pixel', input: makeCsv(3, { edit: setCell(11, '-1') }), code: 'PIXEL_RANGE', line: 3, column: 12 },
+    {
+      name: 'negative pixel',
+      input: makeCsv(3, { edit: setCell(11, '-1') }),
+      code: 'PIXEL_RANGE',
+      line: 3,
+      column: 12,
+    },
     { name: 'label 10', input: makeCsv(3, { edit: setCell(0, '10') }), code: 'LABEL_RANGE', line: 3, column: 1 },
     { name: 'non-numeric label', input: makeCsv(3, { edit: setCell(0, 'x') }), code: 'BAD_CELL', line: 3, column: 1 },
-    { name: 'unlabelled pixel out of range', input: makeCsv(3, { labelled: false, edit: setCell(783, '300') }), code: 'PIXEL_RANGE', line: 3, column: 784 },
-    { name: 'UTF-16 BOM', input: cat(Uint8Array.of(0xff, 0xfe), enc(makeCsv(1))), code: 'BAD_ENCODING', line: 1, column: 1 },
-    { name: 'UTF-16 without BOM (NUL bytes)', input: enc(makeCsv(1)).reduce((out, b, i) => (out.set([b, 0], 2 * i), out), new Uint8Array(2 * enc(makeCsv(1)).length)), code: 'BAD_ENCODING', line: 1, column: 1 },
-    { name: 'NUL byte in a row', input: makeCsv(3, { edit: setCell(3, '1\u00002') }), code: 'BAD_ENCODING', line: 3, column: 4 },
-    { name: 'invalid UTF-8', input: (() => { const b = enc(makeCsv(3, { edit: setCell(3, 'Z') })); b[b.indexOf(90)] = 0xff; return b; })(), code: 'BAD_ENCODING', line: 3, column: 4 },
+    {
+      name: 'unlabelled pixel out of range',
+      input: makeCsv(3, { labelled: false, edit: setCell(783, '300') }),
+      code: 'PIXEL_RANGE',
+      line: 3,
+      column: 784,
+    },
+    {
+      name: 'UTF-16 BOM',
+      input: cat(Uint8Array.of(0xff, 0xfe), enc(makeCsv(1))),
+      code: 'BAD_ENCODING',
+      line: 1,
+      column: 1,
+    },
+    {
+      name: 'UTF-16 without BOM (NUL bytes)',
+      input: enc(makeCsv(1)).reduce(
+        (out, b, i) => (out.set([b, 0], 2 * i), out),
+        new Uint8Array(2 * enc(makeCsv(1)).length),
+      ),
+      code: 'BAD_ENCODING',
+      line: 1,
+      column: 1,
+    },
+    {
+      name: 'NUL byte in a row',
+      input: makeCsv(3, { edit: setCell(3, '1\u00002') }),
+      code: 'BAD_ENCODING',
+      line: 3,
+      column: 4,
+    },
+    {
+      name: 'invalid UTF-8',
+      input: (() => {
+        const b = enc(makeCsv(3, { edit: setCell(3, 'Z') }));
+        b[b.indexOf(90)] = 0xff;
+        return b;
+      })(),
+      code: 'BAD_ENCODING',
+      line: 3,
+      column: 4,
+    },
     { name: 'non-ASCII character', input: makeCsv(3, { edit: setCell(3, 'é') }), code: 'BAD_CELL', line: 3, column: 4 },
   ];
 
   for (const { name, input, code, line, column, options } of cases) {
     it(`${name} -> ${code}${line === undefined ? '' : ` at ${line}:${column ?? ''}`}`, async () => {
-      const e = await expectInputError(loadDigitCsv(typeof input === 'string' ? { text: input } : input, options), code, line, column);
+      const e = await expectInputError(
+        loadDigitCsv(typeof input === 'string' ? { text: input } : input, options),
+        code,
+        line,
+        column,
+      );
       expect(e.file).toBe(typeof input === 'string' ? '<text>' : '<bytes>');
       // Same error whatever the chunking: one byte at a time through a stream.
       const bytes = typeof input === 'string' ? enc(input) : input;
@@ -229,9 +368,19 @@ describe('loadDigitCsv: malformed input', () => {
   }
 
   it('names the problem in the message', async () => {
-    const e = await expectInputError(loadDigitCsv(makeCsv(3, { edit: setCell(11, '1.5') }), { name: 'mine.csv' }), 'BAD_CELL', 3, 12);
+    const e = await expectInputError(
+      loadDigitCsv(makeCsv(3, { edit: setCell(11, '1.5') }), { name: 'mine.csv' }),
+      'BAD_CELL',
+      3,
+      12,
+    );
     expect(e.message).toBe('mine.csv:3:12: pixel10 is "1.5", not an integer');
-    const ragged = await expectInputError(loadDigitCsv(makeCsv(3, { edit: (r, c) => (r === 0 ? c.slice(0, 10) : c) })), 'COLUMN_COUNT', 2, 11);
+    const ragged = await expectInputError(
+      loadDigitCsv(makeCsv(3, { edit: (r, c) => (r === 0 ? c.slice(0, 10) : c) })),
+      'COLUMN_COUNT',
+      2,
+      11,
+    );
     expect(ragged.problem).toMatch(/expected 785 fields .*got 10/);
   });
 
@@ -290,14 +439,29 @@ describe('loadDigitCsv: sources', () => {
     expectRows(ds, 6);
     expect(ds.source).toBe(gz);
     const gzBytes = gzipSync(bytes);
-    expectRows(await loadDigitCsv(Readable.from(Array.from({ length: Math.ceil(gzBytes.length / 100) }, (_, i) => gzBytes.slice(i * 100, i * 100 + 100)))), 6);
+    expectRows(
+      await loadDigitCsv(
+        Readable.from(
+          Array.from({ length: Math.ceil(gzBytes.length / 100) }, (_, i) => gzBytes.slice(i * 100, i * 100 + 100)),
+        ),
+      ),
+      6,
+    );
     expectRows(await loadDigitCsv(new Blob([gzBytes])), 6);
   });
 
   it('reads zip members and names them in errors', async () => {
     const zip = join(dir, 'archive.zip');
     const bad = enc(makeCsv(3, { labelled: false, edit: setCell(3, 'x') }));
-    writeFileSync(zip, zipSync({ 'train.csv': bytes, 'test.csv': enc(makeCsv(2, { labelled: false })), 'bad.csv': bad, 'notes.txt': enc('hi') }));
+    writeFileSync(
+      zip,
+      zipSync({
+        'train.csv': bytes,
+        'test.csv': enc(makeCsv(2, { labelled: false })),
+        'bad.csv': bad,
+        'notes.txt': enc('hi'),
+      }),
+    );
     const ds = await loadDigitCsv(zip, { member: 'train.csv' });
     expectRows(ds, 6);
     expect(ds.source).toBe(`${zip}:train.csv`);

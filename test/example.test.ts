@@ -33,7 +33,10 @@ function csvFolder(name: string): string {
   const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
   const data = syntheticDigits(400);
   const row = (i: number): string => Array.from(data.pixels.subarray(i * 784, (i + 1) * 784)).join(',');
-  writeFileSync(join(folder, 'train.csv'), `label,${header}\n${Array.from({ length: 400 }, (_, i) => `${data.labels![i]},${row(i)}`).join('\n')}\n`);
+  writeFileSync(
+    join(folder, 'train.csv'),
+    `label,${header}\n${Array.from({ length: 400 }, (_, i) => `${data.labels![i]},${row(i)}`).join('\n')}\n`,
+  );
   writeFileSync(join(folder, 'test.csv'), `${header}\n${Array.from({ length: 50 }, (_, i) => row(i)).join('\n')}\n`);
   return folder;
 }
@@ -41,8 +44,21 @@ function csvFolder(name: string): string {
 describe('examples/kaggle.ts', () => {
   it('runs the whole pipeline on the embedded MNIST', () => {
     const out = join(dir, 'mnist');
-    const r = run('kaggle', ['--out', out, '--preset', 'fast', '--epochs', '1', '--train-limit', '3000', '--seed', '3']);
-    expect(r.stderr).toMatch(/preset fast: .*expect about [\d.]+ min and [\d.]+ % on MNIST's test images .* for the preset as is, not with --epochs --train-limit/);
+    const r = run('kaggle', [
+      '--out',
+      out,
+      '--preset',
+      'fast',
+      '--epochs',
+      '1',
+      '--train-limit',
+      '3000',
+      '--seed',
+      '3',
+    ]);
+    expect(r.stderr).toMatch(
+      /preset fast: .*expect about [\d.]+ min and [\d.]+ % on MNIST's test images .* for the preset as is, not with --epochs --train-limit/,
+    );
     expect(r.stderr).toMatch(/test accuracy \d+\.\d+ %/);
     expect(r.code).toBe(0);
     expect(existsSync(join(out, 'best-model/model.json'))).toBe(true);
@@ -58,14 +74,24 @@ describe('examples/kaggle.ts', () => {
     expect(png.width).toBeGreaterThan(200);
     expect(readFileSync(join(out, 'predictions.svg'), 'utf8')).toContain('<svg');
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-    expect(record.settings).toMatchObject({ model: 'compact', epochs: 1, seed: 3, trainLimit: 3000, preset: 'fast', ensemble: 1 });
+    expect(record.settings).toMatchObject({
+      model: 'compact',
+      epochs: 1,
+      seed: 3,
+      trainLimit: 3000,
+      preset: 'fast',
+      ensemble: 1,
+    });
     expect(record.recipe).toMatchObject({ augment: { rotation: 10, shift: 2.5, zoom: 0.1 }, tta: false });
     expect(record.testAccuracy).toBeGreaterThan(0.8);
 
     // The predict script reloads the best model and writes the same submission.
     const again = join(dir, 'again.csv');
     const mnistCsv = join(dir, 'tiny-test.csv');
-    writeFileSync(mnistCsv, `${['label', ...Array.from({ length: 784 }, (_, i) => `pixel${i}`)].join(',')}\n${`3,${new Array(784).fill(0).join(',')}\n`.repeat(5)}`);
+    writeFileSync(
+      mnistCsv,
+      `${['label', ...Array.from({ length: 784 }, (_, i) => `pixel${i}`)].join(',')}\n${`3,${new Array(784).fill(0).join(',')}\n`.repeat(5)}`,
+    );
     const p = run('predict', ['--model', join(out, 'best-model'), '--data', mnistCsv, '--out', again]);
     expect(p.stderr).toContain('wrote');
     expect(p.code).toBe(0);
@@ -87,7 +113,17 @@ describe('examples/kaggle.ts', () => {
     expect(record.models).toHaveLength(2);
     expect(record.settings).toMatchObject({ preset: 'fast', ensemble: 2, epochs: 2 });
     expect(lines(join(out, 'submission.csv'))).toHaveLength(51);
-    const p = run('predict', ['--model', join(out, 'best-model-1'), '--model', join(out, 'best-model-2'), '--data', folder, '--out', join(dir, 'ensemble.csv'), '--tta']);
+    const p = run('predict', [
+      '--model',
+      join(out, 'best-model-1'),
+      '--model',
+      join(out, 'best-model-2'),
+      '--data',
+      folder,
+      '--out',
+      join(dir, 'ensemble.csv'),
+      '--tta',
+    ]);
     expect(p.code, p.stderr).toBe(0);
     expect(p.stderr).toMatch(/with 2 model\(s\) and 5 test-time views/);
     expect(lines(join(dir, 'ensemble.csv'))).toHaveLength(51);
@@ -108,24 +144,66 @@ describe('examples/kaggle.ts', () => {
     expect(history).toHaveLength(3);
     expect(history[2]).toMatch(/^2,[\d.]+,[\d.]+,[\d.]+,[\d.]+,,$/);
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-    expect(record).toMatchObject({ trainImages: 400, validationImages: 0, validationAccuracy: null, settings: { holdout: 0 } });
+    expect(record).toMatchObject({
+      trainImages: 400,
+      validationImages: 0,
+      validationAccuracy: null,
+      settings: { holdout: 0 },
+    });
     expect(record.models[0].best_loss).toBeGreaterThan(0);
     expect(existsSync(join(out, 'best-model/model.json'))).toBe(true);
     expect(lines(join(out, 'submission.csv'))).toHaveLength(51);
 
     // The default hold-out is a stratified 10 %; another fraction is recorded, and a run with other settings is not taken for finished.
-    const fifth = run('kaggle', ['--data', folder, '--out', join(dir, 'fifth-out'), '--model', 'compact', '--epochs', '1', '--holdout', '0.2']);
+    const fifth = run('kaggle', [
+      '--data',
+      folder,
+      '--out',
+      join(dir, 'fifth-out'),
+      '--model',
+      'compact',
+      '--epochs',
+      '1',
+      '--holdout',
+      '0.2',
+    ]);
     expect(fifth.code, fifth.stderr).toBe(0);
-    expect(JSON.parse(readFileSync(join(dir, 'fifth-out/run.json'), 'utf8'))).toMatchObject({ trainImages: 320, validationImages: 80, settings: { holdout: 0.2 } });
+    expect(JSON.parse(readFileSync(join(dir, 'fifth-out/run.json'), 'utf8'))).toMatchObject({
+      trainImages: 320,
+      validationImages: 80,
+      settings: { holdout: 0.2 },
+    });
     expect(fifth.stderr).toMatch(/validation accuracy [\d.]+ % on 80 held-out images/);
-    const tenth = run('kaggle', ['--data', folder, '--out', join(dir, 'tenth-out'), '--preset', 'fast', '--epochs', '1', '--holdout', '0.1']);
+    const tenth = run('kaggle', [
+      '--data',
+      folder,
+      '--out',
+      join(dir, 'tenth-out'),
+      '--preset',
+      'fast',
+      '--epochs',
+      '1',
+      '--holdout',
+      '0.1',
+    ]);
     expect(tenth.code, tenth.stderr).toBe(0);
     expect(tenth.stderr).toMatch(/for the preset as is, not with --epochs\n/);
   });
 
   it.skipIf(!existsSync(COMPETITION_ZIP))('runs on the competition zip and writes 28,000 rows', () => {
     const out = join(dir, 'kaggle');
-    const r = run('kaggle', ['--data', COMPETITION_ZIP, '--out', out, '--model', 'compact', '--epochs', '1', '--train-limit', '2000']);
+    const r = run('kaggle', [
+      '--data',
+      COMPETITION_ZIP,
+      '--out',
+      out,
+      '--model',
+      'compact',
+      '--epochs',
+      '1',
+      '--train-limit',
+      '2000',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const submission = lines(join(out, 'submission.csv'));
     expect(submission).toHaveLength(28_001);
@@ -136,7 +214,10 @@ describe('examples/kaggle.ts', () => {
     const bad = join(dir, 'bad-data');
     mkdirSync(bad);
     const header = ['label', ...Array.from({ length: 784 }, (_, i) => `pixel${i}`)].join(',');
-    writeFileSync(join(bad, 'train.csv'), `${header}\r\n1,${new Array(784).fill(0).join(',')}\r\n2,${new Array(783).fill(0).join(',')}\r\n`);
+    writeFileSync(
+      join(bad, 'train.csv'),
+      `${header}\r\n1,${new Array(784).fill(0).join(',')}\r\n2,${new Array(783).fill(0).join(',')}\r\n`,
+    );
     writeFileSync(join(bad, 'test.csv'), `${header.slice(6)}\n${new Array(784).fill(0).join(',')}\n`);
     const cases: [string[], RegExp][] = [
       [['--data', bad], /train\.csv:3:.*785.*784|train\.csv:3/],

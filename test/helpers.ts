@@ -31,13 +31,14 @@ export function syntheticDigits(count: number, seed = 1): DigitDataset {
   const pixels = new Uint8Array(count * 784);
   const labels = new Uint8Array(count);
   let s = seed;
-  const rand = (): number => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rand = (): number => (s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32;
   for (let i = 0; i < count; i++) {
     const label = i % 10;
     labels[i] = label;
     const row = 2 + (label % 5) * 5;
     const col = label < 5 ? 4 : 16;
-    for (let y = row; y < row + 5; y++) for (let x = col; x < col + 8; x++) pixels[i * 784 + y * 28 + x] = 200 + Math.floor(rand() * 55);
+    for (let y = row; y < row + 5; y++)
+      for (let x = col; x < col + 8; x++) pixels[i * 784 + y * 28 + x] = 200 + Math.floor(rand() * 55);
     for (let k = 0; k < 20; k++) pixels[i * 784 + Math.floor(rand() * 784)] = Math.floor(rand() * 80);
   }
   return createDigitDataset(pixels, labels, 'synthetic');

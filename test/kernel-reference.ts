@@ -46,31 +46,110 @@ export interface ConvCase extends ConvShape {
 /** The shapes both backends' kernels are checked on: the seed net's two convs, padding, strides, odd sizes, batch 1. */
 export const CONV_CASES: readonly ConvCase[] = [
   { name: 'seed conv1 5x5 valid', x: [4, 28, 28, 1], filter: [5, 5, 1, 100], strides: 1, pad: 'valid' },
-  { name: 'seed conv2 5x5 valid', x: [2, 24, 24, 100], filter: [5, 5, 100, 50], strides: 1, pad: 'valid', float64FilterReference: true },
+  {
+    name: 'seed conv2 5x5 valid',
+    x: [2, 24, 24, 100],
+    filter: [5, 5, 100, 50],
+    strides: 1,
+    pad: 'valid',
+    float64FilterReference: true,
+  },
   { name: '3x3 same', x: [4, 12, 12, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
   { name: '5x5 same stride 2', x: [4, 14, 14, 6], filter: [5, 5, 6, 10], strides: 2, pad: 'same' },
   { name: '3x3 valid stride 2, odd size', x: [3, 13, 11, 5], filter: [3, 3, 5, 7], strides: 2, pad: 'valid' },
-  { name: '2x2 same stride 2, odd size (negative end pad)', x: [2, 7, 9, 3], filter: [2, 2, 3, 4], strides: 2, pad: 'same' },
+  {
+    name: '2x2 same stride 2, odd size (negative end pad)',
+    x: [2, 7, 9, 3],
+    filter: [2, 2, 3, 4],
+    strides: 2,
+    pad: 'same',
+  },
   { name: 'batch 1, odd sizes, 4x3 same', x: [1, 9, 7, 3], filter: [4, 3, 3, 5], strides: 1, pad: 'same' },
   { name: 'batch 1, 1x1 valid', x: [1, 5, 5, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
   { name: 'head: 4x4 valid to 1x1', x: [3, 4, 4, 6], filter: [4, 4, 6, 8], strides: 1, pad: 'valid' },
   { name: 'small output: 3x3 valid 5x5 to 3x3', x: [2, 5, 5, 4], filter: [3, 3, 4, 6], strides: 1, pad: 'valid' },
   // Strided, even sizes, dy of 64+ positions: the sub-pixel route on wasm (one stride-1 convolution per output phase).
-  { name: 'sub-pixel: 5x5 same stride 2, 16x16, 6 -> 10 channels', x: [2, 16, 16, 6], filter: [5, 5, 6, 10], strides: 2, pad: 'same' },
-  { name: 'sub-pixel: 4x4 valid stride 2, 20x18 -> 9x8', x: [2, 20, 18, 4], filter: [4, 4, 4, 8], strides: 2, pad: 'valid' },
+  {
+    name: 'sub-pixel: 5x5 same stride 2, 16x16, 6 -> 10 channels',
+    x: [2, 16, 16, 6],
+    filter: [5, 5, 6, 10],
+    strides: 2,
+    pad: 'same',
+  },
+  {
+    name: 'sub-pixel: 4x4 valid stride 2, 20x18 -> 9x8',
+    x: [2, 20, 18, 4],
+    filter: [4, 4, 4, 8],
+    strides: 2,
+    pad: 'valid',
+  },
   // One input channel (a first layer; its own SIMD route on wasm): blocks of 32 and of 4 output channels, strides, edges.
-  { name: 'first layer: 3x3 same, 1 -> 32 channels (lean)', x: [4, 28, 28, 1], filter: [3, 3, 1, 32], strides: 1, pad: 'same' },
-  { name: 'first layer: 5x5 same stride 2, odd sizes, 1 -> 12 channels', x: [3, 13, 11, 1], filter: [5, 5, 1, 12], strides: 2, pad: 'same' },
-  { name: 'first layer: 4x3 valid stride 2, 1 -> 36 channels', x: [2, 9, 10, 1], filter: [4, 3, 1, 36], strides: 2, pad: 'valid' },
-  { name: 'first layer: 3x3 same, 1 -> 6 channels (no SIMD route)', x: [2, 8, 7, 1], filter: [3, 3, 1, 6], strides: 1, pad: 'same' },
+  {
+    name: 'first layer: 3x3 same, 1 -> 32 channels (lean)',
+    x: [4, 28, 28, 1],
+    filter: [3, 3, 1, 32],
+    strides: 1,
+    pad: 'same',
+  },
+  {
+    name: 'first layer: 5x5 same stride 2, odd sizes, 1 -> 12 channels',
+    x: [3, 13, 11, 1],
+    filter: [5, 5, 1, 12],
+    strides: 2,
+    pad: 'same',
+  },
+  {
+    name: 'first layer: 4x3 valid stride 2, 1 -> 36 channels',
+    x: [2, 9, 10, 1],
+    filter: [4, 3, 1, 36],
+    strides: 2,
+    pad: 'valid',
+  },
+  {
+    name: 'first layer: 3x3 same, 1 -> 6 channels (no SIMD route)',
+    x: [2, 8, 7, 1],
+    filter: [3, 3, 1, 6],
+    strides: 1,
+    pad: 'same',
+  },
   // Winograd on wasm: channel counts off the 4-lane vectors, outputs not a multiple of the 4x4 tile.
-  { name: 'Winograd: 5x5 same, odd sizes, 22 -> 50 channels', x: [2, 11, 9, 22], filter: [5, 5, 22, 50], strides: 1, pad: 'same' },
-  { name: 'Winograd: 5x5 valid 10x7 to 6x3, 36 -> 36 channels', x: [3, 10, 7, 36], filter: [5, 5, 36, 36], strides: 1, pad: 'valid' },
+  {
+    name: 'Winograd: 5x5 same, odd sizes, 22 -> 50 channels',
+    x: [2, 11, 9, 22],
+    filter: [5, 5, 22, 50],
+    strides: 1,
+    pad: 'same',
+  },
+  {
+    name: 'Winograd: 5x5 valid 10x7 to 6x3, 36 -> 36 channels',
+    x: [3, 10, 7, 36],
+    filter: [5, 5, 36, 36],
+    strides: 1,
+    pad: 'valid',
+  },
   // More input than output channels: the filter gradient's products are computed as Xᵀ·D.
   { name: 'Winograd: 5x5 same, 61 -> 13 channels', x: [2, 9, 10, 61], filter: [5, 5, 61, 13], strides: 1, pad: 'same' },
-  { name: 'Winograd: 3x3 same, odd sizes, 22 -> 50 channels', x: [2, 11, 9, 22], filter: [3, 3, 22, 50], strides: 1, pad: 'same' },
-  { name: 'Winograd: 3x3 valid 10x7 to 8x5, 36 -> 36 channels', x: [3, 10, 7, 36], filter: [3, 3, 36, 36], strides: 1, pad: 'valid' },
-  { name: 'Winograd: 3x3 valid, 61 -> 17 channels', x: [2, 9, 10, 61], filter: [3, 3, 61, 17], strides: 1, pad: 'valid' },
+  {
+    name: 'Winograd: 3x3 same, odd sizes, 22 -> 50 channels',
+    x: [2, 11, 9, 22],
+    filter: [3, 3, 22, 50],
+    strides: 1,
+    pad: 'same',
+  },
+  {
+    name: 'Winograd: 3x3 valid 10x7 to 8x5, 36 -> 36 channels',
+    x: [3, 10, 7, 36],
+    filter: [3, 3, 36, 36],
+    strides: 1,
+    pad: 'valid',
+  },
+  {
+    name: 'Winograd: 3x3 valid, 61 -> 17 channels',
+    x: [2, 9, 10, 61],
+    filter: [3, 3, 61, 17],
+    strides: 1,
+    pad: 'valid',
+  },
 ];
 
 /** dW[kh,kw,ci,co] = sum x[b, oh*s + kh - padTop, ow*s + kw - padLeft, ci] * dy[b,oh,ow,co], in float64. */
@@ -133,9 +212,9 @@ export interface MatMulCase {
 
 /** Matmul shapes both kernel suites check: a dense layer's three products, transposes, broadcast batches. */
 export const MATMUL_CASES: readonly MatMulCase[] = [
-    { a: [64, 300], b: [300, 40], ta: false, tb: false },
-    { a: [300, 64], b: [300, 40], ta: true, tb: false },
-    { a: [64, 300], b: [40, 300], ta: false, tb: true },
-    { a: [300, 64], b: [40, 300], ta: true, tb: true },
-    { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true },
+  { a: [64, 300], b: [300, 40], ta: false, tb: false },
+  { a: [300, 64], b: [300, 40], ta: true, tb: false },
+  { a: [64, 300], b: [40, 300], ta: false, tb: true },
+  { a: [300, 64], b: [40, 300], ta: true, tb: true },
+  { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true },
 ];

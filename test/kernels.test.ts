@@ -13,8 +13,17 @@ import {
   conv2DBackpropInputSingleChannelSimd,
   setSimdSingleChannelConvEnabled,
 } from '../src/kernels/single_channel_conv_simd.js';
-import { CONV_CASES, MATMUL_CASES, float64FilterGrad, type ConvCase, oneHot, relativeError, seedNet, sizeOf, values } from './kernel-reference.js';
-
+import {
+  CONV_CASES,
+  MATMUL_CASES,
+  float64FilterGrad,
+  type ConvCase,
+  oneHot,
+  relativeError,
+  seedNet,
+  sizeOf,
+  values,
+} from './kernel-reference.js';
 
 const TOLERANCE = 1e-4;
 
@@ -22,7 +31,6 @@ async function use(backend: 'cpu' | 'wasm'): Promise<void> {
   expect(await tf.setBackend(backend)).toBe(true);
   await tf.ready();
 }
-
 
 interface ConvGrads {
   dx: Float32Array;
@@ -36,7 +44,8 @@ async function convGrads(c: ConvCase, wantFilter = true): Promise<ConvGrads | { 
   const yShape = tf.conv2d(x, f, c.strides, c.pad);
   const r = tf.tensor(values(sizeOf(yShape.shape), 3), yShape.shape);
   yShape.dispose();
-  const loss = (a: tf.Tensor, b: tf.Tensor): tf.Scalar => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad), r));
+  const loss = (a: tf.Tensor, b: tf.Tensor): tf.Scalar =>
+    tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad), r));
   try {
     if (!wantFilter) {
       const dx = tf.grad((a: tf.Tensor) => loss(a, f))(x);
@@ -65,10 +74,17 @@ const CASES = CONV_CASES;
 async function seedNetGrads(weights: Float32Array[], batch: number): Promise<Float32Array[]> {
   const model = seedNet();
   model.setWeights(weights.map((w, i) => tf.tensor(w, model.getWeights()[i]?.shape)));
-  const xs = tf.tensor4d(values(batch * 784, 7).map((v) => v + 0.5), [batch, 28, 28, 1]);
+  const xs = tf.tensor4d(
+    values(batch * 784, 7).map((v) => v + 0.5),
+    [batch, 28, 28, 1],
+  );
   const ys = oneHot(batch, 8);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const { grads } = tf.variableGrads(() => tf.mean(tfl.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar, vars);
+  const { grads } = tf.variableGrads(
+    () =>
+      tf.mean(tfl.metrics.categoricalCrossentropy(ys, model.apply(xs, { training: true }) as tf.Tensor)) as tf.Scalar,
+    vars,
+  );
   const out: Float32Array[] = [];
   for (const v of vars) out.push((await (grads[v.name] as tf.Tensor).data()) as Float32Array);
   tf.dispose([xs, ys, Object.values(grads)]);
@@ -166,7 +182,14 @@ describe('wasm training kernels', () => {
     });
 
     /** y, dx and dW of a valid stride-1 convolution of x [64, side, side, cin] by a [k, k, cin, cout] filter, by each route. */
-    const compareRoutes = (switchRoute: (winograd: boolean) => void, side: number, k: number, cin: number, cout: number, seed: number): void => {
+    const compareRoutes = (
+      switchRoute: (winograd: boolean) => void,
+      side: number,
+      k: number,
+      cin: number,
+      cout: number,
+      seed: number,
+    ): void => {
       const out = side - k + 1;
       const run = (winograd: boolean): Float32Array[] => {
         switchRoute(winograd);
@@ -174,7 +197,9 @@ describe('wasm training kernels', () => {
           const x = tf.tensor4d(values(64 * side * side * cin, seed), [64, side, side, cin]);
           const f = tf.tensor4d(values(k * k * cin * cout, seed + 1), [k, k, cin, cout]);
           const r = tf.tensor4d(values(64 * out * out * cout, seed + 2), [64, out, out, cout]);
-          const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'), r)))([x, f]);
+          const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'), r)),
+          )([x, f]);
           const y = tf.conv2d(x, f, 1, 'valid');
           return [y, dx as tf.Tensor, dW as tf.Tensor].map((t) => t.dataSync() as Float32Array);
         });
@@ -224,7 +249,24 @@ describe('wasm training kernels', () => {
   });
 
   it('tiles like the cpu backend, broadcasting size-1 axes fast and delegating the rest', async () => {
-    const cases: [number[], number[]][] = [[[1, 1, 1, 32], [4, 6, 6, 1]], [[1, 3], [5, 1]], [[2, 3], [2, 2]], [[3, 1], [1, 4]]];
+    const cases: [number[], number[]][] = [
+      [
+        [1, 1, 1, 32],
+        [4, 6, 6, 1],
+      ],
+      [
+        [1, 3],
+        [5, 1],
+      ],
+      [
+        [2, 3],
+        [2, 2],
+      ],
+      [
+        [3, 1],
+        [1, 4],
+      ],
+    ];
     for (const [shape, reps] of cases) {
       const x = values(sizeOf(shape), shape.length);
       await use('cpu');
@@ -240,8 +282,14 @@ describe('wasm training kernels', () => {
   it('sums and averages over leading axes like the cpu backend, and delegates other axes', async () => {
     // Leading-axes cases take our path (odd row counts exercise the 8-row unrolling's tail); the rest go to stock.
     const cases: [number[], number | number[], boolean][] = [
-      [[3, 5, 7, 4], [0, 1, 2], false], [[3, 5, 7, 4], [0, 1, 2], true], [[9, 6], 0, false], [[17, 2, 3], [1, 0], true],
-      [[4, 5, 6], [2], false], [[4, 5, 6], [0, 1, 2], false], [[4, 5, 6], [0, 2], true], [[4, 5], -2, false],
+      [[3, 5, 7, 4], [0, 1, 2], false],
+      [[3, 5, 7, 4], [0, 1, 2], true],
+      [[9, 6], 0, false],
+      [[17, 2, 3], [1, 0], true],
+      [[4, 5, 6], [2], false],
+      [[4, 5, 6], [0, 1, 2], false],
+      [[4, 5, 6], [0, 2], true],
+      [[4, 5], -2, false],
     ];
     for (const [shape, axis, keepDims] of cases) {
       const x = values(sizeOf(shape), shape.length).map((v) => v * 100);
@@ -265,20 +313,28 @@ describe('wasm training kernels', () => {
   it('backpropagates max pooling like the cpu backend, ties and odd edges included', async () => {
     // Overlapping windows add up where they share a maximum (the stock wasm kernel gets that case wrong).
     const cases: [number[], number, number, 'valid' | 'same'][] = [
-      [[2, 6, 8, 3], 2, 2, 'valid'], [[2, 7, 5, 4], 2, 2, 'valid'], [[1, 9, 9, 2], 3, 3, 'valid'],
-      [[1, 6, 6, 2], 3, 2, 'valid'], [[2, 5, 5, 3], 2, 2, 'same'],
+      [[2, 6, 8, 3], 2, 2, 'valid'],
+      [[2, 7, 5, 4], 2, 2, 'valid'],
+      [[1, 9, 9, 2], 3, 3, 'valid'],
+      [[1, 6, 6, 2], 3, 2, 'valid'],
+      [[2, 5, 5, 3], 2, 2, 'same'],
       // Channels in fours take the SIMD route for 2x2/2 pools: even, odd and 'same' (unpadded) sizes.
-      [[2, 6, 8, 4], 2, 2, 'valid'], [[2, 7, 5, 8], 2, 2, 'valid'], [[1, 10, 10, 12], 2, 2, 'same'],
+      [[2, 6, 8, 4], 2, 2, 'valid'],
+      [[2, 7, 5, 8], 2, 2, 'valid'],
+      [[1, 10, 10, 12], 2, 2, 'same'],
     ];
     for (const [shape, size, stride, pad] of cases) {
       // Rounded values make ties common, so the first-maximum rule is checked too.
       const x = values(sizeOf(shape), 5).map((v) => Math.round(v * 4));
-      const grad = (): Float32Array => tf.tidy(() => {
-        const input = tf.tensor4d(x, shape as [number, number, number, number]);
-        const y = tf.maxPool(input, size, stride, pad);
-        const dy = tf.tensor(values(sizeOf(y.shape), 6), y.shape);
-        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, size, stride, pad), dy)))(input).dataSync() as Float32Array;
-      });
+      const grad = (): Float32Array =>
+        tf.tidy(() => {
+          const input = tf.tensor4d(x, shape as [number, number, number, number]);
+          const y = tf.maxPool(input, size, stride, pad);
+          const dy = tf.tensor(values(sizeOf(y.shape), 6), y.shape);
+          return tf
+            .grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, size, stride, pad), dy)))(input)
+            .dataSync() as Float32Array;
+        });
       await use('cpu');
       const expected = grad().slice();
       await use('wasm');
@@ -318,15 +374,20 @@ describe('wasm training kernels', () => {
     await use('wasm');
     const backend = tf.backend();
     if (!isNativeBackend(backend)) throw new Error('the wasm backend should have heap access');
-    const info = (x: [number, number, number, number], filter: [number, number, number, number]): tf.backend_util.Conv2DInfo =>
-      tf.backend_util.computeConv2DInfo(x, filter, 1, 1, 'same');
+    const info = (
+      x: [number, number, number, number],
+      filter: [number, number, number, number],
+    ): tf.backend_util.Conv2DInfo => tf.backend_util.computeConv2DInfo(x, filter, 1, 1, 'same');
     const x = tf.zeros([2, 6, 5, 1]);
     const dy = tf.zeros([2, 6, 5, 8]);
     const filter = tf.zeros([3, 3, 1, 8]);
     const fits = info([2, 6, 5, 1], [3, 3, 1, 8]);
     const dW = conv2DBackpropFilterSingleChannelSimd(backend, x, dy, fits);
     const dx = conv2DBackpropInputSingleChannelSimd(backend, dy, filter, fits);
-    expect([dW?.shape, dx?.shape]).toEqual([[3, 3, 1, 8], [2, 6, 5, 1]]);
+    expect([dW?.shape, dx?.shape]).toEqual([
+      [3, 3, 1, 8],
+      [2, 6, 5, 1],
+    ]);
     backend.disposeData(dW!.dataId);
     backend.disposeData(dx!.dataId);
     expect(conv2DBackpropFilterSingleChannelSimd(backend, x, dy, info([2, 6, 5, 1], [3, 3, 1, 6]))).toBeUndefined();
@@ -359,19 +420,45 @@ describe('wasm training kernels', () => {
 
   it('computes strided input gradients by sub-pixel phases as dy·Wᵀ + col2im does, padding and cropping each phase', async () => {
     await use('wasm');
-    const cases: { x: [number, number, number, number]; filter: [number, number, number, number]; strides: [number, number]; pad: ConvCase['pad'] }[] = [
+    const cases: {
+      x: [number, number, number, number];
+      filter: [number, number, number, number];
+      strides: [number, number];
+      pad: ConvCase['pad'];
+    }[] = [
       { x: [2, 8, 8, 64], filter: [5, 5, 64, 64], strides: [2, 2], pad: 'same' }, // strong's second 5x5/2
       { x: [3, 14, 10, 6], filter: [5, 5, 6, 10], strides: [2, 2], pad: 'same' },
       { x: [2, 12, 9, 3], filter: [3, 4, 3, 5], strides: [2, 3], pad: 'valid' }, // phases of 2 and 1 columns
-      { x: [2, 12, 12, 4], filter: [3, 3, 4, 8], strides: [2, 2], pad: [[0, 0], [4, 1], [1, 3], [0, 0]] }, // a top pad past the filter: phases drop rows
+      {
+        x: [2, 12, 12, 4],
+        filter: [3, 3, 4, 8],
+        strides: [2, 2],
+        pad: [
+          [0, 0],
+          [4, 1],
+          [1, 3],
+          [0, 0],
+        ],
+      }, // a top pad past the filter: phases drop rows
     ];
     try {
       for (const c of cases) {
         const info = tf.backend_util.computeConv2DInfo(c.x, c.filter, c.strides, 1, c.pad);
-        const dy = tf.tensor4d(values(c.x[0] * info.outHeight * info.outWidth * c.filter[3], 11), [c.x[0], info.outHeight, info.outWidth, c.filter[3]]);
+        const dy = tf.tensor4d(values(c.x[0] * info.outHeight * info.outWidth * c.filter[3], 11), [
+          c.x[0],
+          info.outHeight,
+          info.outWidth,
+          c.filter[3],
+        ]);
         const filter = tf.tensor4d(values(sizeOf(c.filter), 12), c.filter);
         const run = async (): Promise<Float32Array> => {
-          const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x }) as tf.Tensor;
+          const dx = tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropInput',
+              { dy, filter },
+              { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x },
+            ) as tf.Tensor;
           const out = (await dx.data()) as Float32Array;
           dx.dispose();
           return out;
@@ -380,7 +467,10 @@ describe('wasm training kernels', () => {
         const reference = await run();
         setSubPixelRoute('always');
         const before = tf.memory().numDataBuffers;
-        expect(relativeError(await run(), reference), `${c.x} ${c.filter} ${c.strides} ${JSON.stringify(c.pad)}`).toBeLessThan(1e-5);
+        expect(
+          relativeError(await run(), reference),
+          `${c.x} ${c.filter} ${c.strides} ${JSON.stringify(c.pad)}`,
+        ).toBeLessThan(1e-5);
         expect(tf.memory().numDataBuffers).toBe(before);
         tf.dispose([dy, filter]);
       }
@@ -418,7 +508,9 @@ describe('wasm training kernels', () => {
   it('trains a net with batch norm, max pooling, dropout and a stride-2 conv on wasm', async () => {
     await use('wasm');
     const model = tfl.sequential();
-    model.add(tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }));
+    model.add(
+      tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }),
+    );
     model.add(tfl.layers.batchNormalization());
     model.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
     model.add(tfl.layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }));
@@ -426,7 +518,10 @@ describe('wasm training kernels', () => {
     model.add(tfl.layers.flatten());
     model.add(tfl.layers.dense({ units: 10, activation: 'softmax' }));
     model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
-    const xs = tf.tensor4d(values(16 * 784, 11).map((v) => v + 0.5), [16, 28, 28, 1]);
+    const xs = tf.tensor4d(
+      values(16 * 784, 11).map((v) => v + 0.5),
+      [16, 28, 28, 1],
+    );
     const ys = oneHot(16, 12);
     const first = await model.trainOnBatch(xs, ys);
     let last = first;

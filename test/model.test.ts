@@ -18,12 +18,30 @@ describe('buildDigitCnn', () => {
     const model = buildDigitCnn();
     const layers = model.layers.map((l) => ({ cls: l.getClassName(), config: l.getConfig(), out: l.outputShape }));
     expect(layers.map((l) => l.cls)).toEqual(['Conv2D', 'Conv2D', 'Flatten', 'Dense', 'Dense']);
-    expect(layers[0]?.config).toMatchObject({ filters: 100, kernelSize: [5, 5], activation: 'relu', padding: 'valid', strides: [1, 1] });
-    expect(layers[1]?.config).toMatchObject({ filters: 50, kernelSize: [5, 5], activation: 'relu', padding: 'valid', strides: [1, 1] });
+    expect(layers[0]?.config).toMatchObject({
+      filters: 100,
+      kernelSize: [5, 5],
+      activation: 'relu',
+      padding: 'valid',
+      strides: [1, 1],
+    });
+    expect(layers[1]?.config).toMatchObject({
+      filters: 50,
+      kernelSize: [5, 5],
+      activation: 'relu',
+      padding: 'valid',
+      strides: [1, 1],
+    });
     expect(layers[3]?.config).toMatchObject({ units: 128, activation: 'relu' });
     expect(layers[4]?.config).toMatchObject({ units: 10, activation: 'softmax' });
     expect(model.inputs[0]?.shape).toEqual([null, 28, 28, 1]);
-    expect(layers.map((l) => l.out)).toEqual([[null, 24, 24, 100], [null, 20, 20, 50], [null, 20000], [null, 128], [null, 10]]);
+    expect(layers.map((l) => l.out)).toEqual([
+      [null, 24, 24, 100],
+      [null, 20, 20, 50],
+      [null, 20000],
+      [null, 128],
+      [null, 10],
+    ]);
     expect(model.countParams()).toBe(2_689_068);
     expect(countFlops(model)).toBe(2 * (24 * 24 * 100 * 25 + 20 * 20 * 50 * 2500 + 20000 * 128 + 128 * 10));
     model.dispose();
@@ -53,9 +71,22 @@ describe('buildDigitCnn', () => {
 
   it('lets callers change layers through the extension point', () => {
     const model = buildDigitCnn({
-      layers: (layers) => [...layers.slice(0, 2), tfl.layers.maxPooling2d({ poolSize: 2 }), tfl.layers.dropout({ rate: 0.3 }), ...layers.slice(2)],
+      layers: (layers) => [
+        ...layers.slice(0, 2),
+        tfl.layers.maxPooling2d({ poolSize: 2 }),
+        tfl.layers.dropout({ rate: 0.3 }),
+        ...layers.slice(2),
+      ],
     });
-    expect(model.layers.map((l) => l.getClassName())).toEqual(['Conv2D', 'Conv2D', 'MaxPooling2D', 'Dropout', 'Flatten', 'Dense', 'Dense']);
+    expect(model.layers.map((l) => l.getClassName())).toEqual([
+      'Conv2D',
+      'Conv2D',
+      'MaxPooling2D',
+      'Dropout',
+      'Flatten',
+      'Dense',
+      'Dense',
+    ]);
     expect(model.outputs[0]?.shape).toEqual([null, 10]);
     model.dispose();
   });
@@ -64,13 +95,18 @@ describe('buildDigitCnn', () => {
     registerDigitArchitecture({
       name: 'tiny-test',
       description: 'test net',
-      layers: () => [tfl.layers.flatten({ inputShape: [28, 28, 1] }), tfl.layers.dense({ units: 10, activation: 'softmax' })],
+      layers: () => [
+        tfl.layers.flatten({ inputShape: [28, 28, 1] }),
+        tfl.layers.dense({ units: 10, activation: 'softmax' }),
+      ],
     });
     const model = buildDigitCnn({ architecture: 'tiny-test' });
     expect(model.countParams()).toBe(784 * 10 + 10);
     model.dispose();
     expect(() => registerDigitArchitecture({ ...getDigitArchitecture('seed') })).toThrow(DigitModelError);
-    expect(() => buildDigitCnn({ architecture: 'nope' })).toThrow(/unknown architecture; known: seed, compact, lean, strong/);
+    expect(() => buildDigitCnn({ architecture: 'nope' })).toThrow(
+      /unknown architecture; known: seed, compact, lean, strong/,
+    );
   });
 
   it('summarises the zoo with parameters and FLOPs', () => {

@@ -29,7 +29,9 @@ const modelDir = join(dir, 'model');
 const labels = Uint8Array.from({ length: 50 }, (_, i) => i % 10);
 
 function tinyModel(): tfl.LayersModel {
-  return tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [28, 28, 1] }), tfl.layers.dense({ units: 10, activation: 'softmax' })] });
+  return tfl.sequential({
+    layers: [tfl.layers.flatten({ inputShape: [28, 28, 1] }), tfl.layers.dense({ units: 10, activation: 'softmax' })],
+  });
 }
 
 beforeAll(async () => {
@@ -39,7 +41,10 @@ beforeAll(async () => {
 });
 
 async function outputError(promise: Promise<unknown>): Promise<DigitOutputError> {
-  const error = await promise.then(() => undefined, (e: unknown) => e);
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(DigitOutputError);
   return error as DigitOutputError;
 }
@@ -52,7 +57,10 @@ function folder(name: string, mode = 0o755): string {
   return path;
 }
 
-function runPredict(args: string[], asNobody = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runPredict(
+  args: string[],
+  asNobody = false,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(TSX, ['--conditions=digit-recognizer-source', join(ROOT, 'examples/predict.ts'), ...args], {
       cwd: ROOT,
@@ -74,7 +82,10 @@ describe('missing directory and directory targets', () => {
     for (const target of [missing, notDir]) {
       expect(await outputError(writeSubmission(labels, target))).toMatchObject({ code: 'NO_DIRECTORY', path: target });
       expect(await outputError(writeFileAtomic(target, 'x'))).toMatchObject({ code: 'NO_DIRECTORY', path: target });
-      expect(await outputError(predictDigitCsv(tinyModel(), testCsv, { destination: target }))).toMatchObject({ code: 'NO_DIRECTORY', path: target });
+      expect(await outputError(predictDigitCsv(tinyModel(), testCsv, { destination: target }))).toMatchObject({
+        code: 'NO_DIRECTORY',
+        path: target,
+      });
     }
     expect(existsSync(join(dir, 'no'))).toBe(false);
   });
@@ -83,13 +94,18 @@ describe('missing directory and directory targets', () => {
     const target = folder('a-folder');
     writeFileSync(join(target, 'keep.txt'), 'keep');
     expect(await outputError(writeSubmission(labels, target))).toMatchObject({ code: 'IS_DIRECTORY', path: target });
-    expect(await outputError(predictDigitCsv(tinyModel(), testCsv, { destination: target }))).toMatchObject({ code: 'IS_DIRECTORY' });
+    expect(await outputError(predictDigitCsv(tinyModel(), testCsv, { destination: target }))).toMatchObject({
+      code: 'IS_DIRECTORY',
+    });
     expect(readdirSync(target)).toEqual(['keep.txt']);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('the predict script says so in one line and exits 1', async () => {
-    for (const [out, code] of [[join(dir, 'nope/s.csv'), /does not exist/], [folder('target-dir'), /is a directory/]] as const) {
+    for (const [out, code] of [
+      [join(dir, 'nope/s.csv'), /does not exist/],
+      [folder('target-dir'), /is a directory/],
+    ] as const) {
       const r = await runPredict(['--model', modelDir, '--data', testCsv, '--out', out]);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^predict: error: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*\n$`));
@@ -101,27 +117,43 @@ describe('missing directory and directory targets', () => {
 describe('unwritable directory (chmod 555)', () => {
   // Root ignores permission bits, so as root the check runs the script as "nobody" instead,
   // and skips where even that is impossible.
-  it.skipIf(isRoot && !canDropToNobody)('NOT_WRITABLE, nothing written', async () => {
-    const readOnly = folder('read-only', 0o555);
-    const target = join(readOnly, 'submission.csv');
-    if (!isRoot) {
-      expect(await outputError(writeSubmission(labels, target))).toMatchObject({ code: 'NOT_WRITABLE', path: target });
-      expect(await outputError(predictDigitCsv(tinyModel(), testCsv, { destination: target }))).toMatchObject({ code: 'NOT_WRITABLE' });
-    }
-    const r = await runPredict(['--model', modelDir, '--data', testCsv, '--out', target], isRoot);
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toBe(`predict: error: ${target}: permission denied\n`);
-    expect(readdirSync(readOnly)).toEqual([]);
-  }, 60_000);
+  it.skipIf(isRoot && !canDropToNobody)(
+    'NOT_WRITABLE, nothing written',
+    async () => {
+      const readOnly = folder('read-only', 0o555);
+      const target = join(readOnly, 'submission.csv');
+      if (!isRoot) {
+        expect(await outputError(writeSubmission(labels, target))).toMatchObject({
+          code: 'NOT_WRITABLE',
+          path: target,
+        });
+        expect(await outputError(predictDigitCsv(tinyModel(), testCsv, { destination: target }))).toMatchObject({
+          code: 'NOT_WRITABLE',
+        });
+      }
+      const r = await runPredict(['--model', modelDir, '--data', testCsv, '--out', target], isRoot);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toBe(`predict: error: ${target}: permission denied\n`);
+      expect(readdirSync(readOnly)).toEqual([]);
+    },
+    60_000,
+  );
 });
 
 describe('disk full (ENOSPC)', () => {
   it('maps ENOSPC from a real write (/dev/full) to NO_SPACE', async () => {
-    const error = await writeFile('/dev/full', 'x').then(() => undefined, (e: unknown) => e);
+    const error = await writeFile('/dev/full', 'x').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
     const mapped = toOutputError(error, 'submission.csv');
     expect(mapped).toBeInstanceOf(DigitOutputError);
-    expect(mapped).toMatchObject({ code: 'NO_SPACE', path: 'submission.csv', message: 'submission.csv: no space left on device; nothing was written' });
+    expect(mapped).toMatchObject({
+      code: 'NO_SPACE',
+      path: 'submission.csv',
+      message: 'submission.csv: no space left on device; nothing was written',
+    });
   });
 
   // A real full disk: a 64 kB tmpfs, when this process may mount one (root in a container usually may).
@@ -138,28 +170,38 @@ describe('disk full (ENOSPC)', () => {
     if (mounted) execFileSync('umount', [small]);
   });
 
-  it.skipIf(!mounted)('NO_SPACE mid-stream on a full 64 kB disk: no partial or temp file is left', async () => {
-    // 3,000 rows of submission is about 20 kB: fill the disk so only part of it fits.
-    writeFileSync(join(small, 'filler'), new Uint8Array(56 * 1024));
-    const target = join(small, 'submission.csv');
-    const progress: number[] = [];
-    const error = await outputError(predictDigitCsv(tinyModel(), testCsv, { destination: target, chunkRows: 500, onProgress: (p) => progress.push(p.rows) }));
-    expect(error).toMatchObject({ code: 'NO_SPACE', path: target });
-    expect(progress.length).toBeGreaterThan(0); // it failed part-way, not before starting
-    expect(readdirSync(small)).toEqual(['filler']);
+  it.skipIf(!mounted)(
+    'NO_SPACE mid-stream on a full 64 kB disk: no partial or temp file is left',
+    async () => {
+      // 3,000 rows of submission is about 20 kB: fill the disk so only part of it fits.
+      writeFileSync(join(small, 'filler'), new Uint8Array(56 * 1024));
+      const target = join(small, 'submission.csv');
+      const progress: number[] = [];
+      const error = await outputError(
+        predictDigitCsv(tinyModel(), testCsv, {
+          destination: target,
+          chunkRows: 500,
+          onProgress: (p) => progress.push(p.rows),
+        }),
+      );
+      expect(error).toMatchObject({ code: 'NO_SPACE', path: target });
+      expect(progress.length).toBeGreaterThan(0); // it failed part-way, not before starting
+      expect(readdirSync(small)).toEqual(['filler']);
 
-    const many = Uint8Array.from({ length: 20_000 }, (_, i) => i % 10);
-    expect(await outputError(writeSubmission(many, target))).toMatchObject({ code: 'NO_SPACE' });
-    expect(await outputError(writeFileAtomic(target, new Uint8Array(100_000)))).toMatchObject({ code: 'NO_SPACE' });
-    expect(readdirSync(small)).toEqual(['filler']);
+      const many = Uint8Array.from({ length: 20_000 }, (_, i) => i % 10);
+      expect(await outputError(writeSubmission(many, target))).toMatchObject({ code: 'NO_SPACE' });
+      expect(await outputError(writeFileAtomic(target, new Uint8Array(100_000)))).toMatchObject({ code: 'NO_SPACE' });
+      expect(readdirSync(small)).toEqual(['filler']);
 
-    const r = await runPredict(['--model', modelDir, '--data', testCsv, '--out', target, '--chunk-rows', '500']);
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toBe(`predict: error: ${target}: no space left on device; nothing was written\n`);
-    expect(readdirSync(small)).toEqual(['filler']);
-    // With room again it works, and replaces nothing but the target.
-    writeFileSync(join(small, 'filler'), '');
-    await predictDigitCsv(tinyModel(), testCsv, { destination: target });
-    expect(readFileSync(target, 'utf8').split('\n')).toHaveLength(3002);
-  }, 60_000);
+      const r = await runPredict(['--model', modelDir, '--data', testCsv, '--out', target, '--chunk-rows', '500']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toBe(`predict: error: ${target}: no space left on device; nothing was written\n`);
+      expect(readdirSync(small)).toEqual(['filler']);
+      // With room again it works, and replaces nothing but the target.
+      writeFileSync(join(small, 'filler'), '');
+      await predictDigitCsv(tinyModel(), testCsv, { destination: target });
+      expect(readFileSync(target, 'utf8').split('\n')).toHaveLength(3002);
+    },
+    60_000,
+  );
 });

@@ -5,7 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; devDependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  devDependencies: Record<string, string>;
+};
 const dir = tempDir('digit-pack-');
 const project = join(dir, 'consumer');
 let tarball = '';
@@ -20,13 +23,26 @@ describe('the packed tarball in a fresh project', () => {
     tarball = join(dir, packed[0]!.filename);
     execFileSync('mkdir', ['-p', project]);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', tarball,
-      `@tensorflow/tfjs-backend-wasm@${pkg.devDependencies['@tensorflow/tfjs-backend-wasm']}`,
-      `typescript@${pkg.devDependencies['typescript']}`, `@types/node@${pkg.devDependencies['@types/node']}`], project);
+    npm(
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        tarball,
+        `@tensorflow/tfjs-backend-wasm@${pkg.devDependencies['@tensorflow/tfjs-backend-wasm']}`,
+        `typescript@${pkg.devDependencies['typescript']}`,
+        `@types/node@${pkg.devDependencies['@types/node']}`,
+      ],
+      project,
+    );
   }, 600_000);
 
   it('ships only the build, docs and licence, and stays small', () => {
-    const listing = JSON.parse(npm(['pack', '--dry-run', '--json'], ROOT)) as { files: { path: string }[]; size: number }[];
+    const listing = JSON.parse(npm(['pack', '--dry-run', '--json'], ROOT)) as {
+      files: { path: string }[];
+      size: number;
+    }[];
     const files = listing[0]!.files.map((f) => f.path);
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
@@ -56,7 +72,9 @@ const grid = lib.renderPredictionGrid(data, predictions, { count: 10 });
 console.log(JSON.stringify({ exports: Object.keys(lib).length, rows: predictions.count, png: grid.png.length, backend: tf.getBackend() }));
 `;
     writeFileSync(join(project, 'consumer.mjs'), script);
-    const out = JSON.parse(execFileSync('node', ['consumer.mjs'], { cwd: project, encoding: 'utf8', timeout: 300_000 })) as Record<string, number | string>;
+    const out = JSON.parse(
+      execFileSync('node', ['consumer.mjs'], { cwd: project, encoding: 'utf8', timeout: 300_000 }),
+    ) as Record<string, number | string>;
     expect(out).toMatchObject({ rows: 60, backend: 'wasm' });
     expect(readFileSync(join(project, 'submission.csv'), 'utf8').split('\n')[0]).toBe('ImageId,Label');
   });
@@ -64,12 +82,23 @@ console.log(JSON.stringify({ exports: Object.keys(lib).length, rows: predictions
   it('type-checks a TypeScript consumer that extends the model builder', () => {
     // tfjs' own declarations do not pass a strict lib check, so consumers need skipLibCheck; ours are
     // checked separately below.
-    const tsconfig = (include: string, skipLibCheck: boolean) => JSON.stringify({
-      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck, types: ['node'] },
-      include: [include],
-    });
+    const tsconfig = (include: string, skipLibCheck: boolean) =>
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck,
+          types: ['node'],
+        },
+        include: [include],
+      });
     writeFileSync(join(project, 'tsconfig.json'), tsconfig('consumer.ts', true));
-    writeFileSync(join(project, 'consumer.ts'), `
+    writeFileSync(
+      join(project, 'consumer.ts'),
+      `
 import * as tfl from '@tensorflow/tfjs-layers';
 import { buildDigitCnn, registerDigitArchitecture, trainDigits, type DigitArchitecture, type DigitDataset, type TrainDigitsResult } from 'digit-recognizer';
 const wide: DigitArchitecture = {
@@ -87,11 +116,15 @@ export async function go(data: DigitDataset): Promise<number> {
   const result: TrainDigitsResult = await trainDigits(model, data, { epochs: 1 });
   return result.bestValue;
 }
-`);
+`,
+    );
     const tsc = (config: string): string => {
       writeFileSync(join(project, 'tsconfig.check.json'), config);
       try {
-        execFileSync(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.check.json'], { cwd: project, encoding: 'utf8' });
+        execFileSync(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.check.json'], {
+          cwd: project,
+          encoding: 'utf8',
+        });
         return '';
       } catch (error) {
         return String((error as { stdout?: string }).stdout);
@@ -99,10 +132,15 @@ export async function go(data: DigitDataset): Promise<number> {
     };
     expect(tsc(tsconfig('consumer.ts', true))).toBe('');
     // Type checking is real: a wrong option type is caught.
-    writeFileSync(join(project, 'bad.ts'), `import { buildDigitCnn } from 'digit-recognizer';\nbuildDigitCnn({ seed: 'one' });\n`);
+    writeFileSync(
+      join(project, 'bad.ts'),
+      `import { buildDigitCnn } from 'digit-recognizer';\nbuildDigitCnn({ seed: 'one' });\n`,
+    );
     expect(tsc(tsconfig('bad.ts', true))).toMatch(/bad\.ts\(2,17\): error TS2322/);
     // With the lib check on, every error is in tfjs' declarations, none in ours or the consumer.
-    const strict = tsc(tsconfig('consumer.ts', false)).split('\n').filter((l) => /error TS/.test(l));
+    const strict = tsc(tsconfig('consumer.ts', false))
+      .split('\n')
+      .filter((l) => /error TS/.test(l));
     expect(strict.filter((l) => !l.startsWith('node_modules/@tensorflow/'))).toEqual([]);
     expect(readdirSync(project)).toContain('consumer.ts');
   });

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { loadMnist, preprocessDigitImage, PIXELS_PER_IMAGE } from 'digit-recognizer';
 
 /** Builds an RGBA picture `width x height` from a grey function (0 black .. 255 white) and an alpha. */
-function picture(width: number, height: number, grey: (x: number, y: number) => number, alpha: (x: number, y: number) => number = () => 255): Uint8ClampedArray {
+function picture(
+  width: number,
+  height: number,
+  grey: (x: number, y: number) => number,
+  alpha: (x: number, y: number) => number = () => 255,
+): Uint8ClampedArray {
   const rgba = new Uint8ClampedArray(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -14,7 +19,15 @@ function picture(width: number, height: number, grey: (x: number, y: number) => 
 }
 
 /** An MNIST digit drawn `scale` times larger at (`ox`, `oy`) on a `width x height` picture, as dark ink on white or light ink on black. */
-function enlarged(digit: Uint8Array, scale: number, width: number, height: number, ox: number, oy: number, darkInk: boolean): Uint8ClampedArray {
+function enlarged(
+  digit: Uint8Array,
+  scale: number,
+  width: number,
+  height: number,
+  ox: number,
+  oy: number,
+  darkInk: boolean,
+): Uint8ClampedArray {
   return picture(width, height, (x, y) => {
     const dx = Math.floor((x - ox) / scale);
     const dy = Math.floor((y - oy) / scale);
@@ -87,7 +100,11 @@ describe('preprocessDigitImage', () => {
 
   it('scales the ink into 20x20 keeping the aspect ratio, centred by centre of mass', () => {
     // A 40 x 160 dark bar on white: tall and thin.
-    const image = preprocessDigitImage(picture(300, 240, (x, y) => (x >= 100 && x < 140 && y >= 50 && y < 210 ? 0 : 255)), 300, 240);
+    const image = preprocessDigitImage(
+      picture(300, 240, (x, y) => (x >= 100 && x < 140 && y >= 50 && y < 210 ? 0 : 255)),
+      300,
+      240,
+    );
     const m = measure(image);
     expect(m.height).toBe(20);
     expect(m.width).toBe(5);
@@ -98,7 +115,8 @@ describe('preprocessDigitImage', () => {
 
   it('puts the centre of mass, not the box centre, in the middle', () => {
     // An "L": heavy at the bottom-left, so the box is shifted up and right.
-    const grey = (x: number, y: number): number => ((x >= 10 && x < 20 && y >= 10 && y < 90) || (x >= 10 && x < 90 && y >= 80 && y < 90) ? 0 : 255);
+    const grey = (x: number, y: number): number =>
+      (x >= 10 && x < 20 && y >= 10 && y < 90) || (x >= 10 && x < 90 && y >= 80 && y < 90) ? 0 : 255;
     const image = preprocessDigitImage(picture(100, 100, grey), 100, 100);
     const m = measure(image);
     // MNIST's convention: the centre of mass on pixel (14, 14), i.e. 14.5 in continuous coordinates.
@@ -109,13 +127,22 @@ describe('preprocessDigitImage', () => {
   });
 
   it('anti-aliases: a thin diagonal stroke keeps intermediate grey levels', () => {
-    const image = preprocessDigitImage(picture(280, 280, (x, y) => (Math.abs(x - y) < 6 && x > 30 && x < 250 ? 0 : 255)), 280, 280);
+    const image = preprocessDigitImage(
+      picture(280, 280, (x, y) => (Math.abs(x - y) < 6 && x > 30 && x < 250 ? 0 : 255)),
+      280,
+      280,
+    );
     const levels = new Set(image.filter((v) => v > 0 && v < 255));
     expect(levels.size).toBeGreaterThan(5);
   });
 
   it('treats transparent pixels as background (canvas strokes on nothing)', () => {
-    const rgba = picture(100, 100, () => 0, (x, y) => (x >= 45 && x < 55 && y >= 10 && y < 90 ? 255 : 0));
+    const rgba = picture(
+      100,
+      100,
+      () => 0,
+      (x, y) => (x >= 45 && x < 55 && y >= 10 && y < 90 ? 255 : 0),
+    );
     const image = preprocessDigitImage(rgba, 100, 100);
     expect(measure(image).height).toBe(20);
     expect(image[0]).toBe(0);
@@ -123,7 +150,8 @@ describe('preprocessDigitImage', () => {
 
   it('ignores paper tone and faint noise, and honours an explicit polarity', () => {
     // Grey paper (200) with faint speckles and a dark "1".
-    const grey = (x: number, y: number): number => (x >= 70 && x < 80 && y >= 20 && y < 180 ? 40 : 200 - ((x * 7 + y * 13) % 11));
+    const grey = (x: number, y: number): number =>
+      x >= 70 && x < 80 && y >= 20 && y < 180 ? 40 : 200 - ((x * 7 + y * 13) % 11);
     const image = preprocessDigitImage(picture(150, 200, grey), 150, 200);
     expect(measure(image).height).toBe(20);
     expect(measure(image).width).toBeLessThanOrEqual(3);
@@ -132,8 +160,20 @@ describe('preprocessDigitImage', () => {
   });
 
   it('gives zeros for a blank picture and rejects mismatched sizes and options', () => {
-    expect(preprocessDigitImage(picture(50, 40, () => 255), 50, 40)).toEqual(new Uint8Array(784));
-    expect(preprocessDigitImage(picture(1, 1, () => 0), 1, 1)).toEqual(new Uint8Array(784));
+    expect(
+      preprocessDigitImage(
+        picture(50, 40, () => 255),
+        50,
+        40,
+      ),
+    ).toEqual(new Uint8Array(784));
+    expect(
+      preprocessDigitImage(
+        picture(1, 1, () => 0),
+        1,
+        1,
+      ),
+    ).toEqual(new Uint8Array(784));
     expect(() => preprocessDigitImage(new Uint8Array(10), 2, 2)).toThrow(RangeError);
     expect(() => preprocessDigitImage(new Uint8Array(16), 0, 4)).toThrow(RangeError);
     expect(() => preprocessDigitImage(new Uint8Array(16), 2, 2, { box: 30 })).toThrow(/box/);

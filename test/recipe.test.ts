@@ -29,11 +29,16 @@ function seededStream(seed: number): () => number {
 }
 
 function centreOfMass(img: Float32Array): [number, number] {
-  let m = 0, sx = 0, sy = 0;
-  for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) {
-    const v = img[y * 28 + x]!;
-    m += v; sx += v * x; sy += v * y;
-  }
+  let m = 0,
+    sx = 0,
+    sy = 0;
+  for (let y = 0; y < 28; y++)
+    for (let x = 0; x < 28; x++) {
+      const v = img[y * 28 + x]!;
+      m += v;
+      sx += v * x;
+      sy += v * y;
+    }
   return [sx / m, sy / m];
 }
 
@@ -70,7 +75,12 @@ describe('augmentImage', () => {
     expect(augmentRanges()).toEqual({ rotation: 10, shift: 2.5, zoom: 0.1 });
     expect(augmentRanges({ rotation: 5 })).toEqual({ rotation: 5, shift: 2.5, zoom: 0.1 });
     expect(augmentRanges({ elastic: false })).toEqual({ rotation: 10, shift: 2.5, zoom: 0.1 });
-    expect(augmentRanges({ elastic: { alpha: 34, sigma: 4 } })).toEqual({ rotation: 10, shift: 2.5, zoom: 0.1, elastic: { alpha: 34, sigma: 4 } });
+    expect(augmentRanges({ elastic: { alpha: 34, sigma: 4 } })).toEqual({
+      rotation: 10,
+      shift: 2.5,
+      zoom: 0.1,
+      elastic: { alpha: 34, sigma: 4 },
+    });
     expectTypeOf<AugmentOptions['elastic']>().toEqualTypeOf<ElasticOptions | false | undefined>();
   });
 
@@ -78,7 +88,9 @@ describe('augmentImage', () => {
     expect(() => augmentRanges({ rotation: -1 })).toThrow(/augment\.rotation must be a finite number >= 0, got -1/);
     expect(() => augmentRanges({ shift: Number.NaN })).toThrow(RangeError);
     expect(() => augmentRanges({ zoom: 1 })).toThrow(/augment\.zoom must be below 1/);
-    expect(() => augmentRanges({ elastic: { alpha: 34, sigma: 0 } })).toThrow(/augment\.elastic\.sigma must be a finite number > 0, got 0/);
+    expect(() => augmentRanges({ elastic: { alpha: 34, sigma: 0 } })).toThrow(
+      /augment\.elastic\.sigma must be a finite number > 0, got 0/,
+    );
     expect(() => augmentRanges({ elastic: { alpha: Infinity, sigma: 4 } })).toThrow(/augment\.elastic\.alpha/);
   });
 });
@@ -187,7 +199,8 @@ describe('training recipe and prediction options', () => {
     const pa = await predictDigits(a, data, { keepProbabilities: true });
     const pb = await predictDigits(b, data, { keepProbabilities: true });
     const both = await predictDigits([a, b], data, { keepProbabilities: true, batchSize: 16 });
-    for (let i = 0; i < 600; i++) expect(both.probabilities![i]).toBeCloseTo((pa.probabilities![i]! + pb.probabilities![i]!) / 2, 5);
+    for (let i = 0; i < 600; i++)
+      expect(both.probabilities![i]).toBeCloseTo((pa.probabilities![i]! + pb.probabilities![i]!) / 2, 5);
     const tta = await predictDigits(a, data, { tta: true, keepProbabilities: true });
     expect(tta.count).toBe(60);
     expect(Array.from(tta.probabilities!)).not.toEqual(Array.from(pa.probabilities!));

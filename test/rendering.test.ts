@@ -71,7 +71,8 @@ function blackSquares(picture: Picture): { x: number; y: number }[] {
 
 function countBlack(picture: Picture): number {
   let n = 0;
-  for (let y = 0; y < picture.height; y++) for (let x = 0; x < picture.width; x++) if (picture.at(x, y).every((v) => v === 0)) n++;
+  for (let y = 0; y < picture.height; y++)
+    for (let x = 0; x < picture.width; x++) if (picture.at(x, y).every((v) => v === 0)) n++;
   return n;
 }
 
@@ -117,9 +118,9 @@ describe('renderPredictionGrid', () => {
     expect(pitchX).toBeGreaterThan(84);
     expect(pitchY).toBeGreaterThan(84 + 14); // image plus a title line
     // Tiles read left to right, then top to bottom.
-    expect(squares[1]).toEqual({ x: (xs[1] as number), y: ys[0] });
+    expect(squares[1]).toEqual({ x: xs[1] as number, y: ys[0] });
     // Symmetric side margins.
-    expect(grid.width - ((xs[9] as number) + 84)).toBe((xs[0] as number));
+    expect(grid.width - ((xs[9] as number) + 84)).toBe(xs[0] as number);
 
     // Halving the columns doubles the rows: width shrinks by 5 pitches, height grows by 4.
     const narrow = renderPredictionGrid(inkBlocks(40), predictionsFor(40), { columns: 5 });
@@ -158,7 +159,8 @@ describe('renderPredictionGrid', () => {
   });
 
   it('frames the least-confident tiles in red', () => {
-    const confidences = (i: number): number => (i === 13 ? 0.31 : i === 27 ? 0.42 : i === 5 ? 0.45 : i === 8 ? 0.47 : 0.99 - i / 1000);
+    const confidences = (i: number): number =>
+      i === 13 ? 0.31 : i === 27 ? 0.42 : i === 5 ? 0.45 : i === 8 ? 0.47 : 0.99 - i / 1000;
     const grid = renderPredictionGrid(inkBlocks(40), predictionsFor(40, confidences));
     expect(grid.leastConfident).toEqual([13, 27, 5, 8]); // 10% of 40, least confident first
     const picture = decodePicture(grid);
@@ -173,8 +175,12 @@ describe('renderPredictionGrid', () => {
     // The SVG marks the same tiles.
     expect(grid.svg.match(/stroke="#e6281e" stroke-width="3"/g)).toHaveLength(4);
 
-    expect(renderPredictionGrid(inkBlocks(40), predictionsFor(40, confidences), { markLeastConfident: 1 }).leastConfident).toEqual([13]);
-    expect(renderPredictionGrid(inkBlocks(40), predictionsFor(40, confidences), { markLeastConfident: 0 }).leastConfident).toEqual([]);
+    expect(
+      renderPredictionGrid(inkBlocks(40), predictionsFor(40, confidences), { markLeastConfident: 1 }).leastConfident,
+    ).toEqual([13]);
+    expect(
+      renderPredictionGrid(inkBlocks(40), predictionsFor(40, confidences), { markLeastConfident: 0 }).leastConfident,
+    ).toEqual([]);
     expect(renderPredictionGrid(inkBlocks(3), predictionsFor(3)).leastConfident).toHaveLength(1);
     const none = renderPredictionGrid(inkBlocks(40), predictionsFor(40, confidences), { markLeastConfident: false });
     expect(none.leastConfident).toEqual([]);
@@ -187,8 +193,12 @@ describe('renderPredictionGrid', () => {
     preds.confidences[3] = 0.98249;
     const grid = renderPredictionGrid(inkBlocks(40), preds);
     expectWellFormedXml(grid.svg);
-    expect(grid.svg).toContain(`width="${grid.width}" height="${grid.height}" viewBox="0 0 ${grid.width} ${grid.height}"`);
-    const texts = [...grid.svg.matchAll(/<text class="tile"[^>]*>(.*?)<\/text>/g)].map((m) => (m[1] as string).replace(/<[^>]+>/g, ''));
+    expect(grid.svg).toContain(
+      `width="${grid.width}" height="${grid.height}" viewBox="0 0 ${grid.width} ${grid.height}"`,
+    );
+    const texts = [...grid.svg.matchAll(/<text class="tile"[^>]*>(.*?)<\/text>/g)].map((m) =>
+      (m[1] as string).replace(/<[^>]+>/g, ''),
+    );
     expect(texts).toHaveLength(40);
     texts.forEach((text, i) => expect(text.startsWith(String(i % 10))).toBe(true));
     expect(texts[3]).toBe('398.2%');
@@ -214,7 +224,8 @@ describe('renderPredictionGrid', () => {
     const picture = decodePicture(grid);
     const top = blackSquares(picture)[0]?.y as number;
     let dark = 0;
-    for (let y = 0; y < top - 40; y++) for (let x = 0; x < picture.width; x++) if ((picture.at(x, y)[0] as number) < 64) dark++;
+    for (let y = 0; y < top - 40; y++)
+      for (let x = 0; x < picture.width; x++) if ((picture.at(x, y)[0] as number) < 64) dark++;
     expect(dark).toBeGreaterThan(100);
     // A long title widens the picture rather than being clipped.
     const long = renderPredictionGrid(inkBlocks(1), predictionsFor(1), { title: 'A rather long heading for one tile' });
@@ -231,7 +242,9 @@ describe('renderPredictionGrid', () => {
     expect(grid.width).toBeLessThan(ten.width);
     expect(grid.height).toBe(ten.height);
 
-    expect(renderPredictionGrid(inkBlocks(50), predictionsFor(50), { start: 45 }).indices).toEqual([45, 46, 47, 48, 49]);
+    expect(renderPredictionGrid(inkBlocks(50), predictionsFor(50), { start: 45 }).indices).toEqual([
+      45, 46, 47, 48, 49,
+    ]);
     expect(renderPredictionGrid(inkBlocks(50), predictionsFor(50), { start: 3, count: 2 }).indices).toEqual([3, 4]);
     expect(renderPredictionGrid(inkBlocks(50), predictionsFor(50), { indices: [9, 2, 2] }).indices).toEqual([9, 2, 2]);
   });
@@ -262,18 +275,32 @@ describe('renderPredictionGrid', () => {
     expect(() => renderPredictionGrid(new Uint8Array(0), predictionsFor(0))).toThrow(/no images/);
     expect(() => renderPredictionGrid(inkBlocks(3), preds, { count: 0 })).toThrow(/count is 0/);
     expect(() => renderPredictionGrid(inkBlocks(3), preds, { columns: 1.5 })).toThrow(/columns/);
-    expect(() => renderPredictionGrid(inkBlocks(3), preds, { scale: 0 })).toThrow(/scale is 0, expected an integer 1..16/);
+    expect(() => renderPredictionGrid(inkBlocks(3), preds, { scale: 0 })).toThrow(
+      /scale is 0, expected an integer 1..16/,
+    );
     expect(() => renderPredictionGrid(inkBlocks(3), preds, { start: 3 })).toThrow(/start is 3/);
     expect(() => renderPredictionGrid(inkBlocks(3), preds, { indices: [0, 3] })).toThrow(/indices\[1\] is 3/);
     expect(() => renderPredictionGrid(inkBlocks(3), preds, { indices: [] })).toThrow(RangeError);
-    expect(() => renderPredictionGrid(inkBlocks(3), preds, { trueLabels: Uint8Array.of(1) })).toThrow(/1 trueLabels for 3 images/);
-    expect(() => renderPredictionGrid(inkBlocks(3), preds, { trueLabels: Uint8Array.of(1, 2, 10) })).toThrow(/trueLabels\[2\] is 10/);
-    expect(() => renderPredictionGrid(inkBlocks(3), { ...preds, labels: Uint8Array.of(1, 12, 3) })).toThrow(/predicted labels\[1\] is 12/);
-    expect(() => renderPredictionGrid([1, 2] as unknown as Uint8Array, preds)).toThrow(TypeError);
-    expect(() => renderPredictionGrid(inkBlocks(3), preds, { scale: 16, columns: 1, indices: Array.from({ length: 500 }, () => 0) })).toThrow(
-      /would be \d+ x \d+ pixels/,
+    expect(() => renderPredictionGrid(inkBlocks(3), preds, { trueLabels: Uint8Array.of(1) })).toThrow(
+      /1 trueLabels for 3 images/,
     );
-    expect(() => renderPredictionGrid(inkBlocks(3), { count: 3, labels: [1, 2, 3] } as unknown as DigitPredictions)).toThrow(TypeError);
+    expect(() => renderPredictionGrid(inkBlocks(3), preds, { trueLabels: Uint8Array.of(1, 2, 10) })).toThrow(
+      /trueLabels\[2\] is 10/,
+    );
+    expect(() => renderPredictionGrid(inkBlocks(3), { ...preds, labels: Uint8Array.of(1, 12, 3) })).toThrow(
+      /predicted labels\[1\] is 12/,
+    );
+    expect(() => renderPredictionGrid([1, 2] as unknown as Uint8Array, preds)).toThrow(TypeError);
+    expect(() =>
+      renderPredictionGrid(inkBlocks(3), preds, {
+        scale: 16,
+        columns: 1,
+        indices: Array.from({ length: 500 }, () => 0),
+      }),
+    ).toThrow(/would be \d+ x \d+ pixels/);
+    expect(() =>
+      renderPredictionGrid(inkBlocks(3), { count: 3, labels: [1, 2, 3] } as unknown as DigitPredictions),
+    ).toThrow(TypeError);
   });
 
   it('encodes base64 like Buffer for every length', () => {
@@ -292,7 +319,9 @@ describe('renderPredictionGrid', () => {
       await writePredictionGrid(grid, join(dir, 'grid.png'), join(dir, 'grid.svg'));
       expect(new Uint8Array(await readFile(join(dir, 'grid.png')))).toEqual(grid.png);
       expect(await readFile(join(dir, 'grid.svg'), 'utf8')).toBe(grid.svg);
-      await expect(writePredictionGrid(grid, join(dir, 'missing', 'grid.png'))).rejects.toBeInstanceOf(DigitOutputError);
+      await expect(writePredictionGrid(grid, join(dir, 'missing', 'grid.png'))).rejects.toBeInstanceOf(
+        DigitOutputError,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -311,29 +340,36 @@ describe('renderPredictionGrid', () => {
     expectTypeOf(writePredictionGrid).returns.toEqualTypeOf<Promise<void>>();
   });
 
-  it.skipIf(!existsSync(MNIST_IMAGES))('renders real MNIST digits to test/.artifacts for a human to look at', async () => {
-    const images = await readFile(MNIST_IMAGES);
-    const labelsFile = await readFile(MNIST_LABELS);
-    const n = 40;
-    const pixels = new Uint8Array(images.buffer, images.byteOffset + 16, n * PIXELS_PER_IMAGE).slice();
-    const truth = new Uint8Array(labelsFile.buffer, labelsFile.byteOffset + 8, n).slice();
-    // Pretend predictions: right except two, with varied confidences.
-    const labels = Uint8Array.from(truth);
-    labels[8] = 6;
-    labels[33] = 7;
-    const confidences = Float32Array.from({ length: n }, (_, i) => 0.62 + 0.38 * (((i * 37) % 41) / 41));
-    confidences[8] = 0.412;
-    confidences[33] = 0.538;
-    confidences[12] = 1;
-    const dataset = createDigitDataset(pixels, truth, 'mnist t10k');
-    const grid = renderPredictionGrid(dataset, { count: n, labels, confidences }, { title: 'MNIST t10k: first 40 test digits' });
-    expect(grid.wrong).toEqual([8, 33]);
-    expect(grid.leastConfident).toEqual([8, 33, 0, 10]);
-    const picture = decodePicture(grid);
-    expect([picture.width, picture.height]).toEqual([grid.width, grid.height]);
-    await mkdir(artifacts, { recursive: true });
-    await writeFile(join(artifacts, 'prediction-grid.png'), grid.png);
-    await writeFile(join(artifacts, 'prediction-grid.svg'), grid.svg);
-    expect(grid.png.length).toBeLessThan(100_000);
-  });
+  it.skipIf(!existsSync(MNIST_IMAGES))(
+    'renders real MNIST digits to test/.artifacts for a human to look at',
+    async () => {
+      const images = await readFile(MNIST_IMAGES);
+      const labelsFile = await readFile(MNIST_LABELS);
+      const n = 40;
+      const pixels = new Uint8Array(images.buffer, images.byteOffset + 16, n * PIXELS_PER_IMAGE).slice();
+      const truth = new Uint8Array(labelsFile.buffer, labelsFile.byteOffset + 8, n).slice();
+      // Pretend predictions: right except two, with varied confidences.
+      const labels = Uint8Array.from(truth);
+      labels[8] = 6;
+      labels[33] = 7;
+      const confidences = Float32Array.from({ length: n }, (_, i) => 0.62 + 0.38 * (((i * 37) % 41) / 41));
+      confidences[8] = 0.412;
+      confidences[33] = 0.538;
+      confidences[12] = 1;
+      const dataset = createDigitDataset(pixels, truth, 'mnist t10k');
+      const grid = renderPredictionGrid(
+        dataset,
+        { count: n, labels, confidences },
+        { title: 'MNIST t10k: first 40 test digits' },
+      );
+      expect(grid.wrong).toEqual([8, 33]);
+      expect(grid.leastConfident).toEqual([8, 33, 0, 10]);
+      const picture = decodePicture(grid);
+      expect([picture.width, picture.height]).toEqual([grid.width, grid.height]);
+      await mkdir(artifacts, { recursive: true });
+      await writeFile(join(artifacts, 'prediction-grid.png'), grid.png);
+      await writeFile(join(artifacts, 'prediction-grid.svg'), grid.svg);
+      expect(grid.png.length).toBeLessThan(100_000);
+    },
+  );
 });

@@ -7,19 +7,45 @@ import { tempDir } from './helpers.js';
 const ROOT = resolve(import.meta.dirname, '..');
 // node --import tsx (not the tsx launcher, which adds a parent process between signals and the script).
 const NODE_ARGS = ['--import', 'tsx', '--conditions=digit-recognizer-source'];
-const ARGS = [...NODE_ARGS, join(ROOT, 'examples/kaggle.ts'), '--model', 'compact', '--epochs', '3', '--train-limit', '4000', '--seed', '1'];
+const ARGS = [
+  ...NODE_ARGS,
+  join(ROOT, 'examples/kaggle.ts'),
+  '--model',
+  'compact',
+  '--epochs',
+  '3',
+  '--train-limit',
+  '4000',
+  '--seed',
+  '1',
+];
 
 function runToEnd(out: string, extra: string[] = []) {
-  const r = spawnSync(process.execPath, [...ARGS, '--out', out, ...extra], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [...ARGS, '--out', out, ...extra], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
   return { code: r.status, stderr: r.stderr };
 }
 
 /** Starts the example in its own process group and kills the group with `signal` once `ready()` holds. */
-async function runUntil(out: string, ready: () => boolean, signal: NodeJS.Signals, extra: string[] = []): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  const child = spawn(process.execPath, [...ARGS, '--out', out, ...extra], { cwd: ROOT, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+async function runUntil(
+  out: string,
+  ready: () => boolean,
+  signal: NodeJS.Signals,
+  extra: string[] = [],
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const child = spawn(process.execPath, [...ARGS, '--out', out, ...extra], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, sig) => res({ code, signal: sig })));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on('exit', (code, sig) => res({ code, signal: sig })),
+  );
   const timer = setInterval(() => {
     if (ready()) {
       clearInterval(timer);
@@ -33,14 +59,19 @@ async function runUntil(out: string, ready: () => boolean, signal: NodeJS.Signal
 
 function stateEpoch(out: string): number {
   try {
-    return (JSON.parse(readFileSync(join(out, 'train-state/state.json'), 'utf8')) as { meta: { epoch: number } }).meta.epoch;
+    return (JSON.parse(readFileSync(join(out, 'train-state/state.json'), 'utf8')) as { meta: { epoch: number } }).meta
+      .epoch;
   } catch {
     return 0;
   }
 }
 
 function historyEpochs(out: string): string[] {
-  return readFileSync(join(out, 'history.csv'), 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split(',')[0]!);
+  return readFileSync(join(out, 'history.csv'), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',')[0]!);
 }
 
 describe('resumable example runs', () => {
@@ -63,7 +94,8 @@ describe('resumable example runs', () => {
     expect(record).toMatchObject({ complete: true, resumedEpochs: doneBefore });
     expect(readFileSync(join(out, 'submission.csv'), 'utf8').split('\n')).toHaveLength(10_002);
     // No temp file survives in any output folder.
-    for (const sub of ['', 'best-model', 'train-state']) expect(readdirSync(join(out, sub)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    for (const sub of ['', 'best-model', 'train-state'])
+      expect(readdirSync(join(out, sub)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 
     const again = runToEnd(out);
     expect(again.code).toBe(0);
@@ -92,7 +124,10 @@ describe('resumable example runs', () => {
     const out = join(dir, 'killed');
     const other = runToEnd(out, ['--batch-size', '32']);
     expect(other.code).toBe(1);
-    const errorLines = other.stderr.trim().split('\n').filter((l) => l.startsWith('kaggle: error'));
+    const errorLines = other.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('kaggle: error'));
     expect(errorLines).toHaveLength(1);
     expect(errorLines[0]).toMatch(/train-state: holds a training state from a run with different settings/);
     expect(errorLines[0]).toMatch(/or add --force to start over$/);

@@ -27,7 +27,8 @@ function rowCells(r: number): number[] {
   const d = r % 10;
   const top = 2 + (d % 5) * 5;
   const left = d < 5 ? 4 : 16;
-  for (let y = top; y < top + 5; y++) for (let x = left; x < left + 8; x++) cells[y * 28 + x] = 150 + ((r * 7 + x * 3 + y) % 106);
+  for (let y = top; y < top + 5; y++)
+    for (let x = left; x < left + 8; x++) cells[y * 28 + x] = 150 + ((r * 7 + x * 3 + y) % 106);
   cells[(r * 13) % 784] = (r * 31) % 256;
   return cells;
 }
@@ -35,7 +36,8 @@ function rowCells(r: number): number[] {
 /** Writes a test.csv of `rows` rows; `edit` may replace the text of a row (0-based). */
 async function writeCsv(path: string, rows: number, edit?: (r: number, line: string) => string): Promise<void> {
   const out = createWriteStream(path);
-  const write = (text: string): Promise<void> => new Promise((resolve) => (out.write(text) ? resolve() : out.once('drain', () => resolve())));
+  const write = (text: string): Promise<void> =>
+    new Promise((resolve) => (out.write(text) ? resolve() : out.once('drain', () => resolve())));
   await write(`${HEADER}\n`);
   let batch = '';
   for (let r = 0; r < rows; r++) {
@@ -55,7 +57,11 @@ function tinyModel(): tfl.LayersModel {
   const model = tfl.sequential({
     layers: [
       tfl.layers.flatten({ inputShape: [28, 28, 1] }),
-      tfl.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }) }),
+      tfl.layers.dense({
+        units: 10,
+        activation: 'softmax',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 5 }),
+      }),
     ],
   });
   return model;
@@ -106,7 +112,9 @@ describe('streamDigitCsv', () => {
       const chunks: DigitCsvChunk[] = [];
       for await (const chunk of streamDigitCsv(source, { chunkRows: 10 })) chunks.push(chunk);
       expect(chunks.map((c) => c.count)).toEqual([10, 10, 5]);
-      expect(Array.from(chunks.flatMap((c) => Array.from(c.labels ?? [])))).toEqual(Array.from({ length: 25 }, (_, r) => r % 10));
+      expect(Array.from(chunks.flatMap((c) => Array.from(c.labels ?? [])))).toEqual(
+        Array.from({ length: 25 }, (_, r) => r % 10),
+      );
     }
 
     let n = 0;
@@ -124,7 +132,11 @@ describe('predictDigitCsv', () => {
     const model = tinyModel();
     const out = join(dir, 'submission.csv');
     const progress: number[] = [];
-    const result = await predictDigitCsv(model, csvPath, { chunkRows: 4096, destination: out, onProgress: (p) => progress.push(p.rows) });
+    const result = await predictDigitCsv(model, csvPath, {
+      chunkRows: 4096,
+      destination: out,
+      onProgress: (p) => progress.push(p.rows),
+    });
     expect(result.count).toBe(ROWS);
     expect(result.accuracy).toBeUndefined();
     expect(result.destination).toBe(out);
@@ -145,7 +157,10 @@ describe('predictDigitCsv', () => {
   it('matches predictDigits with a real CNN and reports accuracy on a labelled file', async () => {
     const model = buildDigitCnn({ architecture: 'compact', seed: 2 });
     const labelled = join(dir, 'labelled.csv');
-    writeFileSync(labelled, `label,${HEADER}\n${Array.from({ length: 600 }, (_, r) => `${r % 10},${rowCells(r).join(',')}`).join('\n')}\n`);
+    writeFileSync(
+      labelled,
+      `label,${HEADER}\n${Array.from({ length: 600 }, (_, r) => `${r % 10},${rowCells(r).join(',')}`).join('\n')}\n`,
+    );
     const result = await predictDigitCsv(model, labelled, { chunkRows: 256 });
     const data = await loadDigitCsv(labelled);
     const reference = await predictDigits(model, data);
@@ -169,7 +184,11 @@ describe('predictDigitCsv', () => {
     mkdirSync(outDir);
     const out = join(outDir, 'submission.csv');
     const progress: number[] = [];
-    const error = await predictDigitCsv(tinyModel(), bad, { chunkRows: 1000, destination: out, onProgress: (p) => progress.push(p.rows) }).catch((e: unknown) => e);
+    const error = await predictDigitCsv(tinyModel(), bad, {
+      chunkRows: 1000,
+      destination: out,
+      onProgress: (p) => progress.push(p.rows),
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DigitInputError);
     expect(error).toMatchObject({ code: 'BAD_CELL', file: bad, line: 15_000, column: 2 });
     expect((error as Error).message).toBe(`${bad}:15000:2: pixel1 is "x", not an integer`);
@@ -178,7 +197,10 @@ describe('predictDigitCsv', () => {
     expect(strayFiles(outDir)).toEqual([]);
 
     writeFileSync(out, 'old submission\n');
-    await expect(predictDigitCsv(tinyModel(), bad, { destination: out })).rejects.toMatchObject({ code: 'BAD_CELL', line: 15_000 });
+    await expect(predictDigitCsv(tinyModel(), bad, { destination: out })).rejects.toMatchObject({
+      code: 'BAD_CELL',
+      line: 15_000,
+    });
     expect(readFileSync(out, 'utf8')).toBe('old submission\n');
     expect(strayFiles(outDir, ['submission.csv'])).toEqual([]);
   });
@@ -188,24 +210,31 @@ describe('predictDigitCsv', () => {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(outDir);
     const out = join(outDir, 'submission.csv');
-    await expect(predictDigitCsv(tinyModel(), csvPath, { destination: out, expectedRows: 28_000, limit: 500 }))
-      .rejects.toMatchObject({ name: 'DigitOutputError', code: 'BAD_PREDICTIONS' });
+    await expect(
+      predictDigitCsv(tinyModel(), csvPath, { destination: out, expectedRows: 28_000, limit: 500 }),
+    ).rejects.toMatchObject({ name: 'DigitOutputError', code: 'BAD_PREDICTIONS' });
     expect(strayFiles(outDir)).toEqual([]);
 
     const controller = new AbortController();
     const reason = new Error('stop');
-    await expect(predictDigitCsv(tinyModel(), csvPath, {
-      destination: out,
-      chunkRows: 500,
-      signal: controller.signal,
-      onProgress: ({ rows }) => rows >= 1000 && controller.abort(reason),
-    })).rejects.toBe(reason);
+    await expect(
+      predictDigitCsv(tinyModel(), csvPath, {
+        destination: out,
+        chunkRows: 500,
+        signal: controller.signal,
+        onProgress: ({ rows }) => rows >= 1000 && controller.abort(reason),
+      }),
+    ).rejects.toBe(reason);
     expect(strayFiles(outDir)).toEqual([]);
 
-    const missing = await predictDigitCsv(tinyModel(), csvPath, { destination: join(dir, 'no/such/dir/s.csv') }).catch((e: unknown) => e);
+    const missing = await predictDigitCsv(tinyModel(), csvPath, { destination: join(dir, 'no/such/dir/s.csv') }).catch(
+      (e: unknown) => e,
+    );
     expect(missing).toBeInstanceOf(DigitOutputError);
     expect(missing).toMatchObject({ code: 'NO_DIRECTORY' });
-    await expect(predictDigitCsv(tinyModel(), csvPath, { destination: outDir })).rejects.toMatchObject({ code: 'IS_DIRECTORY' });
+    await expect(predictDigitCsv(tinyModel(), csvPath, { destination: outDir })).rejects.toMatchObject({
+      code: 'IS_DIRECTORY',
+    });
     expect(strayFiles(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { DigitOutputError } from '../src/errors.js';
 import type { DigitPredictions } from '../src/prediction/predictions.js';
-import { formatSubmission, SUBMISSION_HEADER, writeSubmission, type SubmissionOptions } from '../src/prediction/submission.js';
+import {
+  formatSubmission,
+  SUBMISSION_HEADER,
+  writeSubmission,
+  type SubmissionOptions,
+} from '../src/prediction/submission.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -15,7 +20,11 @@ afterAll(async () => {
 });
 
 function predictions(labels: number[]): DigitPredictions {
-  return { count: labels.length, labels: Uint8Array.from(labels), confidences: new Float32Array(labels.length).fill(0.9) };
+  return {
+    count: labels.length,
+    labels: Uint8Array.from(labels),
+    confidences: new Float32Array(labels.length).fill(0.9),
+  };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -25,7 +34,11 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-async function expectOutputError(promise: Promise<unknown>, code: DigitOutputError['code'], message?: RegExp): Promise<DigitOutputError> {
+async function expectOutputError(
+  promise: Promise<unknown>,
+  code: DigitOutputError['code'],
+  message?: RegExp,
+): Promise<DigitOutputError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
@@ -77,7 +90,11 @@ describe('writeSubmission', () => {
 
   it('rejects a row count other than expectedRows', async () => {
     const file = join(dir, 'short.csv');
-    await expectOutputError(writeSubmission(predictions([1, 2]), file, { expectedRows: 28_000 }), 'BAD_PREDICTIONS', /2 predictions, expected 28000/);
+    await expectOutputError(
+      writeSubmission(predictions([1, 2]), file, { expectedRows: 28_000 }),
+      'BAD_PREDICTIONS',
+      /2 predictions, expected 28000/,
+    );
     expect(await exists(file)).toBe(false);
   });
 

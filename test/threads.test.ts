@@ -70,7 +70,11 @@ describe('configureWasmThreads', () => {
 
   it('selects the single-threaded build for 1 thread and refuses once the backend has started', async () => {
     const calls: number[] = [];
-    expect(configureWasmThreads(1, { setThreadsCount: (n) => calls.push(n) })).toEqual({ threads: 1, threaded: false, nodeShim: false });
+    expect(configureWasmThreads(1, { setThreadsCount: (n) => calls.push(n) })).toEqual({
+      threads: 1,
+      threaded: false,
+      nodeShim: false,
+    });
     expect(calls).toEqual([1]);
     expect(tf.env().get('WASM_HAS_MULTITHREAD_SUPPORT')).toBe(false);
     expect(await tf.setBackend('wasm')).toBe(true);

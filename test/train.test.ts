@@ -49,7 +49,11 @@ describe('trainDigits', () => {
   it('trains, reports progress and history, and returns the best epoch', async () => {
     const model = buildDigitCnn({ architecture: 'compact', seed: 2 });
     const progress: TrainProgress[] = [];
-    const result = await trainDigits(model, data, { epochs: 3, batchSize: 32, onProgress: (p) => void progress.push(p) });
+    const result = await trainDigits(model, data, {
+      epochs: 3,
+      batchSize: 32,
+      onProgress: (p) => void progress.push(p),
+    });
     expect(result.trainCount).toBe(540);
     expect(result.validationCount).toBe(60);
     expect(result.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
@@ -78,7 +82,11 @@ describe('trainDigits', () => {
 
   it('is reproducible for a seed (for nets without dropout, whose masks tfjs draws unseeded)', async () => {
     const run = async (): Promise<number[]> => {
-      const model = buildDigitCnn({ architecture: 'compact', seed: 4, layers: (ls) => ls.filter((l) => l.getClassName() !== 'Dropout') });
+      const model = buildDigitCnn({
+        architecture: 'compact',
+        seed: 4,
+        layers: (ls) => ls.filter((l) => l.getClassName() !== 'Dropout'),
+      });
       const r = await trainDigits(model, data, { epochs: 1, batchSize: 50, seed: 9 });
       const w = Array.from(model.getWeights()[0]!.dataSync().slice(0, 10));
       model.dispose();
@@ -125,7 +133,11 @@ describe('trainDigits', () => {
   });
 
   it('resumes an interrupted run exactly where it stopped', async () => {
-    const noDropout = { architecture: 'compact', seed: 5, layers: (ls: tfl.layers.Layer[]) => ls.filter((l) => l.getClassName() !== 'Dropout') } as const;
+    const noDropout = {
+      architecture: 'compact',
+      seed: 5,
+      layers: (ls: tfl.layers.Layer[]) => ls.filter((l) => l.getClassName() !== 'Dropout'),
+    } as const;
     const options = { epochs: 3, batchSize: 50, seed: 11 };
     const straight = buildDigitCnn(noDropout);
     const full = await trainDigits(straight, data, { ...options, state: memoryTrainingState() });
@@ -162,7 +174,9 @@ describe('trainDigits', () => {
     expect(Array.from(third.getWeights()[0]!.dataSync())).toEqual(Array.from(straight.getWeights()[0]!.dataSync()));
 
     // Other settings refuse the state rather than mixing runs.
-    await expect(trainDigits(buildDigitCnn(noDropout), data, { ...options, batchSize: 20, state: store })).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
+    await expect(
+      trainDigits(buildDigitCnn(noDropout), data, { ...options, batchSize: 20, state: store }),
+    ).rejects.toMatchObject({ code: 'BAD_OPTIONS' });
     [straight, first, second, third].forEach((m) => m.dispose());
   });
 

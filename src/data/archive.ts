@@ -34,13 +34,16 @@ export function listZipMembers(archive: Uint8Array, file: string, folders?: stri
   try {
     unzipSync(archive, {
       filter: (info) => {
-        if (!info.name.endsWith('/')) members.push({ name: info.name, size: info.originalSize, compression: info.compression });
+        if (!info.name.endsWith('/'))
+          members.push({ name: info.name, size: info.originalSize, compression: info.compression });
         else folders?.push(info.name);
         return false;
       },
     });
   } catch (error) {
-    throw new DigitInputError('CORRUPT_ARCHIVE', { file }, `not a readable zip archive (${(error as Error).message})`, { cause: error });
+    throw new DigitInputError('CORRUPT_ARCHIVE', { file }, `not a readable zip archive (${(error as Error).message})`, {
+      cause: error,
+    });
   }
   return members;
 }
@@ -55,14 +58,21 @@ export function openZipMember(archive: Uint8Array, file: string, member: string 
   const folders: string[] = [];
   const members = listZipMembers(archive, file, folders);
   const names = members.map((m) => m.name);
-  const listing = names.length > 0 ? `the archive holds ${names.join(', ')}`
-    : folders.length > 0 ? `the archive holds only folders (${folders.join(', ')}), no files` : 'the archive is empty';
+  const listing =
+    names.length > 0
+      ? `the archive holds ${names.join(', ')}`
+      : folders.length > 0
+        ? `the archive holds only folders (${folders.join(', ')}), no files`
+        : 'the archive is empty';
   let chosen: ZipMemberInfo | undefined;
   if (member === undefined) {
     const csvs = members.filter((m) => /\.csv$/i.test(m.name) && !m.name.startsWith('__MACOSX/'));
     if (csvs.length !== 1) {
-      throw new DigitInputError('ZIP_MEMBER_MISSING', { file },
-        `${csvs.length === 0 ? 'no .csv file in the archive' : `${csvs.length} .csv files in the archive`}; pass options.member (${listing})`);
+      throw new DigitInputError(
+        'ZIP_MEMBER_MISSING',
+        { file },
+        `${csvs.length === 0 ? 'no .csv file in the archive' : `${csvs.length} .csv files in the archive`}; pass options.member (${listing})`,
+      );
     }
     chosen = csvs[0];
   } else {
@@ -78,7 +88,11 @@ export function openZipMember(archive: Uint8Array, file: string, member: string 
   const target = chosen as ZipMemberInfo;
   const name = `${file}:${target.name}`;
   if (target.compression !== 0 && target.compression !== 8) {
-    throw new DigitInputError('UNSUPPORTED', { file: name }, `zip compression method ${target.compression} is not supported; re-zip with deflate`);
+    throw new DigitInputError(
+      'UNSUPPORTED',
+      { file: name },
+      `zip compression method ${target.compression} is not supported; re-zip with deflate`,
+    );
   }
   const expectedCrc = centralDirectoryCrcs(archive).get(target.name);
   return { name, chunks: zipMemberChunks(archive, target.name, name, expectedCrc), size: target.size };
@@ -119,7 +133,12 @@ function hex(crc: number): string {
   return crc.toString(16).padStart(8, '0');
 }
 
-async function* zipMemberChunks(archive: Uint8Array, member: string, name: string, expectedCrc: number | undefined): AsyncGenerator<Uint8Array> {
+async function* zipMemberChunks(
+  archive: Uint8Array,
+  member: string,
+  name: string,
+  expectedCrc: number | undefined,
+): AsyncGenerator<Uint8Array> {
   const out: Uint8Array[] = [];
   let failure: unknown;
   let finished = false;
@@ -148,11 +167,16 @@ async function* zipMemberChunks(archive: Uint8Array, member: string, name: strin
   }
   if (failure !== undefined || !finished) {
     const why = failure === undefined ? 'its data ends early' : (failure as Error).message;
-    throw new DigitInputError('CORRUPT_ARCHIVE', { file: name }, `cannot inflate the zip member (${why})`, { cause: failure });
+    throw new DigitInputError('CORRUPT_ARCHIVE', { file: name }, `cannot inflate the zip member (${why})`, {
+      cause: failure,
+    });
   }
   if (expectedCrc !== undefined && crc !== expectedCrc) {
-    throw new DigitInputError('CORRUPT_ARCHIVE', { file: name },
-      `CRC-32 mismatch: the member inflates to data with checksum ${hex(crc)}, the archive records ${hex(expectedCrc)}; the zip is damaged, download it again`);
+    throw new DigitInputError(
+      'CORRUPT_ARCHIVE',
+      { file: name },
+      `CRC-32 mismatch: the member inflates to data with checksum ${hex(crc)}, the archive records ${hex(expectedCrc)}; the zip is damaged, download it again`,
+    );
   }
 }
 
@@ -183,7 +207,9 @@ export async function* gunzipChunks(input: AsyncIterable<Uint8Array>, file: stri
     try {
       gunzip.push(chunk, final);
     } catch (error) {
-      throw new DigitInputError('CORRUPT_ARCHIVE', { file }, `not a readable gzip file (${(error as Error).message})`, { cause: error });
+      throw new DigitInputError('CORRUPT_ARCHIVE', { file }, `not a readable gzip file (${(error as Error).message})`, {
+        cause: error,
+      });
     }
   };
   for await (const chunk of input) {
@@ -200,8 +226,11 @@ export async function* gunzipChunks(input: AsyncIterable<Uint8Array>, file: stri
     const wantCrc = view.getUint32(0, true);
     const wantSize = view.getUint32(4, true);
     if (wantCrc !== crc || wantSize !== size % 2 ** 32) {
-      throw new DigitInputError('CORRUPT_ARCHIVE', { file },
-        `the gzip file is truncated or damaged: its data has CRC-32 ${hex(crc)} and ${size} bytes, the trailer records ${hex(wantCrc)} and ${wantSize} bytes; download it again`);
+      throw new DigitInputError(
+        'CORRUPT_ARCHIVE',
+        { file },
+        `the gzip file is truncated or damaged: its data has CRC-32 ${hex(crc)} and ${size} bytes, the trailer records ${hex(wantCrc)} and ${wantSize} bytes; download it again`,
+      );
     }
   }
 }

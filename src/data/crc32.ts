@@ -34,12 +34,27 @@ export function crc32Update(crc: number, data: Uint8Array): number {
   let i = 0;
   const n8 = data.length - (data.length % 8);
   for (; i < n8; i += 8) {
-    const a = (c ^ ((data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24))) >>> 0;
-    const b = (data[i + 4] as number) | ((data[i + 5] as number) << 8) | ((data[i + 6] as number) << 16) | ((data[i + 7] as number) << 24);
-    c = (t[7 * 256 + (a & 0xff)] as number) ^ (t[6 * 256 + ((a >>> 8) & 0xff)] as number) ^
-      (t[5 * 256 + ((a >>> 16) & 0xff)] as number) ^ (t[4 * 256 + (a >>> 24)] as number) ^
-      (t[3 * 256 + (b & 0xff)] as number) ^ (t[2 * 256 + ((b >>> 8) & 0xff)] as number) ^
-      (t[256 + ((b >>> 16) & 0xff)] as number) ^ (t[(b >>> 24) & 0xff] as number);
+    const a =
+      (c ^
+        ((data[i] as number) |
+          ((data[i + 1] as number) << 8) |
+          ((data[i + 2] as number) << 16) |
+          ((data[i + 3] as number) << 24))) >>>
+      0;
+    const b =
+      (data[i + 4] as number) |
+      ((data[i + 5] as number) << 8) |
+      ((data[i + 6] as number) << 16) |
+      ((data[i + 7] as number) << 24);
+    c =
+      (t[7 * 256 + (a & 0xff)] as number) ^
+      (t[6 * 256 + ((a >>> 8) & 0xff)] as number) ^
+      (t[5 * 256 + ((a >>> 16) & 0xff)] as number) ^
+      (t[4 * 256 + (a >>> 24)] as number) ^
+      (t[3 * 256 + (b & 0xff)] as number) ^
+      (t[2 * 256 + ((b >>> 8) & 0xff)] as number) ^
+      (t[256 + ((b >>> 16) & 0xff)] as number) ^
+      (t[(b >>> 24) & 0xff] as number);
   }
   for (; i < data.length; i++) c = (t[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return ~c >>> 0;

@@ -122,7 +122,11 @@ export class DigitCsvScanner {
    * stream can hand rows out in chunks and memory stays bounded. The rows are
    * copied out; rows held past `n` move to the front.
    */
-  take(n: number = this.count): { readonly count: number; readonly pixels: Uint8Array; readonly labels: Uint8Array | undefined } {
+  take(n: number = this.count): {
+    readonly count: number;
+    readonly pixels: Uint8Array;
+    readonly labels: Uint8Array | undefined;
+  } {
     const count = Math.min(Math.max(0, Math.floor(n)), this.count);
     const pixels = this.pixels.slice(0, count * PIXELS_PER_IMAGE);
     const labels = this.labelled ? this.labels.slice(0, count) : undefined;
@@ -184,13 +188,18 @@ export class DigitCsvScanner {
     }
     if (!this.headerSeen) {
       const problem = this.totalBytes === 0 ? 'the input is empty' : 'the input contains only whitespace';
-      throw new DigitInputError('EMPTY', { file: this.file }, `${problem}; expected a CSV with the header ${headerDescription(true)}`);
+      throw new DigitInputError(
+        'EMPTY',
+        { file: this.file },
+        `${problem}; expected a CSV with the header ${headerDescription(true)}`,
+      );
     }
     if (this.count + this.taken === 0 && this.limit !== 0) {
       throw new DigitInputError('HEADER_ONLY', { file: this.file, line: 1 }, 'the CSV has a header but no data rows');
     }
     const n = this.count;
-    const pixels = this.pixels.length === n * PIXELS_PER_IMAGE ? this.pixels : this.pixels.slice(0, n * PIXELS_PER_IMAGE);
+    const pixels =
+      this.pixels.length === n * PIXELS_PER_IMAGE ? this.pixels : this.pixels.slice(0, n * PIXELS_PER_IMAGE);
     const labels = !this.labelled ? undefined : this.labels.length === n ? this.labels : this.labels.slice(0, n);
     this.pixels = new Uint8Array(0);
     this.labels = new Uint8Array(0);
@@ -202,8 +211,11 @@ export class DigitCsvScanner {
       const carry = this.carry ?? new Uint8Array(0);
       const cr = carry.indexOf(CR);
       if (cr >= 0) this.loneCr(carry, cr, this.line + 1);
-      throw new DigitInputError('LINE_TOO_LONG', { file: this.file, line: this.line + 1 },
-        `line is longer than ${MAX_LINE_BYTES} bytes without a line break; is this a digit CSV?`);
+      throw new DigitInputError(
+        'LINE_TOO_LONG',
+        { file: this.file, line: this.line + 1 },
+        `line is longer than ${MAX_LINE_BYTES} bytes without a line break; is this a digit CSV?`,
+      );
     }
   }
 
@@ -307,7 +319,13 @@ export class DigitCsvScanner {
     const have = this.pixels.length / PIXELS_PER_IMAGE;
     // A row is at least 2 bytes per field ("0,"), so the size hint bounds the row count.
     const hinted = this.sizeHint === undefined ? 0 : Math.ceil(this.sizeHint / (2 * PIXELS_PER_IMAGE)) + 1;
-    let rows = Math.max(have * 2, 256, this.count + 1, have === 0 ? hinted : 0, Math.ceil(bytesLeft / (2 * PIXELS_PER_IMAGE)) + 1);
+    let rows = Math.max(
+      have * 2,
+      256,
+      this.count + 1,
+      have === 0 ? hinted : 0,
+      Math.ceil(bytesLeft / (2 * PIXELS_PER_IMAGE)) + 1,
+    );
     if (Number.isFinite(this.limit)) rows = Math.min(rows, Math.max(this.limit - this.taken, this.count + 1));
     const pixels = new Uint8Array(rows * PIXELS_PER_IMAGE);
     pixels.set(this.pixels.subarray(0, this.count * PIXELS_PER_IMAGE));
@@ -324,10 +342,14 @@ export class DigitCsvScanner {
     let end = nl;
     if (end > start && buf[end - 1] === CR) end--;
     if (this.line === 1) {
-      if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3; // UTF-8 BOM
+      if (buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf)
+        start += 3; // UTF-8 BOM
       else if ((buf[start] === 0xff && buf[start + 1] === 0xfe) || (buf[start] === 0xfe && buf[start + 1] === 0xff)) {
-        throw new DigitInputError('BAD_ENCODING', { file: this.file, line: 1, column: 1 },
-          'the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8');
+        throw new DigitInputError(
+          'BAD_ENCODING',
+          { file: this.file, line: 1, column: 1 },
+          'the file is UTF-16 (it starts with a UTF-16 byte order mark); save it as UTF-8',
+        );
       }
     }
     const raw = buf.subarray(start, end);
@@ -338,17 +360,25 @@ export class DigitCsvScanner {
       return;
     }
     if (this.leadingBlank > 0) {
-      throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: 1 },
-        `line 1 is blank; the header ${headerDescription(this.wantLabelled ?? true)} must be the first line`);
+      throw new DigitInputError(
+        'BAD_HEADER',
+        { file: this.file, line: 1, column: 1 },
+        `line 1 is blank; the header ${headerDescription(this.wantLabelled ?? true)} must be the first line`,
+      );
     }
     const fields = this.splitLine(raw, 'BAD_HEADER');
     const first = fields[0] ?? '';
     this.explainForeignHeader(fields);
-    const labelled = first === 'label' ? true : first === 'pixel0' ? false : (this.wantLabelled ?? fields.length !== PIXELS_PER_IMAGE);
+    const labelled =
+      first === 'label' ? true : first === 'pixel0' ? false : (this.wantLabelled ?? fields.length !== PIXELS_PER_IMAGE);
     if (this.wantLabelled !== undefined && this.wantLabelled !== labelled) {
-      throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: 1 }, this.wantLabelled
-        ? `options.labelled is true but the header has no label column: it starts with ${JSON.stringify(first)}, expected "label"`
-        : `options.labelled is false but the header starts with ${JSON.stringify(first)}, expected "pixel0"`);
+      throw new DigitInputError(
+        'BAD_HEADER',
+        { file: this.file, line: 1, column: 1 },
+        this.wantLabelled
+          ? `options.labelled is true but the header has no label column: it starts with ${JSON.stringify(first)}, expected "label"`
+          : `options.labelled is false but the header starts with ${JSON.stringify(first)}, expected "pixel0"`,
+      );
     }
     const expected = labelled ? LABELLED_HEADER : LABELLED_HEADER.slice(1);
     const n = Math.min(fields.length, expected.length);
@@ -357,23 +387,39 @@ export class DigitCsvScanner {
       if (field !== expected[i]) {
         const earlier = fields.indexOf(field);
         const home = expected.indexOf(field);
-        const why = earlier >= 0 && earlier < i ? `: duplicate column, ${quote(field)} is also column ${earlier + 1}`
-          : home >= 0 ? `: the columns are out of order (${quote(field)} belongs in column ${home + 1})` : '';
-        throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: i + 1 },
-          `header field ${i + 1} is ${quote(field)}, expected ${quote(expected[i] ?? '')}${why} (the header must be ${headerDescription(labelled)})`);
+        const why =
+          earlier >= 0 && earlier < i
+            ? `: duplicate column, ${quote(field)} is also column ${earlier + 1}`
+            : home >= 0
+              ? `: the columns are out of order (${quote(field)} belongs in column ${home + 1})`
+              : '';
+        throw new DigitInputError(
+          'BAD_HEADER',
+          { file: this.file, line: 1, column: i + 1 },
+          `header field ${i + 1} is ${quote(field)}, expected ${quote(expected[i] ?? '')}${why} (the header must be ${headerDescription(labelled)})`,
+        );
       }
     }
     if (fields.length < expected.length) {
-      throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: fields.length + 1 },
-        `the header ends after ${fields.length} fields; expected ${expected.length}: ${headerDescription(labelled)}`);
+      throw new DigitInputError(
+        'BAD_HEADER',
+        { file: this.file, line: 1, column: fields.length + 1 },
+        `the header ends after ${fields.length} fields; expected ${expected.length}: ${headerDescription(labelled)}`,
+      );
     }
     if (fields.length === expected.length + 1 && fields[expected.length] === '') {
-      throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: expected.length + 1 },
-        `the header ends with a trailing comma (an empty field ${expected.length + 1}); a spreadsheet re-save may add one: remove it from every line`);
+      throw new DigitInputError(
+        'BAD_HEADER',
+        { file: this.file, line: 1, column: expected.length + 1 },
+        `the header ends with a trailing comma (an empty field ${expected.length + 1}); a spreadsheet re-save may add one: remove it from every line`,
+      );
     }
     if (fields.length > expected.length) {
-      throw new DigitInputError('BAD_HEADER', { file: this.file, line: 1, column: expected.length + 1 },
-        `unexpected header field ${quote(fields[expected.length] ?? '')} after "pixel783"; expected ${expected.length} fields: ${headerDescription(labelled)}`);
+      throw new DigitInputError(
+        'BAD_HEADER',
+        { file: this.file, line: 1, column: expected.length + 1 },
+        `unexpected header field ${quote(fields[expected.length] ?? '')} after "pixel783"; expected ${expected.length} fields: ${headerDescription(labelled)}`,
+      );
     }
     this.headerSeen = true;
     this.labelled = labelled;
@@ -398,21 +444,34 @@ export class DigitCsvScanner {
       return;
     }
     if (this.pendingBlank !== 0) {
-      throw new DigitInputError('COLUMN_COUNT', { file: this.file, line: this.pendingBlank, column: 1 },
-        `blank line between data rows; expected ${this.fields} fields`);
+      throw new DigitInputError(
+        'COLUMN_COUNT',
+        { file: this.file, line: this.pendingBlank, column: 1 },
+        `blank line between data rows; expected ${this.fields} fields`,
+      );
     }
     const cells = this.splitLine(raw, 'BAD_CELL');
     if (cells[0] === 'label' || cells[0] === 'pixel0') {
-      throw new DigitInputError('BAD_HEADER', { file: this.file, line: this.line, column: 1 },
-        `line ${this.line} repeats the header; were several CSV files joined? Keep only the header on line 1`);
+      throw new DigitInputError(
+        'BAD_HEADER',
+        { file: this.file, line: this.line, column: 1 },
+        `line ${this.line} repeats the header; were several CSV files joined? Keep only the header on line 1`,
+      );
     }
     if (cells.length !== this.fields) {
       const column = cells.length < this.fields ? cells.length + 1 : this.fields + 1;
       const delimiter = cells.length === 1 ? foreignDelimiter(cells[0] ?? '') : undefined;
-      const hint = cells.length === this.fields + 1 && cells[this.fields] === '' ? '; the row ends with a trailing comma'
-        : delimiter !== undefined ? `; the fields are separated by ${delimiter}, not commas` : '';
-      throw new DigitInputError('COLUMN_COUNT', { file: this.file, line: this.line, column },
-        `expected ${this.fields} fields (${headerDescription(this.labelled)}), got ${cells.length}${hint}`);
+      const hint =
+        cells.length === this.fields + 1 && cells[this.fields] === ''
+          ? '; the row ends with a trailing comma'
+          : delimiter !== undefined
+            ? `; the fields are separated by ${delimiter}, not commas`
+            : '';
+      throw new DigitInputError(
+        'COLUMN_COUNT',
+        { file: this.file, line: this.line, column },
+        `expected ${this.fields} fields (${headerDescription(this.labelled)}), got ${cells.length}${hint}`,
+      );
     }
     const offset = this.labelled ? 1 : 0;
     const base = this.count * PIXELS_PER_IMAGE;
@@ -421,16 +480,21 @@ export class DigitCsvScanner {
       const location = { file: this.file, line: this.line, column: i + 1 };
       const name = LABELLED_HEADER[i + 1 - offset] as string;
       if (!/^-?[0-9]+$/.test(cell)) {
-        throw new DigitInputError('BAD_CELL', location, cell === ''
-          ? `empty cell in column ${name}; expected an integer`
-          : `${name} is ${quote(cell)}, not an integer${numberHint(cell)}`);
+        throw new DigitInputError(
+          'BAD_CELL',
+          location,
+          cell === ''
+            ? `empty cell in column ${name}; expected an integer`
+            : `${name} is ${quote(cell)}, not an integer${numberHint(cell)}`,
+        );
       }
       const value = Number(cell);
       if (i < offset) {
         if (value > 9 || value < 0) throw new DigitInputError('LABEL_RANGE', location, `label ${cell} is outside 0..9`);
         this.labels[this.count] = value;
       } else {
-        if (value > 255 || value < 0) throw new DigitInputError('PIXEL_RANGE', location, `${name} is ${cell}, outside 0..255`);
+        if (value > 255 || value < 0)
+          throw new DigitInputError('PIXEL_RANGE', location, `${name} is ${cell}, outside 0..255`);
         this.pixels[base + i - offset] = value;
       }
     }
@@ -439,8 +503,11 @@ export class DigitCsvScanner {
 
   /** Throws the error for a carriage return that does not end a line (old Mac line ends). */
   private loneCr(raw: Uint8Array, index: number, line: number): never {
-    throw new DigitInputError('BAD_ENCODING', { file: this.file, line, column: fieldAt(raw, index) },
-      'carriage return (CR) without a line feed: the file has old Mac (CR-only) line ends; save it with LF or CRLF line ends');
+    throw new DigitInputError(
+      'BAD_ENCODING',
+      { file: this.file, line, column: fieldAt(raw, index) },
+      'carriage return (CR) without a line feed: the file has old Mac (CR-only) line ends; save it with LF or CRLF line ends',
+    );
   }
 
   /** Throws a helpful `BAD_HEADER` for a first line that is plainly not a digit CSV header. */
@@ -448,18 +515,29 @@ export class DigitCsvScanner {
     const first = fields[0] ?? '';
     const at = { file: this.file, line: 1, column: 1 };
     if (first.trimStart().startsWith('<')) {
-      throw new DigitInputError('BAD_HEADER', at, 'this looks like an HTML or XML page (a failed download?), not a digit CSV');
+      throw new DigitInputError(
+        'BAD_HEADER',
+        at,
+        'this looks like an HTML or XML page (a failed download?), not a digit CSV',
+      );
     }
     if (/^sep=/i.test(first)) {
-      throw new DigitInputError('BAD_HEADER', at, `line 1 is Excel's ${quote(fields.join(','))} line; delete it so the header ${headerDescription(this.wantLabelled ?? true)} comes first`);
+      throw new DigitInputError(
+        'BAD_HEADER',
+        at,
+        `line 1 is Excel's ${quote(fields.join(','))} line; delete it so the header ${headerDescription(this.wantLabelled ?? true)} comes first`,
+      );
     }
     if (first === 'ImageId') {
       throw new DigitInputError('BAD_HEADER', at, 'this is a submission file (ImageId,Label), not digit images');
     }
     const delimiter = fields.length < PIXELS_PER_IMAGE ? foreignDelimiter(first) : undefined;
     if (delimiter !== undefined && /^(label|pixel0)/.test(first)) {
-      throw new DigitInputError('BAD_HEADER', at,
-        `the header is separated by ${delimiter}, not commas (a spreadsheet export with another list separator?); save the file as comma-separated CSV`);
+      throw new DigitInputError(
+        'BAD_HEADER',
+        at,
+        `the header is separated by ${delimiter}, not commas (a spreadsheet export with another list separator?); save the file as comma-separated CSV`,
+      );
     }
   }
 
@@ -467,8 +545,11 @@ export class DigitCsvScanner {
   private splitLine(raw: Uint8Array, code: 'BAD_HEADER' | 'BAD_CELL'): string[] {
     const nul = raw.indexOf(0);
     if (nul >= 0) {
-      throw new DigitInputError('BAD_ENCODING', { file: this.file, line: this.line, column: fieldAt(raw, nul) },
-        'NUL byte: the file looks like UTF-16 or binary data; save it as UTF-8 text');
+      throw new DigitInputError(
+        'BAD_ENCODING',
+        { file: this.file, line: this.line, column: fieldAt(raw, nul) },
+        'NUL byte: the file looks like UTF-16 or binary data; save it as UTF-8 text',
+      );
     }
     let text: string;
     try {
@@ -477,8 +558,12 @@ export class DigitCsvScanner {
     } catch (error) {
       const bad = firstInvalidUtf8(raw);
       const byte = (raw[bad] ?? 0).toString(16).toUpperCase().padStart(2, '0');
-      throw new DigitInputError('BAD_ENCODING', { file: this.file, line: this.line, column: fieldAt(raw, bad) },
-        `invalid UTF-8 (byte 0x${byte}); the file looks like Latin-1/Windows-1252 or binary data: save it as UTF-8 text`, { cause: error });
+      throw new DigitInputError(
+        'BAD_ENCODING',
+        { file: this.file, line: this.line, column: fieldAt(raw, bad) },
+        `invalid UTF-8 (byte 0x${byte}); the file looks like Latin-1/Windows-1252 or binary data: save it as UTF-8 text`,
+        { cause: error },
+      );
     }
     let records: string[][];
     try {
@@ -487,9 +572,10 @@ export class DigitCsvScanner {
       const index = (error as { index?: unknown }).index;
       const csvCode = (error as { code?: unknown }).code;
       const column = typeof index === 'number' ? index + 1 : 1;
-      const problem = csvCode === 'CSV_QUOTE_NOT_CLOSED'
-        ? 'unterminated quoted field (line breaks inside cells are not allowed)'
-        : `malformed CSV: ${(error as Error).message}`;
+      const problem =
+        csvCode === 'CSV_QUOTE_NOT_CLOSED'
+          ? 'unterminated quoted field (line breaks inside cells are not allowed)'
+          : `malformed CSV: ${(error as Error).message}`;
       throw new DigitInputError(code, { file: this.file, line: this.line, column }, problem, { cause: error });
     }
     return records[0] ?? [];
@@ -507,7 +593,8 @@ function foreignDelimiter(text: string): string | undefined {
 /** A hint for numbers a spreadsheet re-save may produce: `255.0`, `1e2`, `+3`. */
 function numberHint(cell: string): string {
   if (/^\+[0-9]+$/.test(cell)) return `; write it without the '+' sign`;
-  if (/^[+-]?[0-9]*\.?[0-9]+e[+-]?[0-9]+$/i.test(cell)) return `; scientific notation is not accepted, write whole numbers (${Number(cell)})`;
+  if (/^[+-]?[0-9]*\.?[0-9]+e[+-]?[0-9]+$/i.test(cell))
+    return `; scientific notation is not accepted, write whole numbers (${Number(cell)})`;
   if (/^[+-]?[0-9]+\.0*$/.test(cell)) return `; write it as ${Number(cell)} (spreadsheet re-saves can add decimals)`;
   return '';
 }

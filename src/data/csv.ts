@@ -64,7 +64,9 @@ export async function loadDigitCsv(source: DigitCsvSource, options: LoadDigitCsv
     // Large chunks are fed in slices so progress is reported regularly.
     let more = true;
     for (let offset = 0; offset < chunk.length && more; offset += CHUNK_BYTES) {
-      more = scanner.push(offset === 0 && chunk.length <= CHUNK_BYTES ? chunk : chunk.subarray(offset, offset + CHUNK_BYTES));
+      more = scanner.push(
+        offset === 0 && chunk.length <= CHUNK_BYTES ? chunk : chunk.subarray(offset, offset + CHUNK_BYTES),
+      );
       if (onProgress !== undefined && scanner.rows !== reported) onProgress((reported = scanner.rows));
     }
     if (!more) break;
@@ -118,9 +120,13 @@ export interface DigitCsvChunk extends DigitDataset {
  * @throws {DigitInputError} as {@link loadDigitCsv}.
  * @throws {RangeError} when `chunkRows` is not a positive integer or `limit` not a non-negative integer.
  */
-export async function* streamDigitCsv(source: DigitCsvSource, options: StreamDigitCsvOptions = {}): AsyncGenerator<DigitCsvChunk, void, undefined> {
+export async function* streamDigitCsv(
+  source: DigitCsvSource,
+  options: StreamDigitCsvOptions = {},
+): AsyncGenerator<DigitCsvChunk, void, undefined> {
   const { limit, chunkRows = 4096 } = options;
-  if (!(Number.isInteger(chunkRows) && chunkRows > 0)) throw new RangeError(`chunkRows must be a positive integer, got ${chunkRows}`);
+  if (!(Number.isInteger(chunkRows) && chunkRows > 0))
+    throw new RangeError(`chunkRows must be a positive integer, got ${chunkRows}`);
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
     throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
   }
@@ -131,7 +137,12 @@ export async function* streamDigitCsv(source: DigitCsvSource, options: StreamDig
   let bytesRead = 0;
   const emit = (count: number): DigitCsvChunk => {
     const rows = scanner.take(count);
-    const chunk = { ...createDigitDataset(rows.pixels, rows.labels, input.name), offset, bytesRead, totalBytes: input.size };
+    const chunk = {
+      ...createDigitDataset(rows.pixels, rows.labels, input.name),
+      offset,
+      bytesRead,
+      totalBytes: input.size,
+    };
     offset += rows.count;
     return chunk;
   };
@@ -146,5 +157,6 @@ export async function* streamDigitCsv(source: DigitCsvSource, options: StreamDig
     if (!more) break;
   }
   const rest = scanner.finish();
-  if (rest.count > 0) yield { ...createDigitDataset(rest.pixels, rest.labels, input.name), offset, bytesRead, totalBytes: input.size };
+  if (rest.count > 0)
+    yield { ...createDigitDataset(rest.pixels, rest.labels, input.name), offset, bytesRead, totalBytes: input.size };
 }

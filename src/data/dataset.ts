@@ -61,7 +61,12 @@ export function createDigitDataset(pixels: Uint8Array, labels: Uint8Array | unde
       }
       const n = end - start;
       return {
-        xs: tf.tensor4d(pixelsToFloats(pixels.subarray(start * PIXELS_PER_IMAGE, end * PIXELS_PER_IMAGE)), [n, IMAGE_SIZE, IMAGE_SIZE, 1]),
+        xs: tf.tensor4d(pixelsToFloats(pixels.subarray(start * PIXELS_PER_IMAGE, end * PIXELS_PER_IMAGE)), [
+          n,
+          IMAGE_SIZE,
+          IMAGE_SIZE,
+          1,
+        ]),
         ys: labels === undefined ? undefined : tf.tensor2d(oneHot(labels.subarray(start, end)), [n, NUM_CLASSES]),
       };
     },

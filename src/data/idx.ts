@@ -32,20 +32,33 @@ export interface IdxArray {
  * other than uint8, or data shorter or longer than the header announces.
  */
 export function parseIdx(bytes: Uint8Array, file = '<idx>'): IdxArray {
-  if (bytes.length < 4) throw new DigitInputError('BAD_IDX', { file }, `${bytes.length} bytes is too short for an IDX file (truncated?)`);
+  if (bytes.length < 4)
+    throw new DigitInputError('BAD_IDX', { file }, `${bytes.length} bytes is too short for an IDX file (truncated?)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0);
   if (bytes[0] !== 0 || bytes[1] !== 0) {
-    throw new DigitInputError('BAD_IDX', { file }, `bad magic number 0x${hex(magic)}: not an IDX file (gzip-compressed? expected 0x00000803 or 0x00000801)`);
+    throw new DigitInputError(
+      'BAD_IDX',
+      { file },
+      `bad magic number 0x${hex(magic)}: not an IDX file (gzip-compressed? expected 0x00000803 or 0x00000801)`,
+    );
   }
   if (bytes[2] !== 0x08) {
-    throw new DigitInputError('BAD_IDX', { file }, `IDX element type 0x${(bytes[2] ?? 0).toString(16).padStart(2, '0')} is not supported; only unsigned bytes (0x08)`);
+    throw new DigitInputError(
+      'BAD_IDX',
+      { file },
+      `IDX element type 0x${(bytes[2] ?? 0).toString(16).padStart(2, '0')} is not supported; only unsigned bytes (0x08)`,
+    );
   }
   const rank = bytes[3] ?? 0;
   const headerBytes = 4 + 4 * rank;
   if (rank === 0) throw new DigitInputError('BAD_IDX', { file }, 'IDX file with zero dimensions');
   if (bytes.length < headerBytes) {
-    throw new DigitInputError('BAD_IDX', { file }, `truncated IDX header: ${rank} dimensions need ${headerBytes} bytes, the file has ${bytes.length}`);
+    throw new DigitInputError(
+      'BAD_IDX',
+      { file },
+      `truncated IDX header: ${rank} dimensions need ${headerBytes} bytes, the file has ${bytes.length}`,
+    );
   }
   const dims: number[] = [];
   let size = 1;
@@ -56,10 +69,18 @@ export function parseIdx(bytes: Uint8Array, file = '<idx>'): IdxArray {
   }
   const available = bytes.length - headerBytes;
   if (available < size) {
-    throw new DigitInputError('BAD_IDX', { file }, `truncated IDX data: dimensions [${dims.join(', ')}] need ${size} bytes after the header, the file has ${available}`);
+    throw new DigitInputError(
+      'BAD_IDX',
+      { file },
+      `truncated IDX data: dimensions [${dims.join(', ')}] need ${size} bytes after the header, the file has ${available}`,
+    );
   }
   if (available > size) {
-    throw new DigitInputError('BAD_IDX', { file }, `${available - size} unexpected bytes after the IDX data of dimensions [${dims.join(', ')}]`);
+    throw new DigitInputError(
+      'BAD_IDX',
+      { file },
+      `${available - size} unexpected bytes after the IDX data of dimensions [${dims.join(', ')}]`,
+    );
   }
   return { dims, data: bytes.subarray(headerBytes) };
 }
@@ -75,7 +96,11 @@ export function parseIdxImages(bytes: Uint8Array, file = '<idx>'): { count: numb
   const idx = parseIdxWithMagic(bytes, file, IDX_IMAGES_MAGIC, 'images');
   const [count = 0, rows, cols] = idx.dims;
   if (idx.dims.length !== 3 || rows !== IMAGE_SIZE || cols !== IMAGE_SIZE) {
-    throw new DigitInputError('BAD_IDX', { file }, `image dimensions [${idx.dims.join(', ')}], expected [n, ${IMAGE_SIZE}, ${IMAGE_SIZE}]`);
+    throw new DigitInputError(
+      'BAD_IDX',
+      { file },
+      `image dimensions [${idx.dims.join(', ')}], expected [n, ${IMAGE_SIZE}, ${IMAGE_SIZE}]`,
+    );
   }
   return { count, pixels: idx.data.subarray(0, count * PIXELS_PER_IMAGE) };
 }
@@ -88,9 +113,11 @@ export function parseIdxImages(bytes: Uint8Array, file = '<idx>'): { count: numb
  */
 export function parseIdxLabels(bytes: Uint8Array, file = '<idx>'): Uint8Array {
   const idx = parseIdxWithMagic(bytes, file, IDX_LABELS_MAGIC, 'labels');
-  if (idx.dims.length !== 1) throw new DigitInputError('BAD_IDX', { file }, `label dimensions [${idx.dims.join(', ')}], expected [n]`);
+  if (idx.dims.length !== 1)
+    throw new DigitInputError('BAD_IDX', { file }, `label dimensions [${idx.dims.join(', ')}], expected [n]`);
   const bad = idx.data.findIndex((label) => label >= NUM_CLASSES);
-  if (bad >= 0) throw new DigitInputError('BAD_IDX', { file }, `label ${idx.data[bad]} at index ${bad} is outside 0..9`);
+  if (bad >= 0)
+    throw new DigitInputError('BAD_IDX', { file }, `label ${idx.data[bad]} at index ${bad} is outside 0..9`);
   return idx.data;
 }
 
@@ -98,7 +125,11 @@ function parseIdxWithMagic(bytes: Uint8Array, file: string, magic: number, what:
   if (bytes.length >= 4) {
     const found = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0);
     if (found !== magic) {
-      throw new DigitInputError('BAD_IDX', { file }, `magic number 0x${hex(found)} is not that of IDX ${what} (0x${hex(magic)})`);
+      throw new DigitInputError(
+        'BAD_IDX',
+        { file },
+        `magic number 0x${hex(found)} is not that of IDX ${what} (0x${hex(magic)})`,
+      );
     }
   }
   return parseIdx(bytes, file);

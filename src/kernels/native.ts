@@ -116,8 +116,15 @@ export function nativeKernels(backend: NativeBackend): WebAssembly.Exports | und
 /** Whether `backend` has what the module needs: tfjs' wasm backend. */
 export function isNativeBackend(backend: unknown): backend is NativeBackend {
   const b = backend as Partial<NativeBackend> | null;
-  return b !== null && typeof b === 'object' && typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function'
-    && typeof b.wasm === 'object' && b.wasm !== null && typeof b.disposeData === 'function';
+  return (
+    b !== null &&
+    typeof b === 'object' &&
+    typeof b.makeOutput === 'function' &&
+    typeof b.typedArrayFromHeap === 'function' &&
+    typeof b.wasm === 'object' &&
+    b.wasm !== null &&
+    typeof b.disposeData === 'function'
+  );
 }
 
 /** A tensor's byte offset in the heap: the form the module takes it in. */

@@ -9,7 +9,20 @@ import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
 import { heapPointer, nativeKernels, type NativeBackend } from './native.js';
 
-type Geometry = [batch: number, h: number, w: number, oh: number, ow: number, channels: number, kh: number, kw: number, sh: number, sw: number, padTop: number, padLeft: number];
+type Geometry = [
+  batch: number,
+  h: number,
+  w: number,
+  oh: number,
+  ow: number,
+  channels: number,
+  kh: number,
+  kw: number,
+  sh: number,
+  sw: number,
+  padTop: number,
+  padLeft: number,
+];
 type FilterGrad = (x: number, dy: number, ...rest: [...Geometry, scratch: number, dw: number]) => void;
 type InputGrad = (dy: number, filter: number, ...rest: [...Geometry, dx: number]) => void;
 
@@ -21,17 +34,41 @@ export function setSimdSingleChannelConvEnabled(on: boolean): void {
 }
 
 function applies(info: backend_util.Conv2DInfo, tensors: readonly TensorInfo[]): boolean {
-  return enabled && info.inChannels === 1 && info.outChannels % 4 === 0 && info.dataFormat === 'channelsLast'
-    && info.dilationHeight === 1 && info.dilationWidth === 1 && tensors.every((t) => t.dtype === 'float32');
+  return (
+    enabled &&
+    info.inChannels === 1 &&
+    info.outChannels % 4 === 0 &&
+    info.dataFormat === 'channelsLast' &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    tensors.every((t) => t.dtype === 'float32')
+  );
 }
 
 function geometry(info: backend_util.Conv2DInfo): Geometry {
-  return [info.batchSize, info.inHeight, info.inWidth, info.outHeight, info.outWidth, info.outChannels,
-    info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left];
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
 }
 
 /** `dW` `[KH,KW,1,Co]` of a one-channel convolution, or `undefined` where the route does not apply. */
-export function conv2DBackpropFilterSingleChannelSimd(backend: NativeBackend, x: TensorInfo, dy: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo | undefined {
+export function conv2DBackpropFilterSingleChannelSimd(
+  backend: NativeBackend,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo | undefined {
   if (!applies(info, [x, dy])) return undefined;
   const kernel = nativeKernels(backend)?.['conv_c1_filter_grad'] as FilterGrad | undefined;
   if (kernel === undefined) return undefined;
@@ -40,7 +77,13 @@ export function conv2DBackpropFilterSingleChannelSimd(backend: NativeBackend, x:
   // The module keeps no memory of its own: its float64 totals live in a tensor of 2 floats each.
   const scratch = backend.makeOutput([2 * kh * kw * co], 'float32');
   try {
-    kernel(heapPointer(backend, x), heapPointer(backend, dy), ...geometry(info), heapPointer(backend, scratch), heapPointer(backend, dW));
+    kernel(
+      heapPointer(backend, x),
+      heapPointer(backend, dy),
+      ...geometry(info),
+      heapPointer(backend, scratch),
+      heapPointer(backend, dW),
+    );
   } finally {
     backend.disposeData(scratch.dataId);
   }
@@ -48,7 +91,12 @@ export function conv2DBackpropFilterSingleChannelSimd(backend: NativeBackend, x:
 }
 
 /** `dx` `[B,H,W,1]` of a one-channel convolution, or `undefined` where the route does not apply. */
-export function conv2DBackpropInputSingleChannelSimd(backend: NativeBackend, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo | undefined {
+export function conv2DBackpropInputSingleChannelSimd(
+  backend: NativeBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo | undefined {
   if (!applies(info, [dy, filter])) return undefined;
   const kernel = nativeKernels(backend)?.['conv_c1_input_grad'] as InputGrad | undefined;
   if (kernel === undefined) return undefined;

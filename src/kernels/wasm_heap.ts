@@ -18,7 +18,12 @@ export interface WasmHeapBackend {
 
 export function hasHeapAccess(backend: unknown): backend is WasmHeapBackend {
   const b = backend as Partial<WasmHeapBackend> | null;
-  return b !== null && typeof b === 'object' && typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function';
+  return (
+    b !== null &&
+    typeof b === 'object' &&
+    typeof b.makeOutput === 'function' &&
+    typeof b.typedArrayFromHeap === 'function'
+  );
 }
 
 /** Float32 view of a tensor's bytes in the heap. Views are taken after every allocation: malloc may grow (and replace) the heap buffer. */
@@ -42,7 +47,13 @@ function leadingAxes(axes: readonly number[], rank: number): number {
  * the stock kernel's running float32 sum over tens of thousands of rows.
  * bench/profile.ts, strong net: the 5 Sums of `[64,26,26,32]` took 21 ms a step with the stock kernel.
  */
-export function leadingAxesReduce(backend: WasmHeapBackend, x: TensorInfo, axis: number | number[], keepDims: boolean, mean: boolean): TensorInfo | undefined {
+export function leadingAxesReduce(
+  backend: WasmHeapBackend,
+  x: TensorInfo,
+  axis: number | number[],
+  keepDims: boolean,
+  mean: boolean,
+): TensorInfo | undefined {
   if (x.dtype !== 'float32') return undefined;
   const rank = x.shape.length;
   const k = leadingAxes(Array.isArray(axis) ? axis : [axis], rank);
@@ -60,11 +71,20 @@ export function leadingAxesReduce(backend: WasmHeapBackend, x: TensorInfo, axis:
   // Eight rows per pass: one accumulator load/store per eight additions. V8 does not keep
   // acc[c] in a register across a one-row loop, which ran 3x slower in a standalone test
   // (50,176 x 32 floats: 3.9 ms one row at a time, 1.3 ms eight rows).
-  const c1 = cols, c2 = 2 * cols, c3 = 3 * cols, c4 = 4 * cols, c5 = 5 * cols, c6 = 6 * cols, c7 = 7 * cols;
+  const c1 = cols,
+    c2 = 2 * cols,
+    c3 = 3 * cols,
+    c4 = 4 * cols,
+    c5 = 5 * cols,
+    c6 = 6 * cols,
+    c7 = 7 * cols;
   for (; r + 8 <= rows; r += 8, offset += 8 * cols) {
     for (let c = 0; c < cols; c++) {
       const p = offset + c;
-      const s = ((src[p] as number) + (src[p + c1] as number) + ((src[p + c2] as number) + (src[p + c3] as number))) +
+      const s =
+        (src[p] as number) +
+        (src[p + c1] as number) +
+        ((src[p + c2] as number) + (src[p + c3] as number)) +
         ((src[p + c4] as number) + (src[p + c5] as number) + ((src[p + c6] as number) + (src[p + c7] as number)));
       acc[c] = (acc[c] as number) + s;
     }
@@ -92,10 +112,33 @@ export interface MaxPoolGradAttrs {
  * a step for `[64,28,28,32]`, 2x2 windows, bench/profile.ts) and, with overlapping windows,
  * disagrees with the cpu backend; this is one pass over the windows.
  */
-export function maxPoolGrad2D(backend: WasmHeapBackend, dy: TensorInfo, input: TensorInfo, attrs: MaxPoolGradAttrs): TensorInfo | undefined {
+export function maxPoolGrad2D(
+  backend: WasmHeapBackend,
+  dy: TensorInfo,
+  input: TensorInfo,
+  attrs: MaxPoolGradAttrs,
+): TensorInfo | undefined {
   if (input.dtype !== 'float32' || input.shape.length !== 4) return undefined;
-  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    inChannels: c,
+    outHeight: oh,
+    outWidth: ow,
+    filterHeight: fh,
+    filterWidth: fw,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const { top, left } = info.padInfo;
   if (info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
   const dx = backend.makeOutput([...input.shape], 'float32');
@@ -121,8 +164,14 @@ export function maxPoolGrad2D(backend: WasmHeapBackend, dy: TensorInfo, input: T
             const p11 = p10 + c;
             let best = p00;
             let max = x[p00] as number;
-            if ((x[p01] as number) > max) { max = x[p01] as number; best = p01; }
-            if ((x[p10] as number) > max) { max = x[p10] as number; best = p10; }
+            if ((x[p01] as number) > max) {
+              max = x[p01] as number;
+              best = p01;
+            }
+            if ((x[p10] as number) > max) {
+              max = x[p10] as number;
+              best = p10;
+            }
             if ((x[p11] as number) > max) best = p11;
             out[best] = (out[best] as number) + (g[gBase + ch] as number);
           }
@@ -222,26 +271,53 @@ export function im2colTransposed(backend: WasmHeapBackend, x: TensorInfo, info: 
 }
 
 /** The fused training batch norm (../model/batch_norm.ts) over the heap: `[y, mean, variance]`. */
-export function batchNormTrainingOnHeap(backend: WasmHeapBackend, x: TensorInfo, gamma: TensorInfo, beta: TensorInfo, epsilon: number): TensorInfo[] {
+export function batchNormTrainingOnHeap(
+  backend: WasmHeapBackend,
+  x: TensorInfo,
+  gamma: TensorInfo,
+  beta: TensorInfo,
+  epsilon: number,
+): TensorInfo[] {
   const channels = checkBatchNormShapes(x, gamma);
   const y = backend.makeOutput([...x.shape], 'float32');
   const mean = backend.makeOutput([channels], 'float32');
   const variance = backend.makeOutput([channels], 'float32');
-  batchNormForward(f32(backend, x), f32(backend, gamma), f32(backend, beta), epsilon, f32(backend, y), f32(backend, mean), f32(backend, variance));
+  batchNormForward(
+    f32(backend, x),
+    f32(backend, gamma),
+    f32(backend, beta),
+    epsilon,
+    f32(backend, y),
+    f32(backend, mean),
+    f32(backend, variance),
+  );
   return [y, mean, variance];
 }
 
 /** Its gradient over the heap: `[dx, dgamma, dbeta]`. */
 export function batchNormTrainingGradOnHeap(
-  backend: WasmHeapBackend, dy: TensorInfo, x: TensorInfo, gamma: TensorInfo, mean: TensorInfo, variance: TensorInfo, epsilon: number,
+  backend: WasmHeapBackend,
+  dy: TensorInfo,
+  x: TensorInfo,
+  gamma: TensorInfo,
+  mean: TensorInfo,
+  variance: TensorInfo,
+  epsilon: number,
 ): TensorInfo[] {
   const channels = checkBatchNormShapes(x, gamma);
   const dx = backend.makeOutput([...x.shape], 'float32');
   const dgamma = backend.makeOutput([channels], 'float32');
   const dbeta = backend.makeOutput([channels], 'float32');
   batchNormBackward(
-    f32(backend, dy), f32(backend, x), f32(backend, gamma), f32(backend, mean), f32(backend, variance), epsilon,
-    f32(backend, dx), f32(backend, dgamma), f32(backend, dbeta),
+    f32(backend, dy),
+    f32(backend, x),
+    f32(backend, gamma),
+    f32(backend, mean),
+    f32(backend, variance),
+    epsilon,
+    f32(backend, dx),
+    f32(backend, dgamma),
+    f32(backend, dbeta),
   );
   return [dx, dgamma, dbeta];
 }
@@ -263,8 +339,19 @@ export interface SubPixelPhase {
  * (ry, rx) order; each output is `[B, H/sh, W/sw, Ci]` (H and W multiples of the strides, and the
  * filter at least as large as the stride, are the caller's to check).
  */
-export function subPixelFilters(backend: WasmHeapBackend, filter: TensorInfo, info: backend_util.Conv2DInfo): SubPixelPhase[] {
-  const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co, strideHeight: sh, strideWidth: sw } = info;
+export function subPixelFilters(
+  backend: WasmHeapBackend,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): SubPixelPhase[] {
+  const {
+    filterHeight: kh,
+    filterWidth: kw,
+    inChannels: ci,
+    outChannels: co,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const { top, left } = info.padInfo;
   const phases: SubPixelPhase[] = [];
   for (let ry = 0; ry < sh; ry++) {
@@ -297,7 +384,11 @@ export function subPixelFilters(backend: WasmHeapBackend, filter: TensorInfo, in
  * order): pixel (sh*qy + ry, sw*qx + rx) is pixel (qy, qx) of phase (ry, rx). A plain loop: wasm's
  * Transpose of the equivalent rank-5 view took 110-140 ms for strong's first 5x5/2 layer.
  */
-export function interleavePhases(backend: WasmHeapBackend, parts: readonly TensorInfo[], info: backend_util.Conv2DInfo): TensorInfo {
+export function interleavePhases(
+  backend: WasmHeapBackend,
+  parts: readonly TensorInfo[],
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
   const { batchSize: n, inHeight: h, inWidth: w, inChannels: ci, strideHeight: sh, strideWidth: sw } = info;
   const [qh, qw] = [h / sh, w / sw];
   const dx = backend.makeOutput([n, h, w, ci], 'float32');

@@ -122,7 +122,12 @@ function patchCoreCount(os: { cpus(): unknown[] }): void {
   const real = os.cpus;
   const patched = function cpus(this: unknown): unknown[] {
     const list = real.call(os);
-    if (reportedCores <= list.length || list.length === 0 || !/_emscripten_num_logical_cores/.test(new Error().stack ?? '')) return list;
+    if (
+      reportedCores <= list.length ||
+      list.length === 0 ||
+      !/_emscripten_num_logical_cores/.test(new Error().stack ?? '')
+    )
+      return list;
     return Array.from({ length: reportedCores }, (_, i) => list[i % list.length]);
   };
   os.cpus = patched;
@@ -189,10 +194,13 @@ function isNode(): boolean {
  * run on `worker_threads`; they are unref'd while idle, so the process still exits by itself.
  */
 export function configureWasmThreads(threads: number, options: WasmThreadsOptions = {}): WasmThreadsSetup {
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`threads must be a positive integer, got ${threads}`);
   // engine().registry holds initialised backends only (tf.findBackend would start initialising one).
   if (engine().registry['wasm'] !== undefined) {
-    throw new Error('configureWasmThreads: the wasm backend is already initialised; call it before tf.setBackend("wasm")');
+    throw new Error(
+      'configureWasmThreads: the wasm backend is already initialised; call it before tf.setBackend("wasm")',
+    );
   }
   const threaded = threads > 1;
   try {

@@ -41,9 +41,20 @@ import {
 } from './wasm_heap.js';
 import { batchNormTrainingGradSimd, batchNormTrainingSimd } from './batch_norm_simd.js';
 import { maxPoolGrad2x2Simd } from './max_pool_simd.js';
-import { conv2DBackpropFilterSingleChannelSimd, conv2DBackpropInputSingleChannelSimd } from './single_channel_conv_simd.js';
+import {
+  conv2DBackpropFilterSingleChannelSimd,
+  conv2DBackpropInputSingleChannelSimd,
+} from './single_channel_conv_simd.js';
 import { isNativeBackend, prepareNativeKernels } from './native.js';
-import { setWinogradEnabled, winogradConv2D, winogradFilterGrad, winogradFits, type MatMul, type WinogradBackend, type WinogradConv } from './winograd.js';
+import {
+  setWinogradEnabled,
+  winogradConv2D,
+  winogradFilterGrad,
+  winogradFits,
+  type MatMul,
+  type WinogradBackend,
+  type WinogradConv,
+} from './winograd.js';
 
 const WASM = 'wasm';
 
@@ -130,11 +141,21 @@ function computeInfo(
 ): backend_util.Conv2DInfo {
   const dataFormat = backend_util.convertConv2DDataFormat(attrs.dataFormat);
   // Gradients of conv2d with dilations > 1 are refused by tfjs-core itself, so dilation is 1 here.
-  return backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, dataFormat);
+  return backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    dataFormat,
+  );
 }
 
 function as4D(shape: number[]): [number, number, number, number] {
-  if (shape.length !== 4) throw new Error(`wasm training kernels: expected a rank-4 tensor, got shape [${shape.join(', ')}]`);
+  if (shape.length !== 4)
+    throw new Error(`wasm training kernels: expected a rank-4 tensor, got shape [${shape.join(', ')}]`);
   return shape as [number, number, number, number];
 }
 
@@ -159,8 +180,19 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>
     const dW = conv2DBackpropFilterSingleChannelSimd(backend, x, dy, info);
     if (dW !== undefined) return dW;
   }
-  if (sh === 1 && sw === 1 && winogradFits('filterGradient', kh, kw, ci, co) && isNativeBackend(backend) && x.dtype === 'float32' && dy.dtype === 'float32') {
-    const dW = winogradFilterGrad(backend, { x, dy, filterShape: a.filterShape, padTop: padInfo.top, padLeft: padInfo.left }, winogradMatMul(backend));
+  if (
+    sh === 1 &&
+    sw === 1 &&
+    winogradFits('filterGradient', kh, kw, ci, co) &&
+    isNativeBackend(backend) &&
+    x.dtype === 'float32' &&
+    dy.dtype === 'float32'
+  ) {
+    const dW = winogradFilterGrad(
+      backend,
+      { x, dy, filterShape: a.filterShape, padTop: padInfo.top, padLeft: padInfo.left },
+      winogradMatMul(backend),
+    );
     if (dW !== undefined) return dW;
   }
   if (ci <= 4 && hasHeapAccess(backend)) {
@@ -173,7 +205,13 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>
     try {
       const patches = runner.own(im2colTransposed(backend, x, info));
       const dy2 = runner.run('Reshape', { x: dy }, { shape: [1, info.batchSize * oh * ow, co] });
-      const g = runner.own(runStock('BatchMatMul', { inputs: { a: patches, b: dy2 }, backend, attrs: { transposeA: false, transposeB: false } }));
+      const g = runner.own(
+        runStock('BatchMatMul', {
+          inputs: { a: patches, b: dy2 },
+          backend,
+          attrs: { transposeA: false, transposeB: false },
+        }),
+      );
       return runner.finish(runner.run('Reshape', { x: g }, { shape: [kh, kw, ci, co] }));
     } catch (error) {
       runner.dispose();
@@ -191,8 +229,18 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: Parameters<KernelFunc>
     const xT = runner.run('Transpose', { x }, { perm: [3, 1, 2, 0] });
     const dyT = runner.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
     // Explicit padding inside Conv2D (XNNPACK pads via its indirection buffer) avoids a PadV2 copy of x.
-    const pad: ExplicitPadding = [[0, 0], [padInfo.top, padBottom], [padInfo.left, padRight], [0, 0]];
-    let g = runner.run('Conv2D', { x: xT, filter: dyT }, { strides: [1, 1], dilations: [sh, sw], pad, dataFormat: 'NHWC' } as unknown as NamedAttrMap);
+    const pad: ExplicitPadding = [
+      [0, 0],
+      [padInfo.top, padBottom],
+      [padInfo.left, padRight],
+      [0, 0],
+    ];
+    let g = runner.run('Conv2D', { x: xT, filter: dyT }, {
+      strides: [1, 1],
+      dilations: [sh, sw],
+      pad,
+      dataFormat: 'NHWC',
+    } as unknown as NamedAttrMap);
     if (g.shape[1] !== kh || g.shape[2] !== kw) {
       g = runner.run('Slice', { x: g }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });
     }
@@ -248,8 +296,16 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
     const dx = conv2DBackpropInputSingleChannelSimd(backend, dy, filter, info);
     if (dx !== undefined) return dx;
   }
-  if (info.dataFormat === 'channelsLast' && (sh > 1 || sw > 1) && h % sh === 0 && w % sw === 0 && kh >= sh && kw >= sw
-    && subPixelPays(info) && hasHeapAccess(backend)) {
+  if (
+    info.dataFormat === 'channelsLast' &&
+    (sh > 1 || sw > 1) &&
+    h % sh === 0 &&
+    w % sw === 0 &&
+    kh >= sh &&
+    kw >= sw &&
+    subPixelPays(info) &&
+    hasHeapAccess(backend)
+  ) {
     return subPixelBackpropInput(backend, dy, filter, info);
   }
   if (info.dataFormat === 'channelsLast' && (sh > 1 || sw > 1 || oh * ow <= 16) && hasHeapAccess(backend)) {
@@ -262,7 +318,9 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
     try {
       const dy2 = runner.run('Reshape', { x: dy }, { shape: [1, b * oh * ow, co] });
       const w2 = runner.run('Reshape', { x: filter }, { shape: [1, kh * kw * ci, co] });
-      const cols = runner.own(batchMatMul({ inputs: { a: dy2, b: w2 }, backend, attrs: { transposeA: false, transposeB: true } }));
+      const cols = runner.own(
+        batchMatMul({ inputs: { a: dy2, b: w2 }, backend, attrs: { transposeA: false, transposeB: true } }),
+      );
       return runner.finish(runner.own(col2im(backend, cols, info)));
     } catch (error) {
       runner.dispose();
@@ -273,7 +331,14 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
   const padLeft = kw - 1 - padInfo.left;
   if (info.dataFormat !== 'channelsLast' || padTop < 0 || padLeft < 0) return runStock('Conv2DBackpropInput', args);
   if (sh === 1 && sw === 1) {
-    const dx = runWinograd(backend, { x: dy, filter, flip: true, padTop, padLeft, outHeight: h, outWidth: w, relu: false }, kh, kw, co, ci);
+    const dx = runWinograd(
+      backend,
+      { x: dy, filter, flip: true, padTop, padLeft, outHeight: h, outWidth: w, relu: false },
+      kh,
+      kw,
+      co,
+      ci,
+    );
     if (dx !== undefined) return dx;
   }
   // dy zero-inserted by the stride is [OH*sh, OW*sw] (its last sh-1 rows are zeros too). When the
@@ -287,17 +352,38 @@ function conv2DBackpropInput(args: Parameters<KernelFunc>[0]): TensorInfo {
     if (sh > 1 || sw > 1) {
       // Zero-insertion as one PadV2 on a 6-D view: [B,OH,1,OW,1,Co] -> [B,OH,sh,OW,sw,Co] -> [B,OH*sh,OW*sw,Co].
       const view = runner.run('Reshape', { x: dy }, { shape: [b, oh, 1, ow, 1, co] });
-      const spread = runner.run('PadV2', { x: view }, {
-        paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]],
-        constantValue: 0,
-      });
+      const spread = runner.run(
+        'PadV2',
+        { x: view },
+        {
+          paddings: [
+            [0, 0],
+            [0, 0],
+            [0, sh - 1],
+            [0, 0],
+            [0, sw - 1],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
       dyd = runner.run('Reshape', { x: spread }, { shape: [b, oh * sh, ow * sw, co] });
     }
     const flipped = runner.run('Reverse', { x: filter }, { dims: [0, 1] });
     const rotated = runner.run('Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
     // Explicit padding inside Conv2D (XNNPACK pads via its indirection buffer) avoids a padded copy of dy.
-    const pad: ExplicitPadding = [[0, 0], [padTop, Math.max(0, padBottom)], [padLeft, Math.max(0, padRight)], [0, 0]];
-    let dx = runner.run('Conv2D', { x: dyd, filter: rotated }, { strides: [1, 1], dilations: [1, 1], pad, dataFormat: 'NHWC' } as unknown as NamedAttrMap);
+    const pad: ExplicitPadding = [
+      [0, 0],
+      [padTop, Math.max(0, padBottom)],
+      [padLeft, Math.max(0, padRight)],
+      [0, 0],
+    ];
+    let dx = runner.run('Conv2D', { x: dyd, filter: rotated }, {
+      strides: [1, 1],
+      dilations: [1, 1],
+      pad,
+      dataFormat: 'NHWC',
+    } as unknown as NamedAttrMap);
     if (padBottom < 0 || padRight < 0) {
       dx = runner.run('Slice', { x: dx }, { begin: [0, 0, 0, 0], size: [b, h, w, ci] });
     }
@@ -334,8 +420,22 @@ function subPixelPays(info: backend_util.Conv2DInfo): boolean {
  * gradient and no others, at XNNPACK's forward speed, where dy·Wᵀ + col2im writes and re-reads a
  * `[B*OH*OW, KH*KW*Ci]` matrix (7.4 million floats for strong's first 5x5/2 layer).
  */
-function subPixelBackpropInput(backend: WasmHeapBackend, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
-  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+function subPixelBackpropInput(
+  backend: WasmHeapBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const {
+    batchSize: b,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outHeight: oh,
+    outWidth: ow,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const [qh, qw] = [h / sh, w / sw];
   const runner = new KernelRunner(asWasmBackend(backend));
   try {
@@ -345,10 +445,24 @@ function subPixelBackpropInput(backend: WasmHeapBackend, dy: TensorInfo, filter:
       // Output rows qh = oh + padTop + padBottom - jy + 1; a negative pad drops rows instead.
       const padBottom = qh - oh - phase.padTop + jy - 1;
       const padRight = qw - ow - phase.padLeft + jx - 1;
-      const pad: ExplicitPadding = [[0, 0], [Math.max(0, phase.padTop), Math.max(0, padBottom)], [Math.max(0, phase.padLeft), Math.max(0, padRight)], [0, 0]];
-      let part = runner.run('Conv2D', { x: dy, filter: phase.filter }, { strides: [1, 1], dilations: [1, 1], pad, dataFormat: 'NHWC' } as unknown as NamedAttrMap);
+      const pad: ExplicitPadding = [
+        [0, 0],
+        [Math.max(0, phase.padTop), Math.max(0, padBottom)],
+        [Math.max(0, phase.padLeft), Math.max(0, padRight)],
+        [0, 0],
+      ];
+      let part = runner.run('Conv2D', { x: dy, filter: phase.filter }, {
+        strides: [1, 1],
+        dilations: [1, 1],
+        pad,
+        dataFormat: 'NHWC',
+      } as unknown as NamedAttrMap);
       if (phase.padTop < 0 || phase.padLeft < 0 || padBottom < 0 || padRight < 0) {
-        part = runner.run('Slice', { x: part }, { begin: [0, Math.max(0, -phase.padTop), Math.max(0, -phase.padLeft), 0], size: [b, qh, qw, ci] });
+        part = runner.run(
+          'Slice',
+          { x: part },
+          { begin: [0, Math.max(0, -phase.padTop), Math.max(0, -phase.padLeft), 0], size: [b, qh, qw, ci] },
+        );
       }
       return part;
     });
@@ -360,8 +474,21 @@ function subPixelBackpropInput(backend: WasmHeapBackend, dy: TensorInfo, filter:
 }
 
 /** A convolution by Winograd (./winograd.ts) when its sizes suit it, else `undefined`. */
-function runWinograd(backend: unknown, conv: WinogradConv, kh: number, kw: number, inChannels: number, outChannels: number): TensorInfo | undefined {
-  if (!winogradFits('forward', kh, kw, inChannels, outChannels) || !isNativeBackend(backend) || conv.x.dtype !== 'float32' || conv.filter.dtype !== 'float32') return undefined;
+function runWinograd(
+  backend: unknown,
+  conv: WinogradConv,
+  kh: number,
+  kw: number,
+  inChannels: number,
+  outChannels: number,
+): TensorInfo | undefined {
+  if (
+    !winogradFits('forward', kh, kw, inChannels, outChannels) ||
+    !isNativeBackend(backend) ||
+    conv.x.dtype !== 'float32' ||
+    conv.filter.dtype !== 'float32'
+  )
+    return undefined;
   return winogradConv2D(backend, conv, winogradMatMul(backend));
 }
 
@@ -376,14 +503,38 @@ interface ConvAttrs extends BackpropAttrs {
 }
 
 /** The forward convolution by Winograd where it fits (stride and dilation 1, 5x5 or 3x3, wide), else `undefined`. */
-function winogradForward(args: Parameters<KernelFunc>[0], bias: TensorInfo | undefined, relu: boolean): TensorInfo | undefined {
+function winogradForward(
+  args: Parameters<KernelFunc>[0],
+  bias: TensorInfo | undefined,
+  relu: boolean,
+): TensorInfo | undefined {
   const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
   const a = args.attrs as unknown as ConvAttrs;
   if (a.dataFormat !== 'NHWC' || x.shape.length !== 4 || filter.shape.length !== 4) return undefined;
-  const info = backend_util.computeConv2DInfo(as4D(x.shape), as4D(filter.shape), a.strides, a.dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
-  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
-  if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== info.outChannels)) return undefined;
-  const conv: WinogradConv = { x, filter, flip: false, padTop: info.padInfo.top, padLeft: info.padInfo.left, outHeight: info.outHeight, outWidth: info.outWidth, relu };
+  const info = backend_util.computeConv2DInfo(
+    as4D(x.shape),
+    as4D(filter.shape),
+    a.strides,
+    a.dilations,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1)
+    return undefined;
+  if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== info.outChannels))
+    return undefined;
+  const conv: WinogradConv = {
+    x,
+    filter,
+    flip: false,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
+    relu,
+  };
   if (bias !== undefined) conv.bias = bias;
   return runWinograd(args.backend, conv, info.filterHeight, info.filterWidth, info.inChannels, info.outChannels);
 }
@@ -400,7 +551,9 @@ function conv2D(args: Parameters<KernelFunc>[0]): TensorInfo {
 function fusedConv2D(args: Parameters<KernelFunc>[0]): TensorInfo {
   const { bias, preluActivationWeights } = args.inputs as { bias?: TensorInfo; preluActivationWeights?: TensorInfo };
   const { activation } = args.attrs as unknown as ConvAttrs;
-  const fits = preluActivationWeights === undefined && (activation === undefined || activation === 'linear' || activation === 'relu');
+  const fits =
+    preluActivationWeights === undefined &&
+    (activation === undefined || activation === 'linear' || activation === 'relu');
   return (fits ? winogradForward(args, bias, activation === 'relu') : undefined) ?? runStock('FusedConv2D', args);
 }
 
@@ -431,13 +584,21 @@ function batchMatMul(args: Parameters<KernelFunc>[0]): TensorInfo {
       // (b·aᵀ)ᵀ puts W on the left unchanged and only the small aᵀ on the right.
       // bench/kernels.ts, 64x128 · (20000x128)ᵀ, one thread: 37 ms -> 17 ms.
       const aT = swapLastTwo(a);
-      const bAT = runStock('BatchMatMul', { inputs: { a: b, b: aT }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      const bAT = runStock('BatchMatMul', {
+        inputs: { a: b, b: aT },
+        backend,
+        attrs: { ...attrs, transposeA: false, transposeB: false },
+      });
       runner.own(bAT);
       return runner.finish(swapLastTwo(bAT));
     }
     const a2 = transposeA === true ? swapLastTwo(a) : a;
     const b2 = transposeB === true ? swapLastTwo(b) : b;
-    const out = runStock('BatchMatMul', { inputs: { a: a2, b: b2 }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+    const out = runStock('BatchMatMul', {
+      inputs: { a: a2, b: b2 },
+      backend,
+      attrs: { ...attrs, transposeA: false, transposeB: false },
+    });
     runner.dispose();
     return out;
   } catch (error) {
@@ -460,10 +621,15 @@ function tile(args: Parameters<KernelFunc>[0]): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x } = inputs as { x: TensorInfo };
   const { reps } = attrs as { reps: number[] };
-  const broadcast = x.dtype === 'float32' && reps.length === x.shape.length && x.shape.every((d, i) => reps[i] === 1 || d === 1);
+  const broadcast =
+    x.dtype === 'float32' && reps.length === x.shape.length && x.shape.every((d, i) => reps[i] === 1 || d === 1);
   if (!broadcast) return runStock('Tile', args);
   const runner = new KernelRunner(asWasmBackend(backend));
-  const zeros = runner.run('Fill', {}, { shape: x.shape.map((d, i) => d * (reps[i] as number)), value: 0, dtype: 'float32' });
+  const zeros = runner.run(
+    'Fill',
+    {},
+    { shape: x.shape.map((d, i) => d * (reps[i] as number)), value: 0, dtype: 'float32' },
+  );
   return runner.finish(runner.run('Add', { a: zeros, b: x }));
 }
 
@@ -472,7 +638,9 @@ function reduction(kernelName: 'Sum' | 'Mean'): KernelFunc {
   return (args: Parameters<KernelFunc>[0]): TensorInfo => {
     const { x } = args.inputs as { x: TensorInfo };
     const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
-    const out = hasHeapAccess(args.backend) ? leadingAxesReduce(args.backend, x, axis, keepDims, kernelName === 'Mean') : undefined;
+    const out = hasHeapAccess(args.backend)
+      ? leadingAxesReduce(args.backend, x, axis, keepDims, kernelName === 'Mean')
+      : undefined;
     return out ?? runStock(kernelName, args);
   };
 }
@@ -484,8 +652,9 @@ const mean = reduction('Mean');
 function maxPoolGrad(args: Parameters<KernelFunc>[0]): TensorInfo {
   const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
   const attrs = args.attrs as unknown as MaxPoolGradAttrs;
-  const out = (isNativeBackend(args.backend) ? maxPoolGrad2x2Simd(args.backend, dy, input, attrs) : undefined)
-    ?? (hasHeapAccess(args.backend) ? maxPoolGrad2D(args.backend, dy, input, attrs) : undefined);
+  const out =
+    (isNativeBackend(args.backend) ? maxPoolGrad2x2Simd(args.backend, dy, input, attrs) : undefined) ??
+    (hasHeapAccess(args.backend) ? maxPoolGrad2D(args.backend, dy, input, attrs) : undefined);
   return out ?? runStock('MaxPoolGrad', args);
 }
 
@@ -505,22 +674,31 @@ function identity(args: Parameters<KernelFunc>[0]): TensorInfo {
 }
 
 function heapBackend(backend: unknown): WasmHeapBackend {
-  if (!hasHeapAccess(backend)) throw new Error('wasm training kernels: the backend has no heap access; is it the tfjs wasm backend?');
+  if (!hasHeapAccess(backend))
+    throw new Error('wasm training kernels: the backend has no heap access; is it the tfjs wasm backend?');
   return backend;
 }
 
 function batchNormTraining(args: Parameters<KernelFunc>[0]): TensorInfo[] {
   const { x, gamma, beta } = args.inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
   const { epsilon } = args.attrs as unknown as BatchNormTrainingAttrs;
-  return (isNativeBackend(args.backend) ? batchNormTrainingSimd(args.backend, x, gamma, beta, epsilon) : undefined)
-    ?? batchNormTrainingOnHeap(heapBackend(args.backend), x, gamma, beta, epsilon);
+  return (
+    (isNativeBackend(args.backend) ? batchNormTrainingSimd(args.backend, x, gamma, beta, epsilon) : undefined) ??
+    batchNormTrainingOnHeap(heapBackend(args.backend), x, gamma, beta, epsilon)
+  );
 }
 
 function batchNormTrainingGrad(args: Parameters<KernelFunc>[0]): TensorInfo[] {
-  const { dy, x, gamma, mean, variance } = args.inputs as Record<'dy' | 'x' | 'gamma' | 'mean' | 'variance', TensorInfo>;
+  const { dy, x, gamma, mean, variance } = args.inputs as Record<
+    'dy' | 'x' | 'gamma' | 'mean' | 'variance',
+    TensorInfo
+  >;
   const { epsilon } = args.attrs as unknown as BatchNormTrainingAttrs;
-  return (isNativeBackend(args.backend) ? batchNormTrainingGradSimd(args.backend, dy, x, gamma, mean, variance, epsilon) : undefined)
-    ?? batchNormTrainingGradOnHeap(heapBackend(args.backend), dy, x, gamma, mean, variance, epsilon);
+  return (
+    (isNativeBackend(args.backend)
+      ? batchNormTrainingGradSimd(args.backend, dy, x, gamma, mean, variance, epsilon)
+      : undefined) ?? batchNormTrainingGradOnHeap(heapBackend(args.backend), dy, x, gamma, mean, variance, epsilon)
+  );
 }
 
 function addKernel(kernelName: string, kernelFunc: KernelFunc): void {

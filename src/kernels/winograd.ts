@@ -23,10 +23,44 @@ type FilterSide = 3 | 5;
 /** Bytes of transformed inputs and products held at once; the batch is processed in chunks under it. */
 const CHUNK_BYTES = 48 << 20;
 
-type InputTransform = (x: number, batch: number, h: number, w: number, c: number, cp: number, padTop: number, padLeft: number, tilesH: number, tilesW: number, outs: number) => void;
+type InputTransform = (
+  x: number,
+  batch: number,
+  h: number,
+  w: number,
+  c: number,
+  cp: number,
+  padTop: number,
+  padLeft: number,
+  tilesH: number,
+  tilesW: number,
+  outs: number,
+) => void;
 type FilterTransform = (w: number, wIn: number, wOut: number, flip: number, outs: number) => void;
-type OutputTransform = (ins: number, batch: number, oh: number, ow: number, c: number, cp: number, tilesH: number, tilesW: number, bias: number, relu: number, y: number) => void;
-type DyTransform = (dy: number, batch: number, oh: number, ow: number, c: number, cp: number, tilesH: number, tilesW: number, outs: number) => void;
+type OutputTransform = (
+  ins: number,
+  batch: number,
+  oh: number,
+  ow: number,
+  c: number,
+  cp: number,
+  tilesH: number,
+  tilesW: number,
+  bias: number,
+  relu: number,
+  y: number,
+) => void;
+type DyTransform = (
+  dy: number,
+  batch: number,
+  oh: number,
+  ow: number,
+  c: number,
+  cp: number,
+  tilesH: number,
+  tilesW: number,
+  outs: number,
+) => void;
 
 /** One variant's transforms; the module exports them with the filter side appended (`input5`, `input3` ...). */
 interface VariantExports {
@@ -102,7 +136,13 @@ export function setWinogradEnabled(on: boolean, filterSide?: FilterSide): void {
  * on the zoo's wide layers; forward passes into outputs that fill 4x4 tiles badly swing between
  * about 0.8x and 1.4x, too little either way for a rule of their own); first layers stay direct.
  */
-export function winogradFits(kernel: 'forward' | 'filterGradient', filterHeight: number, filterWidth: number, inChannels: number, outChannels: number): boolean {
+export function winogradFits(
+  kernel: 'forward' | 'filterGradient',
+  filterHeight: number,
+  filterWidth: number,
+  inChannels: number,
+  outChannels: number,
+): boolean {
   if (!isFilterSide(filterHeight, filterWidth) || !enabled[filterHeight]) return false;
   return (kernel === 'filterGradient' && filterHeight === 5) || inChannels * outChannels >= 1024;
 }
@@ -150,7 +190,13 @@ class Scratch {
  * 4x4 output tiles over an oh x ow output, and how many images go through the transforms at once
  * so that the transformed tiles (`channels` per position, padded) stay under CHUNK_BYTES.
  */
-function tiling(batch: number, oh: number, ow: number, channels: number, positionCount: number): { tilesH: number; tilesW: number; tilesPerImage: number; chunk: number } {
+function tiling(
+  batch: number,
+  oh: number,
+  ow: number,
+  channels: number,
+  positionCount: number,
+): { tilesH: number; tilesW: number; tilesPerImage: number; chunk: number } {
   const tilesH = Math.ceil(oh / TILE_OUT);
   const tilesW = Math.ceil(ow / TILE_OUT);
   const tilesPerImage = tilesH * tilesW;
@@ -193,11 +239,35 @@ export function winogradConv2D(backend: WinogradBackend, conv: WinogradConv, mat
       const tiles = nb * tilesPerImage;
       const v = Array.from({ length: positionCount }, () => keep(backend.makeOutput([1, tiles, cinP], 'float32')));
       const vTable = keep(pointerArray(backend, v));
-      wino.input(pointer(backend, x) + b0 * xBytesPerImage, nb, h, w, cin, cinP, padTop, padLeft, tilesH, tilesW, pointer(backend, vTable));
+      wino.input(
+        pointer(backend, x) + b0 * xBytesPerImage,
+        nb,
+        h,
+        w,
+        cin,
+        cinP,
+        padTop,
+        padLeft,
+        tilesH,
+        tilesW,
+        pointer(backend, vTable),
+      );
       const products = v.map((vp, p) => keep(matMul(vp, u[p] as TensorInfo, false)));
       const mTable = keep(pointerArray(backend, products));
       const bias = conv.bias === undefined ? 0 : pointer(backend, conv.bias);
-      wino.output(pointer(backend, mTable), nb, oh, ow, cout, coutP, tilesH, tilesW, bias, conv.relu ? 1 : 0, pointer(backend, y) + b0 * yBytesPerImage);
+      wino.output(
+        pointer(backend, mTable),
+        nb,
+        oh,
+        ow,
+        cout,
+        coutP,
+        tilesH,
+        tilesW,
+        bias,
+        conv.relu ? 1 : 0,
+        pointer(backend, y) + b0 * yBytesPerImage,
+      );
       release();
     }
     return y;
@@ -226,7 +296,11 @@ export interface WinogradFilterGrad {
  * 4x4 tile of dy, S[p] = Σ over tiles D[p]ᵀ X[p] (or its transpose) as 64 (36) products on
  * XNNPACK, dW = A'ᵀ S A'. Returns `undefined` when the module is not ready for this backend.
  */
-export function winogradFilterGrad(backend: WinogradBackend, grad: WinogradFilterGrad, matMul: MatMul): TensorInfo | undefined {
+export function winogradFilterGrad(
+  backend: WinogradBackend,
+  grad: WinogradFilterGrad,
+  matMul: MatMul,
+): TensorInfo | undefined {
   const { x, dy, filterShape, padTop, padLeft } = grad;
   const [r, rw] = filterShape;
   const module = ready(backend);
@@ -255,20 +329,55 @@ export function winogradFilterGrad(backend: WinogradBackend, grad: WinogradFilte
       const ds = Array.from({ length: positionCount }, () => keep(backend.makeOutput([1, tiles, coutP], 'float32')));
       const xTable = keep(pointerArray(backend, xs));
       const dTable = keep(pointerArray(backend, ds));
-      wino.input(pointer(backend, x) + b0 * h * w * cin * 4, nb, h, w, cin, cinP, padTop, padLeft, tilesH, tilesW, pointer(backend, xTable));
-      wino.grad_dy(pointer(backend, dy) + b0 * oh * ow * cout * 4, nb, oh, ow, cout, coutP, tilesH, tilesW, pointer(backend, dTable));
-      const products = ds.map((d, p) => (xFirst ? matMul(xs[p] as TensorInfo, d, true) : matMul(d, xs[p] as TensorInfo, true)));
+      wino.input(
+        pointer(backend, x) + b0 * h * w * cin * 4,
+        nb,
+        h,
+        w,
+        cin,
+        cinP,
+        padTop,
+        padLeft,
+        tilesH,
+        tilesW,
+        pointer(backend, xTable),
+      );
+      wino.grad_dy(
+        pointer(backend, dy) + b0 * oh * ow * cout * 4,
+        nb,
+        oh,
+        ow,
+        cout,
+        coutP,
+        tilesH,
+        tilesW,
+        pointer(backend, dTable),
+      );
+      const products = ds.map((d, p) =>
+        xFirst ? matMul(xs[p] as TensorInfo, d, true) : matMul(d, xs[p] as TensorInfo, true),
+      );
       if (sums.length === 0) {
         sums = products;
       } else {
         for (const product of products) keep(product);
         const sumTable = keep(pointerArray(backend, sums));
-        wino.add_into(pointer(backend, sumTable), pointer(backend, keep(pointerArray(backend, products))), coutP * cinP);
+        wino.add_into(
+          pointer(backend, sumTable),
+          pointer(backend, keep(pointerArray(backend, products))),
+          coutP * cinP,
+        );
       }
       scratch.release();
     }
     const sumTable = keep(pointerArray(backend, sums));
-    wino.grad_output(pointer(backend, sumTable), cin, cout, xFirst ? 1 : cinP, xFirst ? coutP : 1, pointer(backend, dw));
+    wino.grad_output(
+      pointer(backend, sumTable),
+      cin,
+      cout,
+      xFirst ? 1 : cinP,
+      xFirst ? coutP : 1,
+      pointer(backend, dw),
+    );
     return dw;
   } catch (error) {
     backend.disposeData(dw.dataId);

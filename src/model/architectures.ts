@@ -30,11 +30,29 @@ export const seedArchitecture: DigitArchitecture = {
   name: 'seed',
   description: 'The original design: conv 100@5x5 -> conv 50@5x5 -> dense 128 -> softmax 10',
   layers: ({ kernelInitializer }) => [
-    tfl.layers.conv2d({ inputShape: INPUT_SHAPE, filters: 100, kernelSize: 5, activation: 'relu', kernelInitializer: kernelInitializer(), name: 'conv2d_1' }),
-    tfl.layers.conv2d({ filters: 50, kernelSize: 5, activation: 'relu', kernelInitializer: kernelInitializer(), name: 'conv2d_2' }),
+    tfl.layers.conv2d({
+      inputShape: INPUT_SHAPE,
+      filters: 100,
+      kernelSize: 5,
+      activation: 'relu',
+      kernelInitializer: kernelInitializer(),
+      name: 'conv2d_1',
+    }),
+    tfl.layers.conv2d({
+      filters: 50,
+      kernelSize: 5,
+      activation: 'relu',
+      kernelInitializer: kernelInitializer(),
+      name: 'conv2d_2',
+    }),
     tfl.layers.flatten({ name: 'flatten' }),
     tfl.layers.dense({ units: 128, activation: 'relu', kernelInitializer: kernelInitializer(), name: 'dense_1' }),
-    tfl.layers.dense({ units: NUM_CLASSES, activation: 'softmax', kernelInitializer: kernelInitializer(), name: 'dense_2' }),
+    tfl.layers.dense({
+      units: NUM_CLASSES,
+      activation: 'softmax',
+      kernelInitializer: kernelInitializer(),
+      name: 'dense_2',
+    }),
   ],
 };
 
@@ -87,7 +105,13 @@ export const compactArchitecture: DigitArchitecture = {
   name: 'compact',
   description: 'conv32@3x3 -> maxpool -> conv64@3x3 -> maxpool -> dense 128 -> dropout -> softmax 10',
   layers: ({ kernelInitializer }) => [
-    tfl.layers.conv2d({ inputShape: INPUT_SHAPE, filters: 32, kernelSize: 3, activation: 'relu', kernelInitializer: kernelInitializer() }),
+    tfl.layers.conv2d({
+      inputShape: INPUT_SHAPE,
+      filters: 32,
+      kernelSize: 3,
+      activation: 'relu',
+      kernelInitializer: kernelInitializer(),
+    }),
     tfl.layers.maxPooling2d({ poolSize: 2 }),
     tfl.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu', kernelInitializer: kernelInitializer() }),
     tfl.layers.maxPooling2d({ poolSize: 2 }),
@@ -109,7 +133,14 @@ export const leanArchitecture: DigitArchitecture = {
   description: 'BN CNN: conv32@3x3 same -> maxpool -> 2x conv64@3x3 -> maxpool -> conv128@3x3, dropout, softmax 10',
   layers: ({ kernelInitializer }) => {
     const block = (filters: number, padding: 'same' | 'valid', first = false): tfl.layers.Layer[] => [
-      tfl.layers.conv2d({ ...(first ? { inputShape: INPUT_SHAPE } : {}), filters, kernelSize: 3, padding, useBias: false, kernelInitializer: kernelInitializer() }),
+      tfl.layers.conv2d({
+        ...(first ? { inputShape: INPUT_SHAPE } : {}),
+        filters,
+        kernelSize: 3,
+        padding,
+        useBias: false,
+        kernelInitializer: kernelInitializer(),
+      }),
       batchNormalization({ momentum: 0.9 }),
       tfl.layers.activation({ activation: 'relu' }),
     ];
@@ -152,7 +183,11 @@ const builtIn = new Set(registry.keys());
 export function getDigitArchitecture(name: string): DigitArchitecture {
   const found = registry.get(name);
   if (found === undefined) {
-    throw new DigitModelError('UNKNOWN_ARCHITECTURE', name, `unknown architecture; known: ${[...registry.keys()].join(', ')}`);
+    throw new DigitModelError(
+      'UNKNOWN_ARCHITECTURE',
+      name,
+      `unknown architecture; known: ${[...registry.keys()].join(', ')}`,
+    );
   }
   return found;
 }

@@ -45,7 +45,13 @@ function registerBatchNormTrainingGradient(): void {
       const dMean = nonZero(dMeanIn);
       const dVariance = nonZero(dVarianceIn);
       const [x, gamma, mean, variance] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
-      const outputs = tf.engine().runKernel(BATCH_NORM_TRAINING_GRAD, { dy: dy ?? tf.zerosLike(x), x, gamma, mean, variance }, attrs) as tf.Tensor[];
+      const outputs = tf
+        .engine()
+        .runKernel(
+          BATCH_NORM_TRAINING_GRAD,
+          { dy: dy ?? tf.zerosLike(x), x, gamma, mean, variance },
+          attrs,
+        ) as tf.Tensor[];
       const [dxNormed, dGamma, dBeta] = outputs as [tf.Tensor, tf.Tensor, tf.Tensor];
       return {
         x: () => {
@@ -68,9 +74,12 @@ function registerBatchNormTrainingGradient(): void {
 /** Whether the current backend has the fused kernels, so that `x` can take the fused route. */
 function fusedRouteAvailable(x: tf.Tensor): boolean {
   const backend = tf.getBackend();
-  return x.dtype === 'float32' && x.rank >= 2
-    && tf.getKernel(BATCH_NORM_TRAINING, backend) !== undefined
-    && tf.getKernel(BATCH_NORM_TRAINING_GRAD, backend) !== undefined;
+  return (
+    x.dtype === 'float32' &&
+    x.rank >= 2 &&
+    tf.getKernel(BATCH_NORM_TRAINING, backend) !== undefined &&
+    tf.getKernel(BATCH_NORM_TRAINING_GRAD, backend) !== undefined
+  );
 }
 
 /**
@@ -79,10 +88,17 @@ function fusedRouteAvailable(x: tf.Tensor): boolean {
  * tfjs-layers' `normalizeBatchInTraining` does with a dozen kernels (and three dozen for its
  * gradient). Needs a backend that registered {@link BATCH_NORM_TRAINING}.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+): [tf.Tensor, tf.Tensor1D, tf.Tensor1D] {
   registerBatchNormTrainingGradient();
   const attrs: BatchNormTrainingAttrs = { epsilon };
-  const outputs = tf.engine().runKernel(BATCH_NORM_TRAINING, { x, gamma, beta }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+  const outputs = tf
+    .engine()
+    .runKernel(BATCH_NORM_TRAINING, { x, gamma, beta }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
   return outputs as [tf.Tensor, tf.Tensor1D, tf.Tensor1D];
 }
 
@@ -104,7 +120,8 @@ interface BatchNormalizationInternals {
 }
 
 // tfjs-layers does not export the class itself, only its factory. The probe is named so that it does not use up an automatic layer name.
-const StockBatchNormalization = Object.getPrototypeOf(tfl.layers.batchNormalization({ name: 'digit_batch_norm_probe' })).constructor as new (args?: BatchNormalizationArgs) => BatchNormalizationLayer;
+const StockBatchNormalization = Object.getPrototypeOf(tfl.layers.batchNormalization({ name: 'digit_batch_norm_probe' }))
+  .constructor as new (args?: BatchNormalizationArgs) => BatchNormalizationLayer;
 
 /**
  * tfjs-layers' BatchNormalization with a fused training route. In training, on a backend with the
@@ -120,15 +137,33 @@ class FusedBatchNormalization extends StockBatchNormalization {
     const self = this as unknown as BatchNormalizationInternals;
     const { gamma, beta, movingMean, movingVariance } = self;
     const lastAxis = input !== undefined && (self.axis === -1 || self.axis === input.rank - 1);
-    if (kwargs['training'] !== true || input === undefined || !lastAxis || !self.center || !self.scale
-      || gamma === undefined || beta === undefined || movingMean === undefined || movingVariance === undefined || !fusedRouteAvailable(input)) {
+    if (
+      kwargs['training'] !== true ||
+      input === undefined ||
+      !lastAxis ||
+      !self.center ||
+      !self.scale ||
+      gamma === undefined ||
+      beta === undefined ||
+      movingMean === undefined ||
+      movingVariance === undefined ||
+      !fusedRouteAvailable(input)
+    ) {
       return super.call(inputs, kwargs);
     }
     return tf.tidy(() => {
-      const [y, mean, variance] = batchNormTraining(input, gamma.read() as tf.Tensor1D, beta.read() as tf.Tensor1D, self.epsilon);
+      const [y, mean, variance] = batchNormTraining(
+        input,
+        gamma.read() as tf.Tensor1D,
+        beta.read() as tf.Tensor1D,
+        self.epsilon,
+      );
       // The moving averages exactly as the stock layer updates them.
       const decay = 1 - self.momentum;
-      for (const [variable, value] of [[movingMean, mean], [movingVariance, variance]] as const) {
+      for (const [variable, value] of [
+        [movingMean, mean],
+        [movingVariance, variance],
+      ] as const) {
         tf.tidy(() => {
           const current = variable.read();
           variable.write(tf.sub(current, tf.mul(tf.sub(current, value), decay)));

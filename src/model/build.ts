@@ -19,11 +19,13 @@ export interface BuildDigitCnnOptions {
    * cross-entropy, metric `accuracy` (so logs hold `acc` and `val_acc`).
    * Pass `false` to leave the model uncompiled.
    */
-  readonly compile?: false | {
-    readonly optimizer?: string | tf.Optimizer;
-    readonly learningRate?: number;
-    readonly loss?: string;
-  };
+  readonly compile?:
+    | false
+    | {
+        readonly optimizer?: string | tf.Optimizer;
+        readonly learningRate?: number;
+        readonly loss?: string;
+      };
   /** Model name (default: the architecture name). */
   readonly name?: string;
 }
@@ -43,15 +45,17 @@ export interface BuildDigitCnnOptions {
  * });
  */
 export function buildDigitCnn(options: BuildDigitCnnOptions = {}): tfl.Sequential {
-  const architecture = typeof options.architecture === 'object'
-    ? options.architecture
-    : getDigitArchitecture(options.architecture ?? 'seed');
+  const architecture =
+    typeof options.architecture === 'object'
+      ? options.architecture
+      : getDigitArchitecture(options.architecture ?? 'seed');
   const seed = options.seed;
   let initialiserCount = 0;
   const context: DigitArchitectureContext = {
     seed,
     // Each layer gets its own derived seed: one shared seed would give every layer the same pattern.
-    kernelInitializer: () => tfl.initializers.glorotUniform(seed === undefined ? {} : { seed: seed * 1009 + initialiserCount++ }),
+    kernelInitializer: () =>
+      tfl.initializers.glorotUniform(seed === undefined ? {} : { seed: seed * 1009 + initialiserCount++ }),
   };
   const baseLayers = architecture.layers(context);
   const layers = options.layers ? options.layers(baseLayers, context) : baseLayers;

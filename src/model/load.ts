@@ -27,9 +27,18 @@ export async function loadDigitModel(source: ModelDestination): Promise<tfl.Laye
 export function assertDigitModel(model: tfl.LayersModel, target = model.name): void {
   const input = model.inputs[0]?.shape;
   const output = model.outputs[0]?.shape;
-  const inputOk = model.inputs.length === 1 && input?.length === 4 && input[1] === IMAGE_SIZE && input[2] === IMAGE_SIZE && input[3] === 1;
+  const inputOk =
+    model.inputs.length === 1 &&
+    input?.length === 4 &&
+    input[1] === IMAGE_SIZE &&
+    input[2] === IMAGE_SIZE &&
+    input[3] === 1;
   const outputOk = model.outputs.length === 1 && output?.length === 2 && output[1] === NUM_CLASSES;
   if (!inputOk || !outputOk) {
-    throw new DigitModelError('WRONG_SHAPE', target, `expected a model from [28, 28, 1] images to 10 classes, got ${JSON.stringify(input)} -> ${JSON.stringify(output)}`);
+    throw new DigitModelError(
+      'WRONG_SHAPE',
+      target,
+      `expected a model from [28, 28, 1] images to 10 classes, got ${JSON.stringify(input)} -> ${JSON.stringify(output)}`,
+    );
   }
 }

@@ -38,7 +38,12 @@ export function summarizeDigitArchitectures(): DigitArchitectureSummary[] {
   return digitArchitectures().map((architecture) => {
     const model = buildDigitCnn({ architecture, compile: false });
     try {
-      return { name: architecture.name, description: architecture.description, params: model.countParams(), flopsPerImage: countFlops(model) };
+      return {
+        name: architecture.name,
+        description: architecture.description,
+        params: model.countParams(),
+        flopsPerImage: countFlops(model),
+      };
     } finally {
       model.dispose();
     }

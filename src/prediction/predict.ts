@@ -20,7 +20,13 @@ export interface PredictDigitsOptions {
   readonly tta?: boolean;
 }
 
-const TTA_SHIFTS: readonly (readonly [number, number])[] = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]];
+const TTA_SHIFTS: readonly (readonly [number, number])[] = [
+  [0, 0],
+  [1, 0],
+  [-1, 0],
+  [0, 1],
+  [0, -1],
+];
 
 /**
  * Predicts the digit of every image with one model or an ensemble (their
@@ -92,7 +98,8 @@ function shiftedFloats(pixels: Uint8Array, n: number, dx: number, dy: number): F
 
 /** Fraction of `predictions` equal to `labels`. */
 export function accuracy(predictions: DigitPredictions, labels: Uint8Array): number {
-  if (labels.length !== predictions.count) throw new RangeError(`${labels.length} labels for ${predictions.count} predictions`);
+  if (labels.length !== predictions.count)
+    throw new RangeError(`${labels.length} labels for ${predictions.count} predictions`);
   let right = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i] === predictions.labels[i]) right++;
   return labels.length === 0 ? 0 : right / labels.length;

@@ -105,7 +105,10 @@ export async function predictDigitCsv(
     for await (const chunk of streamDigitCsv(source, options)) {
       signal?.throwIfAborted();
       name = chunk.source;
-      const predictions = await predictDigits(models, chunk, { tta: options.tta === true, ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }) });
+      const predictions = await predictDigits(models, chunk, {
+        tta: options.tta === true,
+        ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      });
       if (count + chunk.count > labels.length) {
         const grown = new Uint8Array(Math.max(labels.length * 2, count + chunk.count));
         grown.set(labels.subarray(0, count));
@@ -124,12 +127,22 @@ export async function predictDigitCsv(
         await writer.write(`${lines.join('\n')}\n`);
       }
       count += chunk.count;
-      options.onProgress?.({ rows: count, bytesRead: chunk.bytesRead, totalBytes: chunk.totalBytes, seconds: (performance.now() - started) / 1000 });
+      options.onProgress?.({
+        rows: count,
+        bytesRead: chunk.bytesRead,
+        totalBytes: chunk.totalBytes,
+        seconds: (performance.now() - started) / 1000,
+      });
     }
     const target = destination ?? 'submission';
-    if (count === 0) throw new DigitOutputError('BAD_PREDICTIONS', target, 'no predictions: a submission needs at least one row');
+    if (count === 0)
+      throw new DigitOutputError('BAD_PREDICTIONS', target, 'no predictions: a submission needs at least one row');
     if (expectedRows !== undefined && count !== expectedRows) {
-      throw new DigitOutputError('BAD_PREDICTIONS', target, `${count} predictions, expected ${expectedRows} rows (one per test image)`);
+      throw new DigitOutputError(
+        'BAD_PREDICTIONS',
+        target,
+        `${count} predictions, expected ${expectedRows} rows (one per test image)`,
+      );
     }
     await writer?.commit();
     return {
@@ -166,8 +179,12 @@ class AtomicTextWriter {
     if (dirStat === undefined) throw new DigitOutputError('NO_DIRECTORY', target, `directory ${dir} does not exist`);
     if (!dirStat.isDirectory()) throw new DigitOutputError('NO_DIRECTORY', target, `${dir} is not a directory`);
     const targetStat = await fs.stat(target).catch(() => undefined);
-    if (targetStat?.isDirectory() === true) throw new DigitOutputError('IS_DIRECTORY', target, 'is a directory, expected a file path');
-    const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+    if (targetStat?.isDirectory() === true)
+      throw new DigitOutputError('IS_DIRECTORY', target, 'is a directory, expected a file path');
+    const temp = path.join(
+      dir,
+      `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`,
+    );
     try {
       return new AtomicTextWriter(target, temp, await fs.open(temp, 'wx'), fs);
     } catch (error) {

@@ -32,14 +32,19 @@ export function formatSubmission(
   name = 'submission',
 ): string {
   const labels = submissionLabels(predictions, name);
-  if (labels.length === 0) throw new DigitOutputError('BAD_PREDICTIONS', name, 'no predictions: a submission needs at least one row');
+  if (labels.length === 0)
+    throw new DigitOutputError('BAD_PREDICTIONS', name, 'no predictions: a submission needs at least one row');
   const expected = options.expectedRows;
   if (expected !== undefined) {
     if (!Number.isInteger(expected) || expected < 1) {
       throw new RangeError(`expectedRows is ${String(expected)}, expected a positive integer`);
     }
     if (labels.length !== expected) {
-      throw new DigitOutputError('BAD_PREDICTIONS', name, `${labels.length} predictions, expected ${expected} rows (one per test image)`);
+      throw new DigitOutputError(
+        'BAD_PREDICTIONS',
+        name,
+        `${labels.length} predictions, expected ${expected} rows (one per test image)`,
+      );
     }
   }
   const rows = new Array<string>(labels.length + 1);
@@ -47,7 +52,11 @@ export function formatSubmission(
   for (let i = 0; i < labels.length; i++) {
     const label = labels[i];
     if (typeof label !== 'number' || !Number.isInteger(label) || label < 0 || label > 9) {
-      throw new DigitOutputError('BAD_PREDICTIONS', name, `ImageId ${i + 1}: label ${String(label)} is not a digit 0..9`);
+      throw new DigitOutputError(
+        'BAD_PREDICTIONS',
+        name,
+        `ImageId ${i + 1}: label ${String(label)} is not a digit 0..9`,
+      );
     }
     rows[i + 1] = `${i + 1},${label}`;
   }
@@ -88,7 +97,11 @@ function submissionLabels(predictions: DigitPredictions | ArrayLike<number>, nam
       throw new DigitOutputError('BAD_PREDICTIONS', name, 'predictions.labels is not an array of labels');
     }
     if (count !== labels.length) {
-      throw new DigitOutputError('BAD_PREDICTIONS', name, `predictions.count is ${count} but there are ${labels.length} labels`);
+      throw new DigitOutputError(
+        'BAD_PREDICTIONS',
+        name,
+        `predictions.count is ${count} but there are ${labels.length} labels`,
+      );
     }
     return labels;
   }

@@ -159,7 +159,15 @@ export type Rgb = readonly [number, number, number];
  * with its top-left corner at `(x, y)`, each font pixel a `scale` x `scale`
  * square. Pixels falling outside the buffer are skipped.
  */
-export function drawText(data: Uint8Array, width: number, x: number, y: number, text: string, color: Rgb, scale: number): void {
+export function drawText(
+  data: Uint8Array,
+  width: number,
+  x: number,
+  y: number,
+  text: string,
+  color: Rgb,
+  scale: number,
+): void {
   const height = data.length / (3 * width);
   let cx = x;
   for (const char of text) {
@@ -167,7 +175,8 @@ export function drawText(data: Uint8Array, width: number, x: number, y: number, 
     for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
       const bits = glyph.rows[gy] ?? 0;
       for (let gx = 0; gx < glyph.width; gx++) {
-        if ((bits >> (glyph.width - 1 - gx)) & 1) fillRect(data, width, height, cx + gx * scale, y + gy * scale, scale, scale, color);
+        if ((bits >> (glyph.width - 1 - gx)) & 1)
+          fillRect(data, width, height, cx + gx * scale, y + gy * scale, scale, scale, color);
       }
     }
     cx += (glyph.width + GLYPH_SPACING) * scale;
@@ -175,7 +184,16 @@ export function drawText(data: Uint8Array, width: number, x: number, y: number, 
 }
 
 /** Fills a rectangle of an RGB buffer, clipped to the buffer. */
-export function fillRect(data: Uint8Array, width: number, height: number, x: number, y: number, w: number, h: number, color: Rgb): void {
+export function fillRect(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  color: Rgb,
+): void {
   const x0 = Math.max(0, x);
   const y0 = Math.max(0, y);
   const x1 = Math.min(width, x + w);

@@ -111,7 +111,13 @@ export function renderPredictionGrid(
   const columns = Math.min(n, integerOption(options.columns, 10, 1, Number.MAX_SAFE_INTEGER, 'columns'));
   const rows = Math.ceil(n / columns);
   const scale = integerOption(options.scale, 3, 1, MAX_SCALE, 'scale');
-  const fontScale = integerOption(options.fontScale, Math.max(1, Math.round((scale * 2) / 3)), 1, MAX_SCALE, 'fontScale');
+  const fontScale = integerOption(
+    options.fontScale,
+    Math.max(1, Math.round((scale * 2) / 3)),
+    1,
+    MAX_SCALE,
+    'fontScale',
+  );
   const markCount = markOption(options.markLeastConfident, n);
   const title = options.title;
   if (title !== undefined && typeof title !== 'string') throw new TypeError('title must be a string');
@@ -121,7 +127,16 @@ export function renderPredictionGrid(
     const truth = trueLabels?.[index];
     const wrong = truth !== undefined && truth !== label;
     const confidence = `  ${formatConfidence(predictions.confidences[index] as number)}`;
-    return { index, digit: String(label), confidence, truth: wrong ? `(true ${truth})` : undefined, wrong, marked: false, x: 0, y: 0 };
+    return {
+      index,
+      digit: String(label),
+      confidence,
+      truth: wrong ? `(true ${truth})` : undefined,
+      wrong,
+      marked: false,
+      x: 0,
+      y: 0,
+    };
   });
   const leastConfident = pickLeastConfident(tiles, predictions.confidences, markCount);
 
@@ -149,7 +164,8 @@ export function renderPredictionGrid(
   const legendItems: { text: string; color: Rgb; swatch: boolean }[] = [];
   if (options.legend !== false) {
     if (leastConfident.length > 0) legendItems.push({ text: 'least confident', color: MUTED, swatch: true });
-    if (wrongCount > 0) legendItems.push({ text: `red title: wrong (${wrongCount} of ${n})`, color: WRONG, swatch: false });
+    if (wrongCount > 0)
+      legendItems.push({ text: `red title: wrong (${wrongCount} of ${n})`, color: WRONG, swatch: false });
   }
   const swatch = lineHeight;
   const legendGap = 14 * f;
@@ -165,7 +181,9 @@ export function renderPredictionGrid(
   const height = 2 * margin + headingHeight + gridHeight + legendHeight;
   const legendTop = margin + headingHeight + gridHeight + legendHeight - lineHeight;
   if (width * height > MAX_PIXELS) {
-    throw new RangeError(`the picture would be ${width} x ${height} pixels; show fewer images (count) or use a smaller scale`);
+    throw new RangeError(
+      `the picture would be ${width} x ${height} pixels; show fewer images (count) or use a smaller scale`,
+    );
   }
   const gridLeft = margin + Math.floor((width - 2 * margin - gridWidth) / 2);
   tiles.forEach((tile, k) => {
@@ -197,7 +215,15 @@ export function renderPredictionGrid(
   function drawPng(): Uint8Array {
     const data = new Uint8Array(width * height * 3).fill(255);
     if (headingHeight > 0 && title !== undefined) {
-      drawText(data, width, Math.floor((width - textWidth(title) * headingScale) / 2), margin, title, HEADING, headingScale);
+      drawText(
+        data,
+        width,
+        Math.floor((width - textWidth(title) * headingScale) / 2),
+        margin,
+        title,
+        HEADING,
+        headingScale,
+      );
     }
     for (const tile of tiles) {
       const x = tile.x + Math.floor((cellWidth - firstLineWidth(tile)) / 2);
@@ -257,7 +283,9 @@ export function renderPredictionGrid(
     for (const tile of tiles) {
       const cx = tile.x + cellWidth / 2;
       const extra =
-        tile.truth === undefined ? '' : `<tspan x="${cx}" dy="${lineHeight + lineGap}">${escapeXml(tile.truth)}</tspan>`;
+        tile.truth === undefined
+          ? ''
+          : `<tspan x="${cx}" dy="${lineHeight + lineGap}">${escapeXml(tile.truth)}</tspan>`;
       const confidence = tile.wrong ? '' : ` fill="${hex(MUTED)}"`;
       parts.push(
         `<text class="tile" x="${cx}" y="${tile.y + titleOffset(tile) + lineHeight}" text-anchor="middle" fill="${hex(tile.wrong ? WRONG : TEXT)}">` +
@@ -266,9 +294,13 @@ export function renderPredictionGrid(
       const bx = tile.x + Math.floor((cellWidth - box) / 2);
       const by = tile.y + titleBlock + 2 * f;
       if (tile.marked) {
-        parts.push(`<rect x="${bx + frame / 2}" y="${by + frame / 2}" width="${box - frame}" height="${box - frame}" fill="none" stroke="${hex(MARK)}" stroke-width="${frame}"/>`);
+        parts.push(
+          `<rect x="${bx + frame / 2}" y="${by + frame / 2}" width="${box - frame}" height="${box - frame}" fill="none" stroke="${hex(MARK)}" stroke-width="${frame}"/>`,
+        );
       } else {
-        parts.push(`<rect x="${bx + frame - 0.5}" y="${by + frame - 0.5}" width="${imageSide + 1}" height="${imageSide + 1}" fill="none" stroke="${hex(FRAME)}" stroke-width="1"/>`);
+        parts.push(
+          `<rect x="${bx + frame - 0.5}" y="${by + frame - 0.5}" width="${imageSide + 1}" height="${imageSide + 1}" fill="none" stroke="${hex(FRAME)}" stroke-width="1"/>`,
+        );
       }
       parts.push(
         `<image x="${bx + frame}" y="${by + frame}" width="${imageSide}" height="${imageSide}" image-rendering="optimizeSpeed" style="image-rendering:pixelated" href="data:image/png;base64,${bytesToBase64(tilePng(pixels, tile.index))}"/>`,
@@ -280,7 +312,9 @@ export function renderPredictionGrid(
           (item.swatch ? `<tspan${i > 0 ? ' dx="1.5em"' : ''} fill="${hex(MARK)}">\u25a1</tspan>` : '') +
           `<tspan dx="${item.swatch ? 0.4 : i > 0 ? 1.5 : 0}em" fill="${hex(item.color)}">${escapeXml(item.text)}</tspan>`,
       );
-      parts.push(`<text class="legend" x="${width / 2}" y="${legendTop + lineHeight}" text-anchor="middle">${spans.join('')}</text>`);
+      parts.push(
+        `<text class="legend" x="${width / 2}" y="${legendTop + lineHeight}" text-anchor="middle">${spans.join('')}</text>`,
+      );
     }
     parts.push('</svg>\n');
     return parts.join('\n');
@@ -308,10 +342,16 @@ export function escapeXml(text: string): string {
     .replace(/'/g, '&apos;');
 }
 
-function imagePixels(images: DigitDataset | Uint8Array): { pixels: Uint8Array; count: number; labels: Uint8Array | undefined } {
+function imagePixels(images: DigitDataset | Uint8Array): {
+  pixels: Uint8Array;
+  count: number;
+  labels: Uint8Array | undefined;
+} {
   if (images instanceof Uint8Array) {
     if (images.length % PIXELS_PER_IMAGE !== 0) {
-      throw new RangeError(`images length ${images.length} is not a multiple of ${PIXELS_PER_IMAGE} (28 x 28 pixels per image)`);
+      throw new RangeError(
+        `images length ${images.length} is not a multiple of ${PIXELS_PER_IMAGE} (28 x 28 pixels per image)`,
+      );
     }
     return nonEmpty({ pixels: images, count: images.length / PIXELS_PER_IMAGE, labels: undefined });
   }
@@ -319,7 +359,9 @@ function imagePixels(images: DigitDataset | Uint8Array): { pixels: Uint8Array; c
     throw new TypeError('images must be a DigitDataset or a Uint8Array of 28 x 28 pixels per image');
   }
   if (images.pixels.length !== images.count * PIXELS_PER_IMAGE) {
-    throw new RangeError(`dataset has ${images.pixels.length} pixels for ${images.count} images; expected ${images.count * PIXELS_PER_IMAGE}`);
+    throw new RangeError(
+      `dataset has ${images.pixels.length} pixels for ${images.count} images; expected ${images.count * PIXELS_PER_IMAGE}`,
+    );
   }
   return nonEmpty({ pixels: images.pixels, count: images.count, labels: images.labels });
 }
@@ -330,7 +372,12 @@ function nonEmpty<T extends { count: number }>(value: T): T {
 }
 
 function checkPredictions(predictions: DigitPredictions, imageCount: number): void {
-  if (typeof predictions !== 'object' || predictions === null || !(predictions.labels instanceof Uint8Array) || !(predictions.confidences instanceof Float32Array)) {
+  if (
+    typeof predictions !== 'object' ||
+    predictions === null ||
+    !(predictions.labels instanceof Uint8Array) ||
+    !(predictions.confidences instanceof Float32Array)
+  ) {
     throw new TypeError('predictions must be DigitPredictions with Uint8Array labels and Float32Array confidences');
   }
   const { count, labels, confidences } = predictions;
@@ -388,7 +435,9 @@ function pickLeastConfident(tiles: Tile[], confidences: Float32Array, k: number)
     const c = confidences[tile.index] as number;
     return Number.isNaN(c) ? -Infinity : c;
   };
-  const order = tiles.map((tile, position) => ({ tile, position })).sort((a, b) => key(a.tile) - key(b.tile) || a.position - b.position);
+  const order = tiles
+    .map((tile, position) => ({ tile, position }))
+    .sort((a, b) => key(a.tile) - key(b.tile) || a.position - b.position);
   return order.slice(0, k).map(({ tile }) => {
     tile.marked = true;
     return tile.index;

@@ -52,7 +52,8 @@ export function augmentRanges(options: AugmentOptions = {}): AugmentRanges {
 }
 
 function checkRange(name: string, value: number, positive: boolean): void {
-  if (!(Number.isFinite(value) && (positive ? value > 0 : value >= 0))) throw new RangeError(`${name} must be a finite number ${positive ? '> 0' : '>= 0'}, got ${value}`);
+  if (!(Number.isFinite(value) && (positive ? value > 0 : value >= 0)))
+    throw new RangeError(`${name} must be a finite number ${positive ? '> 0' : '>= 0'}, got ${value}`);
 }
 
 const CENTRE = (IMAGE_SIZE - 1) / 2;
@@ -66,7 +67,14 @@ const CENTRE = (IMAGE_SIZE - 1) / 2;
  * elastic field (bench/augment.ts), against 1-3 ms of a training step per image.
  * The affine draws come first, so turning elastic on leaves them unchanged.
  */
-export function augmentImage(pixels: Uint8Array, inOffset: number, out: Float32Array, outOffset: number, ranges: AugmentRanges, random: () => number): void {
+export function augmentImage(
+  pixels: Uint8Array,
+  inOffset: number,
+  out: Float32Array,
+  outOffset: number,
+  ranges: AugmentRanges,
+  random: () => number,
+): void {
   const angle = ((random() * 2 - 1) * ranges.rotation * Math.PI) / 180;
   const scale = 1 + (random() * 2 - 1) * ranges.zoom;
   const dx = (random() * 2 - 1) * ranges.shift;

@@ -77,7 +77,10 @@ export class CheckpointBestCallback extends tfl.Callback {
    * the best weights, which are also saved again to the destination so that
    * it matches the resumed run even if a killed run saved a later epoch there.
    */
-  async resumeFrom(model: tfl.LayersModel, best: { epoch: number; value: number; weights?: readonly tf.Tensor[] }): Promise<void> {
+  async resumeFrom(
+    model: tfl.LayersModel,
+    best: { epoch: number; value: number; weights?: readonly tf.Tensor[] },
+  ): Promise<void> {
     this.best = best.value;
     this.bestEpochNumber = best.epoch;
     if (best.weights === undefined) return;
@@ -102,7 +105,9 @@ export class CheckpointBestCallback extends tfl.Callback {
     if (value === undefined) {
       // Stopped mid-epoch (tfjs then skips validation): nothing to compare, nothing to save.
       if ((this.model as tfl.LayersModel | null)?.stopTraining === true) return;
-      throw new Error(`CheckpointBestCallback: metric "${this.monitor}" is not in the epoch logs (have: ${Object.keys(logs ?? {}).join(', ') || 'none'}); train with validation data or pick another monitor`);
+      throw new Error(
+        `CheckpointBestCallback: metric "${this.monitor}" is not in the epoch logs (have: ${Object.keys(logs ?? {}).join(', ') || 'none'}); train with validation data or pick another monitor`,
+      );
     }
     if (!this.improves(value)) return;
     this.best = value;
@@ -112,7 +117,12 @@ export class CheckpointBestCallback extends tfl.Callback {
     this.bestWeightsCopy = model.getWeights().map((w) => tf.keep(w.clone()));
     if (this.destination !== undefined) {
       await model.save(resolveModelIO(this.destination));
-      await this.onSave?.({ epoch: epoch + 1, monitor: this.monitor, value, destination: describeModelIO(this.destination) });
+      await this.onSave?.({
+        epoch: epoch + 1,
+        monitor: this.monitor,
+        value,
+        destination: describeModelIO(this.destination),
+      });
     }
   }
 

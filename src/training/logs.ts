@@ -10,7 +10,7 @@ export async function logValue(logs: tfl.Logs | undefined, key: string): Promise
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw === 'number') return raw;
   if (typeof raw === 'object' && 'data' in raw && typeof raw.data === 'function') {
-    const values = (await (raw as { data(): Promise<ArrayLike<number>> }).data());
+    const values = await (raw as { data(): Promise<ArrayLike<number>> }).data();
     return values[0];
   }
   return Number(raw);

@@ -58,7 +58,8 @@ const PRESETS: readonly DigitPreset[] = Object.freeze([
   },
   {
     name: 'best',
-    description: 'ensemble of 2 strong batch-normalised CNNs, 15 epochs each with augmentation, averaged with test-time augmentation',
+    description:
+      'ensemble of 2 strong batch-normalised CNNs, 15 epochs each with augmentation, averaged with test-time augmentation',
     architecture: 'strong',
     // 2 x 10 epochs gave 99.50 % in 69.2 min; 15 epochs fill the 2-hour budget with room for a slower machine (docs/benchmarks.md).
     epochs: 15,

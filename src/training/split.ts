@@ -30,7 +30,11 @@ export function stratifiedSplit(labels: Uint8Array, fraction: number, seed: numb
 }
 
 /** A new dataset holding copies of the images at `indices`. */
-export function subsetDataset(dataset: DigitDataset, indices: ArrayLike<number>, source = dataset.source): DigitDataset {
+export function subsetDataset(
+  dataset: DigitDataset,
+  indices: ArrayLike<number>,
+  source = dataset.source,
+): DigitDataset {
   const pixels = new Uint8Array(indices.length * PIXELS_PER_IMAGE);
   const labels = dataset.labels === undefined ? undefined : new Uint8Array(indices.length);
   for (let i = 0; i < indices.length; i++) {

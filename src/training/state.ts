@@ -55,11 +55,22 @@ export function fileTrainingState(directory: string): TrainingStateStore {
       const { fs, path } = await nodeModules(directory);
       const text = await fs.readFile(path.join(directory, STATE_JSON), 'utf8').catch(() => undefined);
       if (text === undefined) return undefined;
-      const index = JSON.parse(text) as { meta: TrainingStateMeta; specs: tf.io.WeightsManifestEntry[]; dataFile: string };
+      const index = JSON.parse(text) as {
+        meta: TrainingStateMeta;
+        specs: tf.io.WeightsManifestEntry[];
+        dataFile: string;
+      };
       const bytes = await fs.readFile(path.join(directory, index.dataFile));
-      return { meta: index.meta, specs: index.specs, data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer };
+      return {
+        meta: index.meta,
+        specs: index.specs,
+        data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+      };
     },
-    write: (state) => writeIndexedData(directory, 'state', new Uint8Array(state.data), STATE_JSON, (dataFile) => JSON.stringify({ meta: state.meta, specs: state.specs, dataFile })),
+    write: (state) =>
+      writeIndexedData(directory, 'state', new Uint8Array(state.data), STATE_JSON, (dataFile) =>
+        JSON.stringify({ meta: state.meta, specs: state.specs, dataFile }),
+      ),
     clear: async () => {
       const { fs } = await nodeModules(directory);
       await fs.rm(directory, { recursive: true, force: true });
@@ -83,10 +94,16 @@ export function memoryTrainingState(): TrainingStateStore {
 }
 
 /** Captures model weights, optimiser state and the best weights so far as a storable state. */
-export async function captureTrainingState(model: tfl.LayersModel, bestWeights: readonly tf.Tensor[] | undefined, meta: TrainingStateMeta): Promise<StoredTrainingState> {
+export async function captureTrainingState(
+  model: tfl.LayersModel,
+  bestWeights: readonly tf.Tensor[] | undefined,
+  meta: TrainingStateMeta,
+): Promise<StoredTrainingState> {
   const named: NamedTensor[] = [
     ...model.getWeights().map((tensor, i) => ({ name: `model/${i}`, tensor })),
-    ...(model.optimizer === undefined ? [] : (await model.optimizer.getWeights()).map((w) => ({ name: `optimizer/${w.name}`, tensor: w.tensor }))),
+    ...(model.optimizer === undefined
+      ? []
+      : (await model.optimizer.getWeights()).map((w) => ({ name: `optimizer/${w.name}`, tensor: w.tensor }))),
     ...(bestWeights ?? []).map((tensor, i) => ({ name: `best/${i}`, tensor })),
     ...adamAccumulators(model).map(([name, variable]) => ({ name: `adam/${name}`, tensor: variable })),
   ];
@@ -95,14 +112,21 @@ export async function captureTrainingState(model: tfl.LayersModel, bestWeights: 
 }
 
 /** Puts a stored state's weights and optimiser state back; returns the best weights (caller disposes). */
-export async function restoreTrainingState(model: tfl.LayersModel, state: StoredTrainingState): Promise<tf.Tensor[] | undefined> {
+export async function restoreTrainingState(
+  model: tfl.LayersModel,
+  state: StoredTrainingState,
+): Promise<tf.Tensor[] | undefined> {
   const tensors = tf.io.decodeWeights(state.data, state.specs);
   const byPrefix = (prefix: string): NamedTensor[] =>
-    state.specs.filter((s) => s.name.startsWith(prefix)).map((s) => ({ name: s.name.slice(prefix.length), tensor: tensors[s.name] as tf.Tensor }));
+    state.specs
+      .filter((s) => s.name.startsWith(prefix))
+      .map((s) => ({ name: s.name.slice(prefix.length), tensor: tensors[s.name] as tf.Tensor }));
   const weights = byPrefix('model/');
   if (weights.length !== model.getWeights().length) {
     tf.dispose(Object.values(tensors));
-    throw new Error(`saved training state holds ${weights.length} weights but the model has ${model.getWeights().length}`);
+    throw new Error(
+      `saved training state holds ${weights.length} weights but the model has ${model.getWeights().length}`,
+    );
   }
   model.setWeights(weights.map((w) => w.tensor));
   const optimizerWeights = byPrefix('optimizer/');

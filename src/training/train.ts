@@ -10,7 +10,12 @@ import { CheckpointBestCallback } from './callbacks.js';
 import { logValue } from './logs.js';
 import { stratifiedSplit, subsetDataset } from './split.js';
 import type { LearningRateSchedule } from './schedule.js';
-import { captureTrainingState, restoreTrainingState, type TrainingStateMeta, type TrainingStateStore } from './state.js';
+import {
+  captureTrainingState,
+  restoreTrainingState,
+  type TrainingStateMeta,
+  type TrainingStateStore,
+} from './state.js';
 
 /** Options of {@link trainDigits}. */
 export interface TrainDigitsOptions {
@@ -127,8 +132,13 @@ export interface TrainDigitsResult {
  * Works on any backend; on `wasm` it first registers the training kernels the
  * stock backend lacks (see `registerWasmTrainingKernels`).
  */
-export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, options: TrainDigitsOptions = {}): Promise<TrainDigitsResult> {
-  if (data.labels === undefined) throw new TypeError(`${data.source}: training needs labelled data (a train.csv with a label column)`);
+export async function trainDigits(
+  model: tfl.LayersModel,
+  data: DigitDataset,
+  options: TrainDigitsOptions = {},
+): Promise<TrainDigitsResult> {
+  if (data.labels === undefined)
+    throw new TypeError(`${data.source}: training needs labelled data (a train.csv with a label column)`);
   const epochs = positiveInteger(options.epochs ?? 10, 'epochs');
   const batchSize = positiveInteger(options.batchSize ?? 64, 'batchSize');
   const seed = options.seed ?? 42;
@@ -146,19 +156,32 @@ export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, op
   } else {
     const split = stratifiedSplit(data.labels, options.validationSplit ?? 0.1, seed);
     trainIndices = split.train;
-    validation = split.validation.length > 0 ? subsetDataset(data, split.validation, `${data.source} (validation)`) : undefined;
+    validation =
+      split.validation.length > 0 ? subsetDataset(data, split.validation, `${data.source} (validation)`) : undefined;
   }
   if (trainIndices.length === 0) throw new RangeError(`${data.source}: no images left to train on`);
 
-  const checkpoint = options.checkpoint ?? new CheckpointBestCallback({ monitor: validation === undefined ? 'loss' : 'val_acc' });
+  const checkpoint =
+    options.checkpoint ?? new CheckpointBestCallback({ monitor: validation === undefined ? 'loss' : 'val_acc' });
   const history: DigitEpochRecord[] = [];
   const labelSmoothing = options.labelSmoothing ?? 0;
-  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new RangeError(`labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
-  const augment = options.augment === undefined || options.augment === false ? undefined : augmentRanges(options.augment === true ? {} : options.augment);
-  const batches = batchDataset(data, trainIndices, { batchSize, seed, shuffle: options.shuffle ?? true, augment, labelSmoothing });
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1))
+    throw new RangeError(`labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
+  const augment =
+    options.augment === undefined || options.augment === false
+      ? undefined
+      : augmentRanges(options.augment === true ? {} : options.augment);
+  const batches = batchDataset(data, trainIndices, {
+    batchSize,
+    seed,
+    shuffle: options.shuffle ?? true,
+    augment,
+    labelSmoothing,
+  });
   const progress = new ProgressCallback(epochs, batches, options, history, model);
   const callbacks: tfl.Callback[] = [progress, checkpoint];
-  if (options.learningRate !== undefined) callbacks.unshift(new LearningRateCallback(options.learningRate, epochs * batches.size, batches.size));
+  if (options.learningRate !== undefined)
+    callbacks.unshift(new LearningRateCallback(options.learningRate, epochs * batches.size, batches.size));
   let resumedEpochs = 0;
   if (options.state !== undefined) {
     const fingerprint = runFingerprint(model, data, {
@@ -170,21 +193,27 @@ export async function trainDigits(model: tfl.LayersModel, data: DigitDataset, op
       monitor: checkpoint.monitor,
       augment: JSON.stringify(augment ?? null),
       labelSmoothing,
-      learningRate: typeof options.learningRate === 'function' ? `schedule over ${epochs} epochs` : String(options.learningRate ?? 'optimiser'),
+      learningRate:
+        typeof options.learningRate === 'function'
+          ? `schedule over ${epochs} epochs`
+          : String(options.learningRate ?? 'optimiser'),
     });
     resumedEpochs = await resume(model, options.state, fingerprint, checkpoint, history);
     callbacks.push(new StateCallback(options.state, fingerprint, checkpoint, history, progress));
   }
   const validationTensors = resumedEpochs < epochs ? validation?.toTensors() : undefined;
   try {
-    if (resumedEpochs < epochs) await model.fitDataset(batches, {
-      epochs,
-      initialEpoch: resumedEpochs,
-      verbose: 0,
-      callbacks: [...callbacks, ...(options.callbacks ?? [])],
-      ...(validationTensors?.ys === undefined ? {} : { validationData: [validationTensors.xs, validationTensors.ys], validationBatchSize: 256 }),
-      yieldEvery: options.yieldEvery ?? 'auto',
-    });
+    if (resumedEpochs < epochs)
+      await model.fitDataset(batches, {
+        epochs,
+        initialEpoch: resumedEpochs,
+        verbose: 0,
+        callbacks: [...callbacks, ...(options.callbacks ?? [])],
+        ...(validationTensors?.ys === undefined
+          ? {}
+          : { validationData: [validationTensors.xs, validationTensors.ys], validationBatchSize: 256 }),
+        yieldEvery: options.yieldEvery ?? 'auto',
+      });
   } finally {
     tf.dispose([validationTensors?.xs, validationTensors?.ys].filter((t) => t !== undefined));
   }
@@ -220,7 +249,8 @@ class LearningRateCallback extends tfl.Callback {
   }
 
   override async onBatchBegin(batch: number): Promise<void> {
-    const lr = typeof this.rate === 'number' ? this.rate : this.rate(this.epoch * this.stepsPerEpoch + batch, this.totalSteps);
+    const lr =
+      typeof this.rate === 'number' ? this.rate : this.rate(this.epoch * this.stepsPerEpoch + batch, this.totalSteps);
     // tfjs optimisers (Adam, SGD, RMSProp...) read their `learningRate` field on every step;
     // it is typed protected, hence the structural cast.
     ((this.model as tfl.LayersModel).optimizer as unknown as { learningRate: number }).learningRate = lr;
@@ -228,21 +258,42 @@ class LearningRateCallback extends tfl.Callback {
 }
 
 /** Settings that must match for a saved state to be resumed. */
-function runFingerprint(model: tfl.LayersModel, data: DigitDataset, settings: Record<string, number | boolean | string>): string {
-  const shapes = model.getWeights().map((w) => w.shape.join('x')).join(',');
+function runFingerprint(
+  model: tfl.LayersModel,
+  data: DigitDataset,
+  settings: Record<string, number | boolean | string>,
+): string {
+  const shapes = model
+    .getWeights()
+    .map((w) => w.shape.join('x'))
+    .join(',');
   return JSON.stringify({ ...settings, images: data.count, model: model.name, shapes });
 }
 
 /** Restores a saved state into the model, checkpoint and history; returns the epochs already done. */
-async function resume(model: tfl.LayersModel, store: TrainingStateStore, fingerprint: string, checkpoint: CheckpointBestCallback, history: DigitEpochRecord[]): Promise<number> {
+async function resume(
+  model: tfl.LayersModel,
+  store: TrainingStateStore,
+  fingerprint: string,
+  checkpoint: CheckpointBestCallback,
+  history: DigitEpochRecord[],
+): Promise<number> {
   const saved = await store.read();
   if (saved === undefined) return 0;
   if (saved.meta.fingerprint !== fingerprint) {
-    throw new DigitModelError('BAD_OPTIONS', store.description, 'holds a training state from a run with different settings (data, model, batch size, seed or split); clear it or train elsewhere');
+    throw new DigitModelError(
+      'BAD_OPTIONS',
+      store.description,
+      'holds a training state from a run with different settings (data, model, batch size, seed or split); clear it or train elsewhere',
+    );
   }
   const best = await restoreTrainingState(model, saved);
   const value = saved.meta.best.value ?? (checkpoint.mode === 'max' ? -Infinity : Infinity);
-  await checkpoint.resumeFrom(model, { epoch: saved.meta.best.epoch, value, ...(best === undefined ? {} : { weights: best }) });
+  await checkpoint.resumeFrom(model, {
+    epoch: saved.meta.best.epoch,
+    value,
+    ...(best === undefined ? {} : { weights: best }),
+  });
   tf.dispose(best);
   history.push(...saved.meta.history);
   return saved.meta.epoch;
@@ -269,7 +320,9 @@ class StateCallback extends tfl.Callback {
       best: { epoch: this.checkpoint.bestEpoch, value: this.checkpoint.bestValue, monitor: this.checkpoint.monitor },
       fingerprint: this.fingerprint,
     };
-    await this.store.write(await captureTrainingState(this.model as tfl.LayersModel, this.checkpoint.bestWeights, meta));
+    await this.store.write(
+      await captureTrainingState(this.model as tfl.LayersModel, this.checkpoint.bestWeights, meta),
+    );
   }
 }
 
@@ -321,7 +374,9 @@ class ProgressCallback extends tfl.Callback {
   override async onEpochEnd(epoch: number, logs?: tfl.Logs): Promise<void> {
     // An epoch cut short by the abort signal has no validation: it is not recorded.
     if (this.stopped) return;
-    const [loss, acc, valLoss, valAcc] = await Promise.all(['loss', 'acc', 'val_loss', 'val_acc'].map((k) => logValue(logs, k)));
+    const [loss, acc, valLoss, valAcc] = await Promise.all(
+      ['loss', 'acc', 'val_loss', 'val_acc'].map((k) => logValue(logs, k)),
+    );
     const record: DigitEpochRecord = {
       epoch: epoch + 1,
       seconds: (performance.now() - this.epochStart) / 1000,

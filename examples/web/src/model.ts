@@ -61,7 +61,10 @@ export class ModelHolder {
     if (trained) {
       try {
         const stored = localStorage.getItem(TRAINED_INFO_KEY);
-        const info = stored === null ? { kind: 'trained' as const, architecture: 'custom', note: 'trained in this browser' } : (JSON.parse(stored) as ModelInfo);
+        const info =
+          stored === null
+            ? { kind: 'trained' as const, architecture: 'custom', note: 'trained in this browser' }
+            : (JSON.parse(stored) as ModelInfo);
         await this.use(await loadDigitModel(TRAINED_MODEL_URL), info);
         return;
       } catch (error) {
@@ -89,10 +92,12 @@ export class ModelHolder {
   /** Makes `model` the shared model (taking ownership) and remembers trained models' info. */
   async use(model: tfl.LayersModel, info: ModelInfo): Promise<void> {
     let captured: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (artifacts) => {
-      captured = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }));
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        captured = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
     if (this.model !== model) this.model?.dispose();
     this.model = model;
     this.artifacts = captured;
@@ -123,7 +128,9 @@ export class ModelHolder {
   async predict(pixels: Uint8Array): Promise<Prediction> {
     const model = this.layersModel;
     const started = performance.now();
-    const output = tf.tidy(() => model.predict(tf.tensor4d(pixelsToFloats(pixels), [1, IMAGE_SIZE, IMAGE_SIZE, 1])) as tf.Tensor);
+    const output = tf.tidy(
+      () => model.predict(tf.tensor4d(pixelsToFloats(pixels), [1, IMAGE_SIZE, IMAGE_SIZE, 1])) as tf.Tensor,
+    );
     const values = (await output.data()) as Float32Array;
     output.dispose();
     return { probabilities: values.slice(0, NUM_CLASSES), ms: performance.now() - started };

@@ -4,7 +4,14 @@
  * IndexedDB, and the result handed to Draw and Gallery.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { buildDigitCnn, CheckpointBestCallback, loadDigitCsv, trainDigits, type DigitDataset, type TrainProgress } from 'digit-recognizer';
+import {
+  buildDigitCnn,
+  CheckpointBestCallback,
+  loadDigitCsv,
+  trainDigits,
+  type DigitDataset,
+  type TrainProgress,
+} from 'digit-recognizer';
 import { TrainingChart } from './chart.js';
 import { TRAINED_MODEL_URL, trainedModelExists, type ModelHolder } from './model.js';
 import { byId, formatNumber, showError } from './ui.js';
@@ -34,7 +41,10 @@ export class Trainer {
   private readonly status = byId('train-status', HTMLElement);
   private readonly error = byId('train-error', HTMLElement);
 
-  constructor(private readonly holder: ModelHolder, private readonly setBusy: (busy: boolean) => void) {
+  constructor(
+    private readonly holder: ModelHolder,
+    private readonly setBusy: (busy: boolean) => void,
+  ) {
     for (const radio of document.querySelectorAll<HTMLInputElement>('input[name="train-source"]')) {
       radio.addEventListener('change', () => {
         this.file.disabled = this.source() !== 'file';
@@ -58,7 +68,9 @@ export class Trainer {
   }
 
   private source(): 'sample' | 'file' {
-    return document.querySelector<HTMLInputElement>('input[name="train-source"]:checked')?.value === 'file' ? 'file' : 'sample';
+    return document.querySelector<HTMLInputElement>('input[name="train-source"]:checked')?.value === 'file'
+      ? 'file'
+      : 'sample';
   }
 
   private async loadData(limit: number): Promise<DigitDataset> {
@@ -119,14 +131,22 @@ export class Trainer {
         this.chart.request();
       };
       // On WASM, trainDigits registers the training kernels the stock backend lacks.
-      const result = await trainDigits(model, data, { epochs, batchSize, checkpoint, signal: this.controller.signal, onProgress, validationSplit: 0.1 });
+      const result = await trainDigits(model, data, {
+        epochs,
+        batchSize,
+        checkpoint,
+        signal: this.controller.signal,
+        onProgress,
+        validationSplit: 0.1,
+      });
       checkpoint.dispose();
       const seconds = (performance.now() - began) / 1000;
       const rates = result.history.map((h) => h.imagesPerSecond);
       const imagesPerSecond = rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : lastRate;
       if (result.bestEpoch === 0) {
         result.model.dispose();
-        this.status.textContent = 'Stopped before the first epoch ended: nothing saved, the previous model stays in use.';
+        this.status.textContent =
+          'Stopped before the first epoch ended: nothing saved, the previous model stays in use.';
         return;
       }
       await this.holder.use(result.model, {
