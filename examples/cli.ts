@@ -18,6 +18,18 @@ import {
   type DigitDataset,
 } from 'digit-recognizer';
 
+let invokedAs: string | undefined;
+
+/** Names the command that runs the scripts, when it is not `npm run` from a clone (the package's bin). */
+export function setInvokedAs(command: string): void {
+  invokedAs = command;
+}
+
+/** How the user runs `script`, for usage lines and run records: `npm run kaggle --`, or `digit-recognizer kaggle`. */
+export function commandName(script: string): string {
+  return invokedAs === undefined ? `npm run ${script} --` : `${invokedAs} ${script}`;
+}
+
 /** A mistake in how the script was called. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -81,16 +93,28 @@ export function defaultThreads(): number {
  */
 export async function useBackend(name: string, threads: string | number | undefined = undefined): Promise<void> {
   if (name === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const wasm = await importBackend('@tensorflow/tfjs-backend-wasm', () => import('@tensorflow/tfjs-backend-wasm'));
     const count = typeof threads === 'number' ? threads : intFlag(threads, 'threads', defaultThreads());
     configureWasmThreads(count, { setThreadsCount: wasm.setThreadsCount });
-  } else if (name === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
+  } else if (name === 'cpu')
+    await importBackend('@tensorflow/tfjs-backend-cpu', () => import('@tensorflow/tfjs-backend-cpu'));
   else throw new UsageError(`--backend must be wasm or cpu, got "${name}"`);
   if (!(await tf.setBackend(name))) throw new UsageError(`backend ${name} failed to start`);
   await tf.ready();
   // The cpu backend greets its first tensor in Node with a multi-line advert for tfjs-node (which this
   // library does not need and which cannot install without downloads); scripts keep stderr for real messages.
   if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+}
+
+/** Imports an optional backend package, or says in one line which package to install. */
+async function importBackend<T>(name: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as { code?: string } | null)?.code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    throw new UsageError(`this backend needs the ${name} package: npm install ${name}@${tf.version_core}`);
+  }
 }
 
 /** The competition's train and test data, or embedded MNIST when `path` is absent. */

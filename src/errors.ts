@@ -63,7 +63,9 @@ export type DigitModelErrorCode =
   | 'WEIGHTS_SIZE'
   | 'WRONG_SHAPE'
   | 'UNKNOWN_ARCHITECTURE'
-  | 'BAD_OPTIONS';
+  | 'BAD_OPTIONS'
+  | 'BUDGET_TOO_SMALL'
+  | 'MNIST_TRAINED';
 
 /** Thrown when a model cannot be built, loaded or is not a digit classifier. */
 export class DigitModelError extends Error {

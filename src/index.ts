@@ -47,6 +47,19 @@ export {
 export { batchNormalization } from './model/batch_norm.js';
 export { countFlops, summarizeDigitArchitectures, type DigitArchitectureSummary } from './model/summary.js';
 export { assertDigitModel, loadDigitModel } from './model/load.js';
+export {
+  loadPretrainedDigitModel,
+  pretrainedDigitModelInfo,
+  type PretrainedDigitModelInfo,
+} from './model/pretrained.js';
+export { quantizeWeights, type QuantizeWeightsOptions } from './io/quantize.js';
+export {
+  assertNotMnistTrained,
+  MNIST_TRAIN_SOURCE,
+  setTrainingProvenance,
+  trainingProvenance,
+  type DigitModelProvenance,
+} from './model/provenance.js';
 export { fileSystemIO } from './io/file_io.js';
 export type { ModelDestination } from './io/model_io.js';
 export { writeFileAtomic } from './io/node.js';
@@ -73,8 +86,25 @@ export {
   type AugmentRanges,
   type ElasticOptions,
 } from './training/augment.js';
-export { cosineSchedule, oneCycleSchedule, type LearningRateSchedule } from './training/schedule.js';
+export {
+  cosineSchedule,
+  oneCycleSchedule,
+  plannedStep,
+  type LearningRateSchedule,
+  type ScheduleReplan,
+} from './training/schedule.js';
 export { digitPresets, type DigitPreset } from './training/presets.js';
+export { digitRecipes, getDigitRecipe, type DigitRecipe } from './training/recipes.js';
+export {
+  planDigitTraining,
+  TTA_VIEWS,
+  type DigitPlan,
+  type DigitPlanEstimate,
+  type DigitRecipeCost,
+  type PlanDigitTrainingOptions,
+} from './training/plan.js';
+export { calibrateDigitRecipe, type CalibrateDigitRecipeOptions } from './training/calibrate.js';
+export { DigitBudget, type DigitBudgetEvent, type TrainingBudgetHook } from './training/budget.js';
 export {
   fileTrainingState,
   memoryTrainingState,
@@ -84,7 +114,7 @@ export {
 } from './training/state.js';
 
 // prediction
-export { accuracy, predictDigits, type PredictDigitsOptions } from './prediction/predict.js';
+export { accuracy, predictDigits, ttaViewCount, type PredictDigitsOptions } from './prediction/predict.js';
 export type { DigitPredictions } from './prediction/predictions.js';
 export {
   formatSubmission,

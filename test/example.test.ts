@@ -47,8 +47,8 @@ describe('examples/kaggle.ts', () => {
     const r = run('kaggle', [
       '--out',
       out,
-      '--preset',
-      'fast',
+      '--arch',
+      'compact',
       '--epochs',
       '1',
       '--train-limit',
@@ -56,9 +56,7 @@ describe('examples/kaggle.ts', () => {
       '--seed',
       '3',
     ]);
-    expect(r.stderr).toMatch(
-      /preset fast: .*expect about [\d.]+ min and [\d.]+ % on MNIST's test images .* for the preset as is, not with --epochs --train-limit/,
-    );
+    expect(r.stderr).toContain('compact x 1, 1 epochs each, no TTA: the settings given, no budget');
     expect(r.stderr).toMatch(/test accuracy \d+\.\d+ %/);
     expect(r.code).toBe(0);
     expect(existsSync(join(out, 'best-model/model.json'))).toBe(true);
@@ -75,14 +73,21 @@ describe('examples/kaggle.ts', () => {
     expect(readFileSync(join(out, 'predictions.svg'), 'utf8')).toContain('<svg');
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
     expect(record.settings).toMatchObject({
-      model: 'compact',
+      arch: 'compact',
+      model: null,
       epochs: 1,
       seed: 3,
       trainLimit: 3000,
-      preset: 'fast',
-      ensemble: 1,
+      preset: null,
+      minutes: null,
+      ensemble: null,
     });
-    expect(record.recipe).toMatchObject({ augment: { rotation: 10, shift: 2.5, zoom: 0.1 }, tta: false });
+    expect(record.recipe).toMatchObject({
+      architecture: 'compact',
+      augment: { rotation: 10, shift: 2.5, zoom: 0.1 },
+      tta: 1,
+    });
+    expect(record.plan).toBeNull();
     expect(record.testAccuracy).toBeGreaterThan(0.8);
 
     // The predict script reloads the best model and writes the same submission.
@@ -101,9 +106,8 @@ describe('examples/kaggle.ts', () => {
   it('trains a preset ensemble from a folder of CSVs, then predicts with it and test-time augmentation', () => {
     const folder = csvFolder('csv-folder');
     const out = join(dir, 'ensemble');
-    const r = run('kaggle', ['--data', folder, '--out', out, '--preset', 'fast', '--ensemble', '2', '--epochs', '2']);
+    const r = run('kaggle', ['--data', folder, '--out', out, '--arch', 'compact', '--ensemble', '2', '--epochs', '2']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/preset fast: .*expect about [\d.]+ min and [\d.]+ % validation accuracy/);
     expect(r.stderr).toMatch(/model 2\/2: epoch 2\/2/);
     for (const k of [1, 2]) {
       expect(existsSync(join(out, `best-model-${k}/model.json`))).toBe(true);
@@ -111,7 +115,7 @@ describe('examples/kaggle.ts', () => {
     }
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
     expect(record.models).toHaveLength(2);
-    expect(record.settings).toMatchObject({ preset: 'fast', ensemble: 2, epochs: 2 });
+    expect(record.settings).toMatchObject({ preset: null, minutes: null, arch: 'compact', ensemble: 2, epochs: 2 });
     expect(lines(join(out, 'submission.csv'))).toHaveLength(51);
     const p = run('predict', [
       '--model',
@@ -132,9 +136,9 @@ describe('examples/kaggle.ts', () => {
   it('trains on every labelled image with --holdout 0, keeping the epoch with the lowest training loss', () => {
     const folder = csvFolder('all-data');
     const out = join(dir, 'all-data-out');
-    const r = run('kaggle', ['--data', folder, '--out', out, '--preset', 'default', '--epochs', '2', '--holdout', '0']);
+    const r = run('kaggle', ['--data', folder, '--out', out, '--epochs', '2', '--holdout', '0']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/for the preset as is, not with --epochs --holdout/);
+    expect(r.stderr).toContain('lean x 1, 2 epochs each');
     expect(r.stderr).toContain('no hold-out: training on all 400 labelled images');
     expect(r.stderr).toMatch(/^epoch 2\/2: loss [\d.]+ acc [\d.]+ \(/m);
     expect(r.stderr).toMatch(/best epoch [12]: loss /);
@@ -179,15 +183,51 @@ describe('examples/kaggle.ts', () => {
       folder,
       '--out',
       join(dir, 'tenth-out'),
-      '--preset',
-      'fast',
+      '--arch',
+      'compact',
       '--epochs',
       '1',
       '--holdout',
       '0.1',
     ]);
     expect(tenth.code, tenth.stderr).toBe(0);
-    expect(tenth.stderr).toMatch(/for the preset as is, not with --epochs\n/);
+    expect(JSON.parse(readFileSync(join(dir, 'tenth-out/run.json'), 'utf8'))).toMatchObject({
+      trainImages: 360,
+      validationImages: 40,
+      settings: { holdout: 0.1 },
+    });
+  });
+
+  it('plans a time budget on this machine, records the plan, and reproduces it from the printed settings', () => {
+    const folder = csvFolder('budget');
+    const out = join(dir, 'budget-out');
+    const r = run('kaggle', ['--data', folder, '--out', out, '--minutes', '0.5']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('--minutes 0.5; the whole command gets 0.5 min, planned on this machine');
+    const line =
+      /plan for this machine: (\w+) x (\d+), (\d+) epochs each, (no TTA|TTA \d views): about [\d.]+ min of 0.5 min \(calibrated \d networks? in [\d.]+ s; the same plan without a budget: (--arch \w+ --epochs \d+ --ensemble \d+ --tta \d)\)/.exec(
+        r.stderr,
+      );
+    expect(line, r.stderr).not.toBeNull();
+    const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(record.settings).toMatchObject({ preset: null, minutes: 0.5, epochs: null });
+    expect(record.plan).toMatchObject({
+      architecture: line![1],
+      ensemble: Number(line![2]),
+      epochs: Number(line![3]),
+      budgetSeconds: 30,
+    });
+    expect(record.plan.cost.trainSecondsPerImage).toBeGreaterThan(0);
+    expect(record.models[0].steps).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')).plan.epochs).toBe(Number(line![3]));
+
+    // The printed settings train the same plan with no budget: same network, epochs and models.
+    const again = run('kaggle', ['--data', folder, '--out', join(dir, 'budget-again'), ...line![5]!.split(' ')]);
+    expect(again.code, again.stderr).toBe(0);
+    const fixed = JSON.parse(readFileSync(join(dir, 'budget-again/run.json'), 'utf8'));
+    expect(fixed.recipe.architecture).toBe(line![1]);
+    expect(fixed.models).toHaveLength(Number(line![2]));
+    expect(fixed.models[0].steps).toBe(Number(line![3]) * Math.ceil(360 / 64));
   });
 
   it.skipIf(!existsSync(COMPETITION_ZIP))('runs on the competition zip and writes 28,000 rows', () => {
@@ -227,6 +267,16 @@ describe('examples/kaggle.ts', () => {
       [['--holdout', 'ten'], /--holdout must be a number from 0 to 0.5/],
       [['--model', 'nope'], /unknown architecture/],
       [['--backend', 'gpu'], /--backend must be wasm or cpu/],
+      [['--preset', 'fast', '--epochs', '2'], /--preset sets a time budget, --epochs fixes the run: give one of them/],
+      [['--minutes', 'soon'], /--minutes must be a positive number, got "soon"/],
+      [['--minutes', '5', '--preset', 'best'], /--preset is a time budget already/],
+      [['--tta', '10'], /--tta must be a number of views from 1 to 9, got "10"/],
+      [['--model', 'seed', '--arch', 'lean'], /give one of them/],
+      [['--arch', 'seed'], /seed: has no built-in recipe/],
+      [
+        ['--minutes', '0.03'],
+        /^kaggle: error: --minutes 0.03: 0.1 min is below this machine's minimum for 54000 training images: [\d.]+ min \(compact, 2 epochs\)$/,
+      ],
       [['--bogus'], /Unknown option '--bogus'/],
     ];
     for (const [args, message] of cases) {

@@ -6,6 +6,9 @@ import {
   buildDigitCnn,
   cosineSchedule,
   digitPresets,
+  digitRecipes,
+  getDigitRecipe,
+  type DigitRecipe,
   getDigitArchitecture,
   oneCycleSchedule,
   predictDigits,
@@ -216,17 +219,23 @@ describe('training recipe and prediction options', () => {
   });
 });
 
-describe('digitPresets', () => {
-  it('lists fast, default and best over registered architectures', () => {
+describe('digitPresets and digitRecipes', () => {
+  it('lists the budgets fast, default and best, and a recipe for each planned network', () => {
     const presets = digitPresets();
-    expect(presets.map((p) => p.name)).toEqual(['fast', 'default', 'best']);
-    for (const p of presets) expect(getDigitArchitecture(p.architecture).name).toBe(p.architecture);
-    expect(presets.find((p) => p.name === 'best')).toMatchObject({ tta: true });
-    expect(presets.find((p) => p.name === 'best')!.ensemble).toBeGreaterThan(1);
-    for (const p of presets) {
-      expect(p.measured!.validationAccuracy).toBeGreaterThan(0.99);
-      expect(p.measuredOnMnist!.testAccuracy).toBeGreaterThan(0.99);
+    expect(presets.map((p) => [p.name, p.minutes])).toEqual([
+      ['fast', 2],
+      ['default', 15],
+      ['best', 120],
+    ]);
+    const recipes = digitRecipes();
+    expect(recipes.map((r) => r.architecture)).toEqual(['strong', 'lean', 'compact']);
+    for (const r of recipes) {
+      expect(getDigitArchitecture(r.architecture).name).toBe(r.architecture);
+      expect(r.fullEpochs).toBeGreaterThanOrEqual(r.minEpochs);
+      expect(getDigitRecipe(r.architecture)).toBe(r);
     }
+    expect(() => getDigitRecipe('seed')).toThrow(/has no built-in recipe; recipes exist for strong, lean, compact/);
     expectTypeOf(presets).toEqualTypeOf<readonly DigitPreset[]>();
+    expectTypeOf(recipes).toEqualTypeOf<readonly DigitRecipe[]>();
   });
 });

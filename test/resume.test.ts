@@ -20,8 +20,11 @@ const ARGS = [
   '1',
 ];
 
-function runToEnd(out: string, extra: string[] = []) {
-  const r = spawnSync(process.execPath, [...ARGS, '--out', out, ...extra], {
+// A budgeted run: the plan is calibrated on this machine, so its epochs are whatever fits.
+const BUDGET_ARGS = [...NODE_ARGS, join(ROOT, 'examples/kaggle.ts'), '--minutes', '2', '--train-limit', '2000'];
+
+function runToEnd(out: string, extra: string[] = [], args = ARGS) {
+  const r = spawnSync(process.execPath, [...args, '--out', out, ...extra], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 300_000,
@@ -35,8 +38,9 @@ async function runUntil(
   ready: () => boolean,
   signal: NodeJS.Signals,
   extra: string[] = [],
+  args = ARGS,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  const child = spawn(process.execPath, [...ARGS, '--out', out, ...extra], {
+  const child = spawn(process.execPath, [...args, '--out', out, ...extra], {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -102,6 +106,20 @@ describe('resumable example runs', () => {
     expect(again.stderr).toMatch(/already holds this finished run/);
     expect(again.stderr).not.toMatch(/epoch 1\/3/);
   });
+
+  it('resumes a budgeted run after kill -9 with the plan it made, not a new calibration', async () => {
+    const out = join(dir, 'budget');
+    const killed = await runUntil(out, () => stateEpoch(out) >= 1, 'SIGKILL', [], BUDGET_ARGS);
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    const planned = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')).plan;
+    const resumed = runToEnd(out, [], BUDGET_ARGS);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`the interrupted run's plan (${join(out, 'plan.json')})`);
+    expect(resumed.stderr).not.toMatch(/calibrated \d network/);
+    expect(resumed.stderr).toMatch(/resumed after epoch \d/);
+    const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    expect(record.plan).toMatchObject({ architecture: planned.recipe.architecture, epochs: planned.epochs });
+  }, 400_000);
 
   it('stops cleanly on Ctrl-C and resumes; --force starts over', async () => {
     const out = join(dir, 'interrupted');

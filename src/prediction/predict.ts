@@ -13,20 +13,36 @@ export interface PredictDigitsOptions {
   /** Called after each batch with images done and total. */
   readonly onProgress?: (done: number, total: number) => void;
   /**
-   * Test-time augmentation: also predict each image shifted by one pixel
-   * left, right, up and down, and average all views' probabilities. Five times
-   * the work; typically worth a few hundredths of a percent. Default false.
+   * Test-time augmentation: also predict shifted copies of each image and average all views'
+   * probabilities. `true` is 5 views (the image and its one-pixel shifts left, right, up and down),
+   * a number 1..9 that many views (6..9 add the diagonal shifts), `false` or 1 the image alone.
+   * Each view costs a full prediction pass. Default false.
    */
-  readonly tta?: boolean;
+  readonly tta?: boolean | number;
 }
 
+/** The views test-time augmentation averages, in the order they are taken. */
 const TTA_SHIFTS: readonly (readonly [number, number])[] = [
   [0, 0],
   [1, 0],
   [-1, 0],
   [0, 1],
   [0, -1],
+  [1, 1],
+  [-1, -1],
+  [1, -1],
+  [-1, 1],
 ];
+
+/** The number of views a `tta` option asks for. */
+export function ttaViewCount(tta: boolean | number | undefined): number {
+  if (tta === undefined || tta === false) return 1;
+  if (tta === true) return 5;
+  if (!(Number.isInteger(tta) && tta >= 1 && tta <= TTA_SHIFTS.length)) {
+    throw new RangeError(`tta must be a boolean or a number of views from 1 to ${TTA_SHIFTS.length}, got ${tta}`);
+  }
+  return tta;
+}
 
 /**
  * Predicts the digit of every image with one model or an ensemble (their
@@ -46,7 +62,7 @@ export async function predictDigits(
   const labels = new Uint8Array(count);
   const confidences = new Float32Array(count);
   const probabilities = options.keepProbabilities === true ? new Float32Array(count * NUM_CLASSES) : undefined;
-  const views = options.tta === true ? TTA_SHIFTS : TTA_SHIFTS.slice(0, 1);
+  const views = TTA_SHIFTS.slice(0, ttaViewCount(options.tta));
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
     const pixels = data.pixels.subarray(start * PIXELS_PER_IMAGE, (start + n) * PIXELS_PER_IMAGE);

@@ -25,8 +25,8 @@ export interface PredictDigitCsvOptions extends StreamDigitCsvOptions {
   readonly destination?: string;
   /** Images per forward pass. Default 256. */
   readonly batchSize?: number;
-  /** Test-time augmentation, as {@link predictDigits}' `tta`: five views per image, averaged. Default false. */
-  readonly tta?: boolean;
+  /** Test-time augmentation, as {@link predictDigits}' `tta` (`true`: five views per image, averaged). Default false. */
+  readonly tta?: boolean | number;
   /** Required number of rows (28,000 for Kaggle's test.csv); another count is `BAD_PREDICTIONS` and nothing is written. */
   readonly expectedRows?: number;
   /** Called after each chunk. */
@@ -106,7 +106,7 @@ export async function predictDigitCsv(
       signal?.throwIfAborted();
       name = chunk.source;
       const predictions = await predictDigits(models, chunk, {
-        tta: options.tta === true,
+        tta: options.tta ?? false,
         ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
       });
       if (count + chunk.count > labels.length) {

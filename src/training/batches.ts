@@ -9,6 +9,8 @@ export interface BatchDataset {
   iterator(): Promise<{ next(): Promise<IteratorResult<{ xs: tf.Tensor4D; ys: tf.Tensor2D }>> }>;
   /** Selects the epoch whose order the next `iterator()` serves (fitDataset calls `onEpochBegin` first). */
   setEpoch(epoch: number): void;
+  /** Ends the current epoch after `steps` batches (a budget's last, shortened epoch); `size` by default. */
+  setEpochSteps(steps: number): void;
 }
 
 /** How batches are made. */
@@ -38,10 +40,16 @@ export function batchDataset(dataset: DigitDataset, indices: Uint32Array, option
   const off = labelSmoothing / NUM_CLASSES;
   const on = 1 - labelSmoothing + off;
   let epoch = 0;
+  const size = Math.ceil(order.length / batchSize);
+  let steps = size;
   return {
-    size: Math.ceil(order.length / batchSize),
+    size,
     setEpoch: (e) => {
       epoch = e;
+      steps = size;
+    },
+    setEpochSteps: (n) => {
+      steps = Math.min(size, n);
     },
     iterator: async () => {
       if (shuffle) {
@@ -50,9 +58,11 @@ export function batchDataset(dataset: DigitDataset, indices: Uint32Array, option
       }
       const random = seededRandom(seed * 7_919 + epoch * 104_729 + 1);
       let position = 0;
+      let served = 0;
       return {
         next: async () => {
-          if (position >= order.length) return { done: true, value: undefined };
+          if (position >= order.length || served >= steps) return { done: true, value: undefined };
+          served++;
           const n = Math.min(batchSize, order.length - position);
           // A fresh buffer per batch: the cpu backend keeps a reference to the array it is given.
           const xs = new Float32Array(n * PIXELS_PER_IMAGE);

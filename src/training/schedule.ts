@@ -29,3 +29,32 @@ export function cosineSchedule(lr: number, warmupSteps = 0, floor = 0.01): Learn
     return lr * (floor + ((1 - floor) * (1 + Math.cos(Math.PI * Math.min(u, 1)))) / 2);
   };
 }
+
+/**
+ * A re-plan of a run's length: from step `from` on, the rest of the original schedule is fitted
+ * into `total` steps in all (fewer shortens its tail, more stretches it). A budget records one when
+ * the host turns out slower or faster than calibrated; the run's state keeps them, so a resumed run
+ * replays the same learning rates.
+ */
+export interface ScheduleReplan {
+  readonly from: number;
+  readonly total: number;
+}
+
+/**
+ * The step of the original plan (of `plannedTotal` steps) that step `step` of a re-planned run
+ * plays: the identity until the first re-plan, then the remaining planned steps spread evenly over
+ * the steps each re-plan allows. Feed it to a {@link LearningRateSchedule} with `plannedTotal`.
+ */
+export function plannedStep(step: number, plannedTotal: number, replans: readonly ScheduleReplan[]): number {
+  let base = 0;
+  let planned = 0;
+  let rate = 1;
+  for (const r of replans) {
+    if (step < r.from) break;
+    planned += (r.from - base) * rate;
+    base = r.from;
+    rate = r.total > r.from ? (plannedTotal - planned) / (r.total - r.from) : 0;
+  }
+  return planned + (step - base) * rate;
+}

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { nodeModules, writeIndexedData } from '../io/node.js';
+import type { ScheduleReplan } from './schedule.js';
 import type { DigitEpochRecord } from './train.js';
 
 /** What a resumable run records after each completed epoch (tensors apart). */
@@ -13,6 +14,8 @@ export interface TrainingStateMeta {
   readonly best: { readonly epoch: number; readonly value: number; readonly monitor: string };
   /** Identity of the run's settings; a state with another fingerprint is not resumed. */
   readonly fingerprint: string;
+  /** A budget's changes to the run's length so far (see `ScheduleReplan`); absent when none. */
+  readonly replans?: readonly ScheduleReplan[];
 }
 
 /** A training state in storable form: metadata, tensor specs and their bytes. */

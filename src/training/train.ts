@@ -4,12 +4,14 @@ import type { DigitDataset } from '../data/dataset.js';
 import { readyWasmTrainingKernels } from '../kernels/wasm_training.js';
 import { registerCpuTrainingKernels } from '../kernels/cpu_training.js';
 import { DigitModelError } from '../errors.js';
+import { setTrainingProvenance } from '../model/provenance.js';
 import { augmentRanges, type AugmentOptions } from './augment.js';
 import { batchDataset, type BatchDataset } from './batches.js';
 import { CheckpointBestCallback } from './callbacks.js';
 import { logValue } from './logs.js';
 import { stratifiedSplit, subsetDataset } from './split.js';
-import type { LearningRateSchedule } from './schedule.js';
+import type { TrainingBudgetHook } from './budget.js';
+import { plannedStep, type LearningRateSchedule, type ScheduleReplan } from './schedule.js';
 import {
   captureTrainingState,
   restoreTrainingState,
@@ -64,6 +66,12 @@ export interface TrainDigitsOptions {
    * over (see `fileTrainingState`). A state from different settings is refused.
    */
   readonly state?: TrainingStateStore;
+  /**
+   * Keeps the run inside a time budget (see `DigitBudget`): after every step it may shorten or
+   * stretch the run's length, squeezing or spreading the rest of the learning-rate schedule so the
+   * run still ends annealed. Changes are kept in `state`, so a resumed run replays them.
+   */
+  readonly budget?: TrainingBudgetHook;
   /** tfjs' `yieldEvery` (how often to let the event loop run). Default `auto`. */
   readonly yieldEvery?: tfl.ModelFitDatasetArgs<unknown>['yieldEvery'];
 }
@@ -120,6 +128,10 @@ export interface TrainDigitsResult {
   readonly stopped: boolean;
   /** Epochs that were already done in the resumed state (0 for a fresh run). */
   readonly resumedEpochs: number;
+  /** Optimiser steps the run took in all, resumed ones included. */
+  readonly steps: number;
+  /** The budget's changes to the run's length (empty without a budget, or when it kept the plan). */
+  readonly replans: readonly ScheduleReplan[];
 }
 
 /**
@@ -142,11 +154,8 @@ export async function trainDigits(
   const epochs = positiveInteger(options.epochs ?? 10, 'epochs');
   const batchSize = positiveInteger(options.batchSize ?? 64, 'batchSize');
   const seed = options.seed ?? 42;
-  if (tf.getBackend() === 'wasm') await readyWasmTrainingKernels();
-  else if (tf.getBackend() === 'cpu') registerCpuTrainingKernels();
-  if (model.optimizer === undefined) {
-    model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  }
+  await prepareTraining(model);
+  setTrainingProvenance(model, data.source);
 
   let trainIndices: Uint32Array;
   let validation: DigitDataset | undefined;
@@ -178,10 +187,12 @@ export async function trainDigits(
     augment,
     labelSmoothing,
   });
-  const progress = new ProgressCallback(epochs, batches, options, history, model);
-  const callbacks: tfl.Callback[] = [progress, checkpoint];
-  if (options.learningRate !== undefined)
-    callbacks.unshift(new LearningRateCallback(options.learningRate, epochs * batches.size, batches.size));
+  const length = new RunLength(epochs * batches.size, batches.size);
+  const progress = new ProgressCallback(length, batches, options, history, model);
+  const callbacks: tfl.Callback[] = [progress];
+  if (options.budget !== undefined) callbacks.push(new BudgetCallback(options.budget, length, batches));
+  callbacks.push(checkpoint);
+  if (options.learningRate !== undefined) callbacks.unshift(new LearningRateCallback(options.learningRate, length));
   let resumedEpochs = 0;
   if (options.state !== undefined) {
     const fingerprint = runFingerprint(model, data, {
@@ -198,14 +209,17 @@ export async function trainDigits(
           ? `schedule over ${epochs} epochs`
           : String(options.learningRate ?? 'optimiser'),
     });
-    resumedEpochs = await resume(model, options.state, fingerprint, checkpoint, history);
-    callbacks.push(new StateCallback(options.state, fingerprint, checkpoint, history, progress));
+    resumedEpochs = await resume(model, options.state, fingerprint, checkpoint, history, length);
+    callbacks.push(new StateCallback(options.state, fingerprint, checkpoint, history, progress, length));
   }
-  const validationTensors = resumedEpochs < epochs ? validation?.toTensors() : undefined;
+  // A budget may stretch the run: fitDataset only needs an upper bound, the run stops itself.
+  const maxEpochs = options.budget === undefined ? epochs : Math.ceil(epochs * Math.max(1, options.budget.growth));
+  const unfinished = resumedEpochs < length.epochs;
+  const validationTensors = unfinished ? validation?.toTensors() : undefined;
   try {
-    if (resumedEpochs < epochs)
+    if (unfinished)
       await model.fitDataset(batches, {
-        epochs,
+        epochs: maxEpochs,
         initialEpoch: resumedEpochs,
         verbose: 0,
         callbacks: [...callbacks, ...(options.callbacks ?? [])],
@@ -229,7 +243,51 @@ export async function trainDigits(
     validationCount: validation?.count ?? 0,
     stopped: progress.stopped,
     resumedEpochs,
+    steps: progress.stopped ? progress.stepsDone : length.total,
+    replans: [...length.replans],
   };
+}
+
+/**
+ * The run's length in steps: as planned, and as a budget has since re-planned it. Shared by the
+ * callbacks that set the learning rate, end epochs and save the state.
+ */
+class RunLength {
+  total: number;
+  readonly replans: ScheduleReplan[] = [];
+
+  constructor(
+    readonly planned: number,
+    readonly perEpoch: number,
+  ) {
+    this.total = planned;
+  }
+
+  /** Epochs the run has now, the last one possibly short. */
+  get epochs(): number {
+    return Math.ceil(this.total / this.perEpoch);
+  }
+
+  replan(from: number, total: number): void {
+    this.replans.push({ from, total });
+    this.total = total;
+  }
+
+  restore(replans: readonly ScheduleReplan[]): void {
+    for (const r of replans) this.replan(r.from, r.total);
+  }
+}
+
+/**
+ * Readies the backend's training kernels (wasm and cpu get this library's; any other backend runs
+ * as it is) and compiles `model` with Adam and cross-entropy unless it is compiled already.
+ */
+export async function prepareTraining(model: tfl.LayersModel): Promise<void> {
+  if (tf.getBackend() === 'wasm') await readyWasmTrainingKernels();
+  else if (tf.getBackend() === 'cpu') registerCpuTrainingKernels();
+  if (model.optimizer === undefined) {
+    model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  }
 }
 
 /** Sets the optimiser's learning rate before every step from a fixed value or a schedule. */
@@ -238,8 +296,7 @@ class LearningRateCallback extends tfl.Callback {
 
   constructor(
     private readonly rate: number | LearningRateSchedule,
-    private readonly totalSteps: number,
-    private readonly stepsPerEpoch: number,
+    private readonly length: RunLength,
   ) {
     super();
   }
@@ -249,11 +306,44 @@ class LearningRateCallback extends tfl.Callback {
   }
 
   override async onBatchBegin(batch: number): Promise<void> {
-    const lr =
-      typeof this.rate === 'number' ? this.rate : this.rate(this.epoch * this.stepsPerEpoch + batch, this.totalSteps);
+    const step = this.epoch * this.length.perEpoch + batch;
+    const { planned, replans } = this.length;
+    const lr = typeof this.rate === 'number' ? this.rate : this.rate(plannedStep(step, planned, replans), planned);
     // tfjs optimisers (Adam, SGD, RMSProp...) read their `learningRate` field on every step;
     // it is typed protected, hence the structural cast.
     ((this.model as tfl.LayersModel).optimizer as unknown as { learningRate: number }).learningRate = lr;
+  }
+}
+
+/** Asks the budget after every step how long the run should be, and ends epochs and the run to match. */
+class BudgetCallback extends tfl.Callback {
+  private epoch = 0;
+
+  constructor(
+    private readonly budget: TrainingBudgetHook,
+    private readonly length: RunLength,
+    private readonly batches: BatchDataset,
+  ) {
+    super();
+  }
+
+  override async onEpochBegin(epoch: number): Promise<void> {
+    this.epoch = epoch;
+    this.batches.setEpochSteps(this.length.total - epoch * this.length.perEpoch);
+  }
+
+  override async onBatchEnd(batch: number): Promise<void> {
+    const { perEpoch, total, planned } = this.length;
+    const done = this.epoch * perEpoch + batch + 1;
+    const limit = Math.floor(planned * Math.max(1, this.budget.growth));
+    const next = Math.min(limit, Math.max(done, Math.round(this.budget.revise({ done, total, perEpoch }))));
+    if (next === total) return;
+    this.length.replan(done, next);
+    this.batches.setEpochSteps(next - this.epoch * perEpoch);
+  }
+
+  override async onEpochEnd(epoch: number): Promise<void> {
+    if ((epoch + 1) * this.length.perEpoch >= this.length.total) (this.model as tfl.LayersModel).stopTraining = true;
   }
 }
 
@@ -277,6 +367,7 @@ async function resume(
   fingerprint: string,
   checkpoint: CheckpointBestCallback,
   history: DigitEpochRecord[],
+  length: RunLength,
 ): Promise<number> {
   const saved = await store.read();
   if (saved === undefined) return 0;
@@ -296,6 +387,7 @@ async function resume(
   });
   tf.dispose(best);
   history.push(...saved.meta.history);
+  length.restore(saved.meta.replans ?? []);
   return saved.meta.epoch;
 }
 
@@ -307,18 +399,21 @@ class StateCallback extends tfl.Callback {
     private readonly checkpoint: CheckpointBestCallback,
     private readonly history: DigitEpochRecord[],
     private readonly progress: ProgressCallback,
+    private readonly length: RunLength,
   ) {
     super();
   }
 
   override async onEpochEnd(epoch: number): Promise<void> {
     if (this.progress.stopped) return;
+    const replans = this.length.replans;
     const meta: TrainingStateMeta = {
       version: 1,
       epoch: epoch + 1,
       history: [...this.history],
       best: { epoch: this.checkpoint.bestEpoch, value: this.checkpoint.bestValue, monitor: this.checkpoint.monitor },
       fingerprint: this.fingerprint,
+      ...(replans.length === 0 ? {} : { replans: [...replans] }),
     };
     await this.store.write(
       await captureTrainingState(this.model as tfl.LayersModel, this.checkpoint.bestWeights, meta),
@@ -340,9 +435,10 @@ class ProgressCallback extends tfl.Callback {
   private lossSum = 0;
   private accSum = 0;
   private steps = 0;
+  private epoch = 0;
 
   constructor(
-    private readonly epochs: number,
+    private readonly length: RunLength,
     private readonly dataset: BatchDataset,
     private readonly options: TrainDigitsOptions,
     private readonly history: DigitEpochRecord[],
@@ -351,7 +447,13 @@ class ProgressCallback extends tfl.Callback {
     super();
   }
 
+  /** Steps done in all, when the run stopped (for an aborted run's result). */
+  get stepsDone(): number {
+    return this.epoch * this.length.perEpoch + this.steps;
+  }
+
   override async onEpochBegin(epoch: number): Promise<void> {
+    this.epoch = epoch;
     this.dataset.setEpoch(epoch);
     this.epochStart = performance.now();
     this.images = this.lossSum = this.accSum = this.steps = 0;
@@ -394,9 +496,9 @@ class ProgressCallback extends tfl.Callback {
     return {
       phase,
       epoch: this.history.length + (phase === 'batch' ? 1 : 0),
-      epochs: this.epochs,
+      epochs: this.length.epochs,
       batch: this.steps,
-      batches: this.dataset.size,
+      batches: Math.min(this.dataset.size, this.length.total - this.epoch * this.length.perEpoch),
       loss: this.lossSum / Math.max(this.images, 1),
       acc: this.accSum / Math.max(this.images, 1),
       imagesPerSecond: this.images / Math.max(this.trainSeconds, 1e-9),

@@ -1,0 +1,249 @@
+import { EPOCH_OVERHEAD_SECONDS, RESERVE_SECONDS, type DigitPlan } from './plan.js';
+
+/**
+ * What {@link trainDigits} asks a budget after every step: how many steps the run should have in
+ * all. Fewer than `total` shortens the schedule's tail, more stretches it; the run's state records
+ * each change, so a resumed run replays them.
+ */
+export interface TrainingBudgetHook {
+  /** `done` steps of `total` are done; `perEpoch` steps make a full epoch. Returns the new total. */
+  revise(progress: { readonly done: number; readonly total: number; readonly perEpoch: number }): number;
+  /** The most a run may grow to, as a multiple of its planned steps (fitDataset needs a bound). */
+  readonly growth: number;
+}
+
+/** A change a budget made to its plan, for the run record. */
+export interface DigitBudgetEvent {
+  /** Seconds since the budget began. */
+  readonly seconds: number;
+  /** The model being trained (from 1), or 0 at prediction time. */
+  readonly model: number;
+  readonly change: string;
+}
+
+/** Steps a model must have taken before its own step times are trusted over the calibration. */
+const TRUSTED_AFTER = 5;
+/**
+ * The step-time estimate is the median of this many recent steps: robust to a stray slow step (a
+ * garbage collection), and settled on a host's new speed within half as many.
+ */
+const WINDOW = 15;
+/** A stretched run aims to end this share of the budget early, as the planner's margin does. */
+const STRETCH_SPARE = 0.03;
+/** A run is stretched only at an epoch's end, and only by at least this factor. */
+const STRETCH_MIN = 1.02;
+/** A shortened run aims this share below what still fits, so one re-plan holds while the estimate settles. */
+const SHORTEN_HEADROOM = 0.05;
+/**
+ * Re-plans wait this share of the budget after the last one (while the step-time estimate catches up
+ * with a changed host), unless the overrun foreseen exceeds {@link URGENT_OVERRUN}.
+ */
+const REPLAN_INTERVAL = 0.01;
+const URGENT_OVERRUN = 0.02;
+/** A model grows to at most this multiple of its planned epochs. */
+const MAX_GROWTH = 1.5;
+
+/**
+ * Keeps a planned run inside its budget while it trains: after every step it compares the time left
+ * with what the rest needs at the speed the host shows now (the current model's remaining steps, the
+ * later models, the final prediction), and when they disagree it re-plans in this order: drop
+ * test-time augmentation, then shorten every remaining model's schedule in proportion, dropping the
+ * last models when they would fall below the recipe's `minEpochs`. When the host is faster than
+ * calibrated it stretches the remaining schedules instead, at epoch ends, up to 1.5x the plan.
+ *
+ * Reads only its clock (the plan's), so tests drive it with a fake one.
+ */
+export class DigitBudget {
+  readonly plan: DigitPlan;
+  readonly events: DigitBudgetEvent[] = [];
+  private readonly epochs: number[];
+  private views: number;
+  private readonly perEpoch: number;
+  private stepSeconds: number;
+  private epochOverhead: number;
+  private samples = 0;
+  private modelSteps = 0;
+  private readonly recent: number[] = [];
+  private last: { model: number; done: number; at: number } | undefined;
+  private lastReplan = -Infinity;
+
+  constructor(plan: DigitPlan) {
+    this.plan = plan;
+    this.epochs = Array.from({ length: plan.ensemble }, () => plan.epochs);
+    this.views = plan.ttaViews;
+    this.perEpoch = Math.ceil(plan.trainImages / plan.recipe.batchSize);
+    this.stepSeconds = plan.cost.trainSecondsPerImage * plan.recipe.batchSize;
+    this.epochOverhead = plan.validationImages * plan.cost.predictSecondsPerImage + EPOCH_OVERHEAD_SECONDS;
+  }
+
+  /** Models still planned. */
+  get models(): number {
+    return this.epochs.length;
+  }
+
+  /** Test-time views still planned. */
+  get ttaViews(): number {
+    return this.views;
+  }
+
+  /** Seconds left before the budget ends. */
+  remainingSeconds(): number {
+    return this.plan.startedAt + this.plan.budgetSeconds - this.plan.clock();
+  }
+
+  /** The epochs model `k` (from 0) is planned to train, as things stand when it starts. */
+  epochsFor(k: number): number {
+    const epochs = this.epochs[k];
+    if (epochs === undefined) throw new RangeError(`model ${k + 1} is not in the plan (${this.models} planned)`);
+    return epochs;
+  }
+
+  /** The hook for {@link trainDigits}' `budget` option while model `k` (from 0) trains. */
+  model(k: number): TrainingBudgetHook {
+    this.epochsFor(k);
+    return { growth: MAX_GROWTH, revise: (p) => this.revise(k, p.done, p.total, p.perEpoch) };
+  }
+
+  /**
+   * Views to predict with at the end: the planned ones when they still fit the time left at the
+   * speed the host shows now, else 1. Call once, after the last model.
+   */
+  finalViews(): number {
+    if (this.views > 1 && this.finalSeconds(this.views) > this.remainingSeconds()) this.dropTta(0);
+    return this.views;
+  }
+
+  private revise(k: number, done: number, total: number, perEpoch: number): number {
+    const now = this.plan.clock();
+    this.observe(k, done, perEpoch, now);
+    if (k >= this.models) return done;
+    if (this.samples < TRUSTED_AFTER) return total;
+    const left = this.plan.startedAt + this.plan.budgetSeconds - now;
+    const need = (): { train: number; final: number } => ({
+      train: this.trainingSeconds(total - done, perEpoch) + this.laterModelsSeconds(k),
+      final: this.finalSeconds(this.views),
+    });
+    let n = need();
+    if (n.train + n.final <= left) {
+      const atEpochEnd = done % perEpoch === 0;
+      const spare = left - this.plan.budgetSeconds * STRETCH_SPARE;
+      const ratio = (spare - n.final) / Math.max(n.train, 1e-9);
+      if (!atEpochEnd || ratio < STRETCH_MIN || n.train === 0) return total;
+      this.lastReplan = now;
+      return this.rescale(k, done, total, perEpoch, ratio, now);
+    }
+    const overrun = n.train + n.final - left;
+    if (
+      now - this.lastReplan < REPLAN_INTERVAL * this.plan.budgetSeconds &&
+      overrun < URGENT_OVERRUN * this.plan.budgetSeconds
+    )
+      return total;
+    this.lastReplan = now;
+    if (this.views > 1) {
+      this.dropTta(k + 1);
+      n = need();
+      if (n.train + n.final <= left) return total;
+    }
+    const shortfall = (): number => Math.max(0, ((left - n.final) * (1 - SHORTEN_HEADROOM)) / Math.max(n.train, 1e-9));
+    let ratio = shortfall();
+    // Drop the last models while shortening would leave them below the recipe's minimum.
+    while (this.models > k + 1 && Math.floor(this.epochs[this.models - 1]! * ratio) < this.plan.recipe.minEpochs) {
+      this.epochs.pop();
+      this.record(
+        k + 1,
+        `dropped model ${this.models + 1}: the host is ${this.slowdown().toFixed(2)}x the calibrated step time`,
+      );
+      n = need();
+      ratio = shortfall();
+      if (ratio >= 1) return total;
+    }
+    return this.rescale(k, done, total, perEpoch, ratio, now);
+  }
+
+  /** Scales the current model's remaining steps and the later models' epochs by `ratio`. */
+  private rescale(k: number, done: number, total: number, perEpoch: number, ratio: number, now: number): number {
+    const planned = this.plan.epochs * perEpoch;
+    const target = Math.min(Math.floor(planned * MAX_GROWTH), done + Math.floor((total - done) * ratio));
+    const next = Math.max(done, target);
+    for (let j = k + 1; j < this.models; j++) {
+      this.epochs[j] = Math.min(
+        Math.floor(this.plan.epochs * MAX_GROWTH),
+        Math.max(this.plan.recipe.minEpochs, Math.floor(this.epochs[j]! * ratio)),
+      );
+    }
+    if (next === total) return total;
+    const epochs = (steps: number): string => (steps / perEpoch).toFixed(2);
+    this.events.push({
+      seconds: now - this.plan.startedAt,
+      model: k + 1,
+      change: `model ${k + 1}: ${epochs(total)} -> ${epochs(next)} epochs at step ${done} (the host is ${this.slowdown().toFixed(2)}x the calibrated step time)`,
+    });
+    return next;
+  }
+
+  private observe(k: number, done: number, perEpoch: number, now: number): void {
+    const last = this.last;
+    this.last = { model: k, done, at: now };
+    if (last === undefined || last.model !== k) this.modelSteps = 0;
+    if (last === undefined || last.model !== k || last.done !== done - 1) return;
+    const gap = now - last.at;
+    // A step that began an epoch also carries the previous epoch's validation and saves.
+    if ((done - 1) % perEpoch === 0) {
+      this.epochOverhead = blend(this.epochOverhead, Math.max(0, gap - this.stepSeconds), 0.5);
+      return;
+    }
+    // A model's first steps also warm the kernels up.
+    if (++this.modelSteps <= 2) return;
+    this.recent.push(gap);
+    if (this.recent.length > WINDOW) this.recent.shift();
+    this.stepSeconds = median(this.recent);
+    this.samples++;
+  }
+
+  private slowdown(): number {
+    return this.stepSeconds / (this.plan.cost.trainSecondsPerImage * this.plan.recipe.batchSize);
+  }
+
+  private trainingSeconds(steps: number, perEpoch: number): number {
+    return steps * this.stepSeconds + Math.ceil(steps / perEpoch) * this.epochOverhead;
+  }
+
+  private laterModelsSeconds(k: number): number {
+    let seconds = 0;
+    for (let j = k + 1; j < this.models; j++)
+      seconds += this.trainingSeconds(this.epochs[j]! * this.perEpoch, this.perEpoch);
+    return seconds;
+  }
+
+  private finalSeconds(views: number): number {
+    const p = this.plan;
+    const images = p.validationImages + p.testImages;
+    return (
+      this.models * views * images * p.cost.predictSecondsPerImage * this.slowdown() +
+      RESERVE_SECONDS.fixed +
+      this.models * RESERVE_SECONDS.perModel
+    );
+  }
+
+  private dropTta(model: number): void {
+    this.record(
+      model,
+      `test-time augmentation dropped (${this.views} views -> 1): the host is ${this.slowdown().toFixed(2)}x the calibrated step time`,
+    );
+    this.views = 1;
+  }
+
+  private record(model: number, change: string): void {
+    this.events.push({ seconds: this.plan.clock() - this.plan.startedAt, model, change });
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function blend(old: number, sample: number, weight: number): number {
+  return old + (sample - old) * weight;
+}

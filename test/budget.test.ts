@@ -1,0 +1,156 @@
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import {
+  DigitBudget,
+  planDigitTraining,
+  type DigitBudgetEvent,
+  type DigitPlan,
+  type DigitRecipeCost,
+  type TrainingBudgetHook,
+} from 'digit-recognizer';
+
+// A simulated host: a fake clock that each step, epoch end and prediction advances. Nothing here
+// reads a real clock, so these tests time nothing.
+const TRAIN = 37_800;
+const VALIDATION = 4_200;
+const TEST = 28_000;
+const COSTS: Record<string, DigitRecipeCost> = {
+  strong: { trainSecondsPerImage: 2e-3, predictSecondsPerImage: 3e-4 },
+  lean: { trainSecondsPerImage: 8e-4, predictSecondsPerImage: 1.5e-4 },
+  compact: { trainSecondsPerImage: 3e-4, predictSecondsPerImage: 6e-5 },
+};
+
+interface Host {
+  now: number;
+}
+
+async function planFor(
+  host: Host,
+  seconds: number,
+  extra: { ttaViews?: number; ensemble?: number } = {},
+): Promise<DigitPlan> {
+  return planDigitTraining({
+    seconds,
+    trainImages: TRAIN,
+    validationImages: VALIDATION,
+    testImages: TEST,
+    measure: (r) => {
+      host.now += 2;
+      return COSTS[r.architecture]!;
+    },
+    clock: () => host.now,
+    startedAt: 0,
+    ...extra,
+  });
+}
+
+/**
+ * Runs a plan on the simulated host the way the example does: each model's steps (asking the hook
+ * after every one, as trainDigits does), validation after each epoch, then the final prediction.
+ * `slowdown(t)` is the host's speed factor at time t (2 = twice as slow as calibrated).
+ */
+function simulate(host: Host, plan: DigitPlan, slowdown: (t: number) => number) {
+  const budget = new DigitBudget(plan);
+  const perEpoch = Math.ceil(TRAIN / plan.recipe.batchSize);
+  const steps: number[] = [];
+  for (let k = 0; k < budget.models; k++) {
+    const hook = budget.model(k);
+    let total = budget.epochsFor(k) * perEpoch;
+    let done = 0;
+    host.now += 0.5; // building the model
+    while (done < total) {
+      host.now += plan.recipe.batchSize * plan.cost.trainSecondsPerImage * slowdown(host.now);
+      done++;
+      total = hook.revise({ done, total, perEpoch });
+      if (done % perEpoch === 0 || done >= total) {
+        host.now += (VALIDATION * plan.cost.predictSecondsPerImage + 0.3) * slowdown(host.now);
+      }
+    }
+    steps.push(done);
+  }
+  const views = budget.finalViews();
+  const images = budget.models * views * (VALIDATION + TEST);
+  host.now += images * plan.cost.predictSecondsPerImage * slowdown(host.now) + 2 + 0.5 * budget.models;
+  return { budget, steps, views, seconds: host.now };
+}
+
+function isStretch(change: string): boolean {
+  const m = /^model \d+: ([\d.]+) -> ([\d.]+) epochs/.exec(change);
+  return m !== null && Number(m[2]) > Number(m[1]);
+}
+
+describe('DigitBudget', () => {
+  it('on a host as fast as calibrated, only stretches into what the plan left over, and ends within the budget', async () => {
+    const host = { now: 3 };
+    const plan = await planFor(host, 900);
+    const run = simulate(host, plan, () => 1);
+    const stretches = run.budget.events.map((e) => /^model 1: ([\d.]+) -> ([\d.]+) epochs/.exec(e.change));
+    expect(stretches.every((m) => m !== null && Number(m[2]) > Number(m[1]))).toBe(true);
+    expect(run.steps[0]).toBeGreaterThanOrEqual(plan.epochs * Math.ceil(TRAIN / 64));
+    expect(run.steps[0]).toBeLessThan((plan.epochs + 1) * Math.ceil(TRAIN / 64));
+    expect(run.seconds).toBeLessThanOrEqual(900);
+    expect(run.seconds).toBeGreaterThan(900 * 0.95);
+  });
+
+  it('shortens the schedule when the host slows to half speed mid-run, ending within budget + 5 %', async () => {
+    for (const seconds of [120, 900, 7200]) {
+      const host = { now: 3 };
+      const plan = await planFor(host, seconds);
+      const run = simulate(host, plan, (t) => (t > seconds * 0.4 ? 2 : 1));
+      expect(run.seconds, `${seconds} s budget`).toBeLessThanOrEqual(seconds * 1.05);
+      expect(run.budget.events.length).toBeGreaterThan(0);
+      // Re-plans wait for the step-time estimate to settle: a handful, not one per step.
+      expect(run.budget.events.length, run.budget.events.map((e) => e.change).join('\n')).toBeLessThanOrEqual(8);
+      const planned = plan.ensemble * plan.epochs * Math.ceil(TRAIN / 64);
+      expect(run.steps.reduce((a, b) => a + b, 0)).toBeLessThan(planned);
+    }
+  });
+
+  it('drops test-time augmentation first, then the last models, when the host slows badly', async () => {
+    const host = { now: 3 };
+    const plan = await planFor(host, 7200);
+    expect(plan.ensemble).toBeGreaterThan(2);
+    expect(plan.ttaViews).toBe(5);
+    const run = simulate(host, plan, (t) => (t > 1000 ? 3 : 1));
+    expect(run.seconds).toBeLessThanOrEqual(7200 * 1.05);
+    const changes = run.budget.events.map((e: DigitBudgetEvent) => e.change).filter((c) => !isStretch(c));
+    expect(changes[0]).toMatch(/^test-time augmentation dropped \(5 views -> 1\)/);
+    expect(changes.some((c) => /^dropped model \d/.test(c))).toBe(true);
+    expect(run.views).toBe(1);
+    expect(run.budget.models).toBeLessThan(plan.ensemble);
+  });
+
+  it('stretches the schedule on a host faster than calibrated, to fill the budget without passing it', async () => {
+    const host = { now: 3 };
+    const plan = await planFor(host, 900);
+    const run = simulate(host, plan, () => 0.7);
+    expect(run.steps[0]).toBeGreaterThan(plan.epochs * Math.ceil(TRAIN / 64));
+    expect(run.budget.events[0]!.change).toMatch(/^model 1: [\d.]+ -> [\d.]+ epochs at step \d+/);
+    expect(run.seconds).toBeLessThanOrEqual(900);
+    expect(run.seconds).toBeGreaterThan(900 * 0.85);
+  });
+
+  it('decides the same way for the same clock readings, and ends at once when there is no time left', async () => {
+    const a = simulate({ now: 3 }, await planFor({ now: 3 }, 900), (t) => (t > 300 ? 1.6 : 1));
+    const b = simulate({ now: 3 }, await planFor({ now: 3 }, 900), (t) => (t > 300 ? 1.6 : 1));
+    expect(b.steps).toEqual(a.steps);
+    expect(b.budget.events).toEqual(a.budget.events);
+
+    const host = { now: 3 };
+    const plan = await planFor(host, 300);
+    const budget = new DigitBudget(plan);
+    const hook = budget.model(0);
+    let total = plan.epochs * 591;
+    for (let done = 1; done <= 10; done++) {
+      host.now += 0.05;
+      total = hook.revise({ done, total, perEpoch: 591 });
+    }
+    host.now = 10_000;
+    host.now += 0.05;
+    expect(hook.revise({ done: 11, total, perEpoch: 591 })).toBe(11);
+  });
+
+  it('is typed', () => {
+    expectTypeOf<DigitBudget['model']>().returns.toEqualTypeOf<TrainingBudgetHook>();
+    expectTypeOf<DigitBudget['finalViews']>().returns.toEqualTypeOf<number>();
+  });
+});
