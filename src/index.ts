@@ -129,6 +129,15 @@ export {
   type PredictDigitCsvResult,
 } from './prediction/stream.js';
 
+export {
+  recognizeDigits,
+  type DigitCanvas,
+  type DigitImageData,
+  type DigitImageInput,
+  type DigitRecognition,
+  type RecognizeDigitsOptions,
+} from './prediction/recognize.js';
+
 // rendering
 export {
   renderPredictionGrid,
