@@ -17,8 +17,8 @@ export interface CheckpointBestOptions {
   readonly mode?: 'auto' | 'max' | 'min';
   /** Smallest change that counts as an improvement. Default 0. */
   readonly minDelta?: number;
-  /** Called after each save, e.g. to log it. */
-  readonly onSave?: (info: CheckpointSaved) => void | Promise<void>;
+  /** Called after each save, e.g. to log it; a returned promise is awaited, any other value ignored. */
+  readonly onSave?: (info: CheckpointSaved) => unknown;
 }
 
 /** What a checkpoint save recorded. */

@@ -56,7 +56,7 @@ export interface TrainDigitsOptions {
   /** More tfjs-layers callbacks, run after the checkpoint. */
   readonly callbacks?: tfl.Callback[];
   /** Progress after every batch and epoch, for a progress bar or a UI; training waits for a returned promise. */
-  readonly onProgress?: (progress: TrainProgress) => void | Promise<void>;
+  readonly onProgress?: (progress: TrainProgress) => unknown;
   /** Stops training at the end of the current batch when aborted; the best model so far is returned. */
   readonly signal?: AbortSignal;
   /**
