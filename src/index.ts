@@ -86,6 +86,7 @@ export {
 // prediction
 export { accuracy, predictDigits, type PredictDigitsOptions } from './prediction/predict.js';
 export type { DigitPredictions } from './prediction/predictions.js';
+export { confusionMatrix, type DigitConfusionMatrix, type DigitConfusionPair } from './prediction/confusion.js';
 export {
   formatSubmission,
   SUBMISSION_HEADER,
@@ -106,3 +107,8 @@ export {
   type PredictionGrid,
   type RenderPredictionGridOptions,
 } from './rendering/grid.js';
+export {
+  renderConfusionMatrix,
+  type ConfusionMatrixPicture,
+  type RenderConfusionMatrixOptions,
+} from './rendering/confusion.js';
