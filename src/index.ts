@@ -108,6 +108,13 @@ export {
   type RenderPredictionGridOptions,
 } from './rendering/grid.js';
 export {
+  renderTrainingCurves,
+  type RenderTrainingCurvesOptions,
+  type TrainingCurvePanel,
+  type TrainingCurves,
+  type TrainingHistorySeries,
+} from './rendering/curves.js';
+export {
   renderConfusionMatrix,
   type ConfusionMatrixPicture,
   type RenderConfusionMatrixOptions,
