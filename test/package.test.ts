@@ -49,7 +49,8 @@ describe('the packed tarball in a fresh project', () => {
     expect(files).toContain('LICENSE');
     expect(files.filter((f) => !/^(dist\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
     expect(files.some((f) => f.endsWith('.map'))).toBe(false);
-    expect(statSync(tarball).size).toBeLessThan(200_000);
+    // A guard against shipping data, weights or source maps by accident, not a budget for code.
+    expect(statSync(tarball).size).toBeLessThan(240_000);
   });
 
   it('imports every export from plain Node ESM, trains on wasm and writes a submission', () => {
@@ -57,7 +58,7 @@ describe('the packed tarball in a fresh project', () => {
 import * as lib from 'digit-recognizer';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-const expected = ['loadDigitCsv', 'buildDigitCnn', 'CheckpointBestCallback', 'trainDigits', 'writeSubmission', 'renderPredictionGrid', 'loadMnist', 'loadDigitModel', 'predictDigits', 'registerWasmTrainingKernels', 'fileSystemIO', 'DigitInputError', 'batchNormalization'];
+const expected = ['loadDigitCsv', 'buildDigitCnn', 'CheckpointBestCallback', 'trainDigits', 'writeSubmission', 'renderPredictionGrid', 'loadMnist', 'loadDigitModel', 'predictDigits', 'registerWasmTrainingKernels', 'fileSystemIO', 'DigitInputError', 'batchNormalization', 'renderTrainingCurves', 'renderConfusionMatrix', 'confusionMatrix'];
 for (const name of expected) if (lib[name] === undefined) throw new Error('missing export ' + name);
 for (const [name, value] of Object.entries(lib)) if (value === undefined) throw new Error('undefined export ' + name);
 await tf.setBackend('wasm');
