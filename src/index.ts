@@ -116,6 +116,7 @@ export {
 // prediction
 export { accuracy, predictDigits, ttaViewCount, type PredictDigitsOptions } from './prediction/predict.js';
 export type { DigitPredictions } from './prediction/predictions.js';
+export { confusionMatrix, type DigitConfusionMatrix, type DigitConfusionPair } from './prediction/confusion.js';
 export {
   formatSubmission,
   SUBMISSION_HEADER,
@@ -145,3 +146,15 @@ export {
   type PredictionGrid,
   type RenderPredictionGridOptions,
 } from './rendering/grid.js';
+export {
+  renderTrainingCurves,
+  type RenderTrainingCurvesOptions,
+  type TrainingCurvePanel,
+  type TrainingCurves,
+  type TrainingHistorySeries,
+} from './rendering/curves.js';
+export {
+  renderConfusionMatrix,
+  type ConfusionMatrixPicture,
+  type RenderConfusionMatrixOptions,
+} from './rendering/confusion.js';

@@ -59,7 +59,7 @@ describe('the packed tarball in a fresh project', () => {
 import * as lib from 'digit-recognizer';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-const expected = ['loadDigitCsv', 'buildDigitCnn', 'CheckpointBestCallback', 'trainDigits', 'writeSubmission', 'renderPredictionGrid', 'loadMnist', 'loadDigitModel', 'predictDigits', 'registerWasmTrainingKernels', 'fileSystemIO', 'DigitInputError', 'batchNormalization'];
+const expected = ['loadDigitCsv', 'buildDigitCnn', 'CheckpointBestCallback', 'trainDigits', 'writeSubmission', 'renderPredictionGrid', 'loadMnist', 'loadDigitModel', 'predictDigits', 'registerWasmTrainingKernels', 'fileSystemIO', 'DigitInputError', 'batchNormalization', 'renderTrainingCurves', 'renderConfusionMatrix', 'confusionMatrix'];
 for (const name of expected) if (lib[name] === undefined) throw new Error('missing export ' + name);
 for (const [name, value] of Object.entries(lib)) if (value === undefined) throw new Error('undefined export ' + name);
 await tf.setBackend('wasm');

@@ -111,6 +111,8 @@ export interface DigitEpochRecord {
   readonly acc: number;
   readonly val_loss?: number;
   readonly val_acc?: number;
+  /** Learning rate of the epoch's last step, when `learningRate` (a number or a schedule) is given. */
+  readonly lr?: number;
 }
 
 /** What {@link trainDigits} returns. */
@@ -421,6 +423,11 @@ class StateCallback extends tfl.Callback {
   }
 }
 
+/** The rate LearningRateCallback last set: tfjs optimisers keep it in a field typed protected. */
+function optimiserRate(model: tfl.LayersModel): number {
+  return (model.optimizer as unknown as { learningRate: number }).learningRate;
+}
+
 function positiveInteger(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
   return value;
@@ -487,6 +494,7 @@ class ProgressCallback extends tfl.Callback {
       acc: acc ?? this.accSum / Math.max(this.images, 1),
       ...(valLoss === undefined ? {} : { val_loss: valLoss }),
       ...(valAcc === undefined ? {} : { val_acc: valAcc }),
+      ...(this.options.learningRate === undefined ? {} : { lr: optimiserRate(this.trained) }),
     };
     this.history.push(record);
     await this.options.onProgress?.(this.snapshot('epoch', record));
