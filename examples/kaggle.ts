@@ -1,7 +1,7 @@
 /**
  * The whole Kaggle "Digit Recognizer" pipeline, step by step like the original notebook: load ->
  * plan -> build -> train with a best-model checkpoint -> reload the best models -> predict the
- * test set -> write submission.csv -> draw the predictions.
+ * test set -> write submission.csv -> draw the predictions, the training curves and the hold-out's mistakes.
  *
  *   npm run kaggle -- [--data PATH] [--preset fast|default|best | --minutes N] [--out DIR] ...
  *   npm run kaggle -- --help                                      (every flag)
@@ -28,10 +28,14 @@ import {
   CheckpointBestCallback,
   loadDigitModel,
   predictDigits,
+  renderConfusionMatrix,
   renderPredictionGrid,
+  renderTrainingCurves,
   trainDigits,
   writeFileAtomic,
   writeSubmission,
+  type DigitEpochRecord,
+  type DigitPredictions,
 } from 'digit-recognizer';
 import { runKaggle } from './kaggle_run.js';
 
@@ -44,6 +48,7 @@ runKaggle(async (run) => {
   const plan = await run.makePlan(train, validation, data.test);
 
   const bestDirs: string[] = [];
+  const histories: { label: string; history: DigitEpochRecord[] }[] = [];
   for (let k = 0; k < plan.models; k++) {
     // 3. Build the network.
     const model = buildDigitCnn({ architecture: plan.architecture, seed: run.seed + k });
@@ -66,6 +71,7 @@ runKaggle(async (run) => {
     }).catch(run.stateError(state));
     await run.trained(k, training);
     bestDirs.push(run.bestDir(k));
+    histories.push({ label: `model ${k + 1}`, history: training.history });
     model.dispose();
     checkpoint.dispose();
   }
@@ -77,8 +83,10 @@ runKaggle(async (run) => {
 
   // 6. Score the final predictor (every model and view averaged) on the hold-out, then predict the test set.
   let validationAccuracy: number | undefined;
+  let validationPredictions: DigitPredictions | undefined;
   if (validation !== undefined) {
-    validationAccuracy = accuracy(await predictDigits(best, validation, { tta }), validation.labels!);
+    validationPredictions = await predictDigits(best, validation, { tta });
+    validationAccuracy = accuracy(validationPredictions, validation.labels!);
     run.log(
       `validation accuracy ${(validationAccuracy * 100).toFixed(2)} % on ${validation.count} held-out images (${best.length} model(s), ${tta} view(s))`,
     );
@@ -95,11 +103,21 @@ runKaggle(async (run) => {
   // 7. Write the submission.
   await writeSubmission(predictions, join(run.out, 'submission.csv'));
 
-  // 8. Draw the first 40 test digits with their predicted labels.
-  const title = `${plan.architecture.name}${best.length > 1 ? ` x${best.length}` : ''}: predicted labels`;
-  const grid = renderPredictionGrid(data.test, predictions, { count: 40, title });
-  await writeFileAtomic(join(run.out, 'predictions.png'), grid.png);
-  await writeFileAtomic(join(run.out, 'predictions.svg'), grid.svg);
+  // 8. Draw: the first 40 test digits with their predicted labels, the training curves, and what the hold-out misread.
+  const name = `${plan.architecture.name}${best.length > 1 ? ` x${best.length}` : ''}`;
+  const pictures = {
+    predictions: renderPredictionGrid(data.test, predictions, { count: 40, title: `${name}: predicted labels` }),
+    history: renderTrainingCurves(histories.length === 1 ? histories[0]!.history : histories, {
+      title: `${name}: training`,
+    }),
+    ...(validationPredictions === undefined
+      ? {}
+      : { confusion: renderConfusionMatrix(validation!, validationPredictions, { title: `${name}: hold-out` }) }),
+  };
+  for (const [file, picture] of Object.entries(pictures)) {
+    await writeFileAtomic(join(run.out, `${file}.png`), picture.png);
+    await writeFileAtomic(join(run.out, `${file}.svg`), picture.svg);
+  }
 
   await run.finish({
     validationAccuracy,
@@ -110,8 +128,7 @@ runKaggle(async (run) => {
       `best-model${best.length > 1 ? '-*' : ''}/`,
       `history${best.length > 1 ? '-*' : ''}.csv`,
       'submission.csv',
-      'predictions.png',
-      'predictions.svg',
+      ...Object.keys(pictures).flatMap((file) => [`${file}.png`, `${file}.svg`]),
     ],
   });
 });

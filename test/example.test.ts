@@ -68,9 +68,13 @@ describe('examples/kaggle.ts', () => {
     expect(submission[0]).toBe('ImageId,Label');
     expect(submission).toHaveLength(10_001);
     expect(submission[1]).toMatch(/^1,[0-9]$/);
-    const png = decode(readFileSync(join(out, 'predictions.png')));
-    expect(png.width).toBeGreaterThan(200);
-    expect(readFileSync(join(out, 'predictions.svg'), 'utf8')).toContain('<svg');
+    for (const picture of ['predictions', 'history', 'confusion']) {
+      const png = decode(readFileSync(join(out, `${picture}.png`)));
+      expect(png.width, picture).toBeGreaterThan(200);
+      expect(png.channels, picture).toBe(3);
+      expect(readFileSync(join(out, `${picture}.svg`), 'utf8'), picture).toContain('<svg');
+    }
+    expect(readFileSync(join(out, 'confusion.svg'), 'utf8')).toContain('hold-out');
     const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
     expect(record.settings).toMatchObject({
       arch: 'compact',
@@ -180,6 +184,9 @@ describe('examples/kaggle.ts', () => {
     expect(record.models[0].best_loss).toBeGreaterThan(0);
     expect(existsSync(join(out, 'best-model/model.json'))).toBe(true);
     expect(lines(join(out, 'submission.csv'))).toHaveLength(51);
+    // No hold-out, no confusion matrix; the training curves are still drawn.
+    expect(existsSync(join(out, 'history.png'))).toBe(true);
+    expect(existsSync(join(out, 'confusion.png'))).toBe(false);
 
     // The default hold-out is a stratified 10 %; another fraction is recorded, and a run with other settings is not taken for finished.
     const fifth = run('kaggle', [

@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { decode } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticDigits, tempDir } from './helpers.js';
 
@@ -231,7 +232,11 @@ export async function go(data: DigitDataset): Promise<number> {
     expect(readFileSync(join(project, 'out/submission.csv'), 'utf8').trimEnd().split('\n')).toHaveLength(41);
     const record = JSON.parse(readFileSync(join(project, 'out/run.json'), 'utf8'));
     expect(record.command).toBe('digit-recognizer kaggle --data csv --arch compact --epochs 2 --out out');
-    expect(existsSync(join(project, 'out/predictions.png'))).toBe(true);
+    for (const picture of ['predictions', 'history', 'confusion']) {
+      const png = decode(readFileSync(join(project, `out/${picture}.png`)));
+      expect(png.width, picture).toBeGreaterThan(200);
+      expect(readFileSync(join(project, `out/${picture}.svg`), 'utf8'), picture).toMatch(/^<svg /);
+    }
     // Resume behaviour is the example's: the same command finds the finished run.
     expect(npx(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '2', '--out', 'out']).stderr).toMatch(
       /already holds this finished run/,
