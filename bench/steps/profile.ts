@@ -1,6 +1,6 @@
 /**
  * Profiles one seed-net training step (batch 64) on the wasm backend, kernel by kernel.
- * Run by hand: `npm run bench -- bench/profile.ts [--threads N] [--steps S] [--batch B] [--arch seed|strong]`.
+ * Run by hand: `npm run bench -- bench/steps/profile.ts [--threads N] [--steps S] [--batch B] [--arch seed|strong]`.
  *
  * A step is what `model.trainOnBatch` / `fitDataset` run: forward, loss, gradients (tf.variableGrads)
  * and the Adam update. tf.profile() gives each kernel's time; a kernel is "forward" when it runs before
@@ -13,9 +13,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { buildDigitCnn } from '../src/model/build.js';
-import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
+import { buildDigitCnn } from '../../src/model/build.js';
+import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
+import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
 
 const { values: flags } = parseArgs({
   options: {

@@ -6,9 +6,9 @@
  * test-time augmentation, per-epoch validation accuracy and speed.
  * Run by hand, one recipe per run (dropout is unseeded: repeat with --seed):
  *
- *   npm run bench -- bench/recipe.ts --arch compact --epochs 5 --aug affine [--ls 0.05] [--lr 0.004] [--seed 43]
- *   npm run bench -- bench/recipe.ts --arch compact --epochs 4 --aug elastic --alpha 34 --sigma 4
- *   npm run bench -- bench/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --dropout-scale 0.5
+ *   npm run bench -- bench/recipes/recipe.ts --arch compact --epochs 5 --aug affine [--ls 0.05] [--lr 0.004] [--seed 43]
+ *   npm run bench -- bench/recipes/recipe.ts --arch compact --epochs 4 --aug elastic --alpha 34 --sigma 4
+ *   npm run bench -- bench/recipes/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --dropout-scale 0.5
  *
  * `--dropout-scale S` multiplies every dropout rate of the network by S (0 removes dropout).
  *
@@ -21,14 +21,14 @@
  * statistics for the averaged weights (`reestimated`, on a second line, with
  * the last epoch's own weights treated the same way as the control).
  *
- *   npm run bench -- bench/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --ema 0.998,0.999 --swa-from 4
+ *   npm run bench -- bench/recipes/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --ema 0.998,0.999 --swa-from 4
  *
  * Pseudo-labelling: `--teacher DIR` (repeatable) predicts test.csv with those
  * saved models (their probabilities averaged) and adds every test image whose
  * predicted digit has at least `--conf` probability, labelled with it, to the
  * training images. The hold-out stays untouched.
  *
- *   npm run bench -- bench/recipe.ts --arch lean --epochs 5 --aug affine --ls 0.05 --teacher out/best-model --conf 0.9
+ *   npm run bench -- bench/recipes/recipe.ts --arch lean --epochs 5 --aug affine --ls 0.05 --teacher out/best-model --conf 0.9
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -48,10 +48,10 @@ import {
   trainDigits,
   type AugmentOptions,
   type DigitDataset,
-} from '../src/index.js';
-import { loadKaggleData, useBackend } from '../examples/cli.js';
+} from '../../src/index.js';
+import { loadKaggleData, useBackend } from '../../examples/cli.js';
 
-const ZIP = resolve(import.meta.dirname, '../../shared/data/digit-recognizer.zip');
+const ZIP = resolve(import.meta.dirname, '../../../shared/data/digit-recognizer.zip');
 const { values: f } = parseArgs({
   options: {
     arch: { type: 'string', default: 'compact' },

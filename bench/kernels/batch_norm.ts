@@ -5,17 +5,17 @@
  * arithmetic over the heap (`fused`), and registered with the SIMD module (`simd`,
  * native/batch_norm.c), swapped every few steps so every arm sees the same machine load. Also
  * counts kernel calls per step.
- * Run by hand: `npm run bench -- bench/batch_norm.ts [--threads 2] [--archs lean,strong] [--rounds 6]`.
+ * Run by hand: `npm run bench -- bench/kernels/batch_norm.ts [--threads 2] [--archs lean,strong] [--rounds 6]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from '../src/model/batch_norm.js';
-import { buildDigitCnn } from '../src/model/build.js';
-import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { setSimdBatchNormEnabled } from '../src/kernels/batch_norm_simd.js';
-import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from '../../src/model/batch_norm.js';
+import { buildDigitCnn } from '../../src/model/build.js';
+import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
+import { setSimdBatchNormEnabled } from '../../src/kernels/batch_norm_simd.js';
+import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
 
 const { values: flags } = parseArgs({
   options: {

@@ -1,16 +1,16 @@
 /**
  * Same-process A/B of the heap kernels (src/kernels/wasm_heap.ts): stock wasm `Sum`, `Mean` and
  * `MaxPoolGrad` against ours, swapped every few steps so both see the same machine load.
- * Run by hand: `npm run bench -- bench/heap_kernels.ts [--threads 2] [--archs lean,strong,seed] [--rounds 6]`.
+ * Run by hand: `npm run bench -- bench/kernels/heap_kernels.ts [--threads 2] [--archs lean,strong,seed] [--rounds 6]`.
  * The other training kernels (convolution gradients, matmuls, Tile) are ours in both arms.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { buildDigitCnn } from '../src/model/build.js';
-import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
+import { buildDigitCnn } from '../../src/model/build.js';
+import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
+import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
 
 const { values: flags } = parseArgs({
   options: {

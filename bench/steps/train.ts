@@ -1,6 +1,6 @@
 /**
  * Training and prediction speed on the wasm backend, 1 thread vs 2 threads, for the seed and
- * strong nets. Run by hand: `npm run bench -- bench/train.ts [--steps 40] [--batch 64] [--threads 1,2]`.
+ * strong nets. Run by hand: `npm run bench -- bench/steps/train.ts [--steps 40] [--batch 64] [--threads 1,2]`.
  *
  * Each configuration runs in its own Node process (the thread count is fixed before the wasm
  * backend starts): trainDigits (fitDataset, the library's real loop) over `steps` batches of MNIST
@@ -35,12 +35,12 @@ const PREDICT_IMAGES = 4096;
 async function child(): Promise<void> {
   const tf = await import('@tensorflow/tfjs-core');
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  const { configureWasmThreads } = await import('../src/kernels/wasm_threads.js');
-  const { buildDigitCnn } = await import('../src/model/build.js');
-  const { trainDigits } = await import('../src/training/train.js');
-  const { predictDigits } = await import('../src/prediction/predict.js');
-  const { loadMnist } = await import('../src/data/mnist.js');
-  const { createDigitDataset, PIXELS_PER_IMAGE } = await import('../src/data/dataset.js');
+  const { configureWasmThreads } = await import('../../src/kernels/wasm_threads.js');
+  const { buildDigitCnn } = await import('../../src/model/build.js');
+  const { trainDigits } = await import('../../src/training/train.js');
+  const { predictDigits } = await import('../../src/prediction/predict.js');
+  const { loadMnist } = await import('../../src/data/mnist.js');
+  const { createDigitDataset, PIXELS_PER_IMAGE } = await import('../../src/data/dataset.js');
 
   const threads = Number(flags.threads);
   const steps = Number(flags.steps);

@@ -1,8 +1,8 @@
 /**
  * Memory benchmarks for issue 6 (run by hand, not in CI):
  *
- *   npm run bench -- bench/stream.ts [--rows 1000000] [--keep DIR]
- *   npm run bench -- bench/stream.ts --train [--epochs 5] [--images 4000]
+ *   npm run bench -- bench/data/stream.ts [--rows 1000000] [--keep DIR]
+ *   npm run bench -- bench/data/stream.ts --train [--epochs 5] [--images 4000]
  *
  * Streaming: writes a test.csv of `--rows` rows (default 1,000,000, about
  * 1.8 GB; rows of Kaggle's test.csv repeated when the competition zip is beside
@@ -31,7 +31,7 @@ import {
   type DigitDataset,
 } from 'digit-recognizer';
 
-const ROOT = resolve(import.meta.dirname, '..');
+const ROOT = resolve(import.meta.dirname, '../..');
 const COMPETITION_ZIP = resolve(ROOT, '../shared/data/digit-recognizer.zip');
 const MB = 1024 * 1024;
 

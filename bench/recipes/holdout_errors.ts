@@ -7,7 +7,7 @@
  * image that every model misreads is a floor no recipe of this kind gets under.
  * Run by hand:
  *
- *   npm run bench -- bench/holdout_errors.ts --model out/best-model-1 --model out/best-model-2 [--png errors.png]
+ *   npm run bench -- bench/recipes/holdout_errors.ts --model out/best-model-1 --model out/best-model-2 [--png errors.png]
  *
  * `--png` draws the misread images with the averaged models' predictions. It is
  * a picture of competition data: keep it out of the repository.
@@ -23,10 +23,10 @@ import {
   stratifiedSplit,
   subsetDataset,
   writeFileAtomic,
-} from '../src/index.js';
-import { loadKaggleData, useBackend } from '../examples/cli.js';
+} from '../../src/index.js';
+import { loadKaggleData, useBackend } from '../../examples/cli.js';
 
-const ZIP = resolve(import.meta.dirname, '../../shared/data/digit-recognizer.zip');
+const ZIP = resolve(import.meta.dirname, '../../../shared/data/digit-recognizer.zip');
 const { values: f } = parseArgs({ options: { model: { type: 'string', multiple: true }, png: { type: 'string' } } });
 if (!existsSync(ZIP)) throw new Error(`${ZIP} is needed`);
 if (f.model === undefined) throw new Error('give at least one --model DIR');

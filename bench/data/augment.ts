@@ -1,10 +1,10 @@
 /**
  * Cost of on-the-fly augmentation per image, affine only and with the elastic
  * field, next to plain scaling of the pixels, plus the elastic field's mean
- * displacement. Run by hand: `npm run bench -- bench/augment.ts`.
+ * displacement. Run by hand: `npm run bench -- bench/data/augment.ts`.
  */
-import { augmentImage, augmentRanges, type AugmentRanges } from '../src/index.js';
-import { seededRandom } from '../src/training/random.js';
+import { augmentImage, augmentRanges, type AugmentRanges } from '../../src/index.js';
+import { seededRandom } from '../../src/training/random.js';
 
 const IMAGES = 4096;
 const pixels = new Uint8Array(IMAGES * 784);

@@ -4,15 +4,15 @@
  * src/kernels/wasm_training.ts): each kernel alone through tfjs' registry (median ms of 15 calls on
  * fresh copies of dy, and the largest difference between the two relative to the largest value),
  * then a `strong` training step with the route off and as registered (`'auto'`), alternating every 3 steps in one process.
- * Run by hand: `npm run bench -- bench/sub_pixel.ts [--threads 2] [--rounds 8]`.
+ * Run by hand: `npm run bench -- bench/kernels/sub_pixel.ts [--threads 2] [--rounds 8]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
-import { registerWasmTrainingKernels, setSubPixelRoute } from '../src/kernels/wasm_training.js';
-import { alternateSteps, stepRow, timeKernel } from './ab.js';
+import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
+import { registerWasmTrainingKernels, setSubPixelRoute } from '../../src/kernels/wasm_training.js';
+import { alternateSteps, stepRow, timeKernel } from '../lib/ab.js';
 
 const { values: flags } = parseArgs({
   options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' } },

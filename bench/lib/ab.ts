@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { buildDigitCnn } from '../src/model/build.js';
+import { buildDigitCnn } from '../../src/model/build.js';
 
 export const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
@@ -51,7 +51,7 @@ export function stepRow(arch: string, a: number, b: number, batch = 64): string 
  * Median ms of 15 calls, each on a fresh copy of `operand` made before the clock starts: training
  * hands every call a new dy, and XNNPACK's matmul repacks an operand it has not seen (same operand
  * each call, the general filter gradient of lean's conv1 measured 4.6 ms here, against 21 ms in
- * bench/profile.ts's training step).
+ * bench/steps/profile.ts's training step).
  */
 export async function timeKernel(
   operand: tf.Tensor,

@@ -2,15 +2,15 @@
  * A training step with wasm's stock `Identity` (a copy; tfjs-core clones every tensor it saves for
  * backprop) against the package's, which shares the input's buffer: each network's step with the
  * two kernels swapped in turn every 3 steps, in one process (medians, batch 64).
- * Run by hand: `npm run bench -- bench/identity.ts [--threads 2] [--rounds 8] [--archs compact,lean,strong]`.
+ * Run by hand: `npm run bench -- bench/kernels/identity.ts [--threads 2] [--rounds 8] [--archs compact,lean,strong]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
-import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { alternateSteps, stepRow } from './ab.js';
+import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
+import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
+import { alternateSteps, stepRow } from '../lib/ab.js';
 
 const { values: flags } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 """Screens candidate networks and epoch budgets for the presets, in PyTorch.
 
 Run by hand (any PyTorch, a GPU makes it quick):
-  python3 bench/pytorch_zoo.py --data ../shared/data/digit-recognizer.zip \
+  python3 bench/peers/pytorch_zoo.py --data ../shared/data/digit-recognizer.zip \
       --split split.json --out results/ [--arch strong,lite] [--epochs 4,8] [--seeds 1,2]
 
 Mirrors the library's recipe as closely as PyTorch allows: Keras' Glorot-uniform
@@ -9,7 +9,7 @@ kernels and zero biases, batch norm with eps 1e-3 and Keras momentum 0.9, Adam
 (eps 1e-7) on the library's one-cycle schedule, label smoothing 0.05, batch 64,
 and the same random affine augmentation (rotation, zoom, shift; bilinear).
 The hold-out rows come from the library's own stratified split (`--split`, a
-JSON list of row indices written by `npm run bench -- bench/write_split.ts ZIP OUT.json`),
+JSON list of row indices written by `npm run bench -- bench/peers/write_split.ts ZIP OUT.json`),
 so accuracies compare with docs/benchmarks.md. It only ranks candidates: every figure quoted
 for a preset is re-measured with TensorFlow.js on the benchmark machine.
 """

@@ -1,9 +1,9 @@
 """The canonical PyTorch MNIST recipe (pytorch/examples mnist/main.py), re-implemented
-as the reference for bench/presets.ts: conv32-conv64-maxpool-dropout-fc128-dropout-fc10,
+as the reference for bench/recipes/presets.ts: conv32-conv64-maxpool-dropout-fc128-dropout-fc10,
 Adadelta lr 1.0, StepLR gamma 0.7, batch 64, 14 epochs, on the competition's train.csv
 with a seeded, stratified 10 % hold-out.
 
-Run by hand:  /usr/bin/python3 bench/pytorch_mnist.py ../shared/data/digit-recognizer.zip [epochs]
+Run by hand:  /usr/bin/python3 bench/peers/pytorch_mnist.py ../shared/data/digit-recognizer.zip [epochs]
 (Debian's python3-torch; not a project dependency.) Prints one JSON line at the end.
 """
 import io, json, sys, time, zipfile

@@ -3,7 +3,7 @@
  * this machine: wall time and held-out validation accuracy on the competition's
  * train.csv (10 % stratified split, same seed for all).
  *
- *   npm run bench -- bench/presets.ts [--presets fast,default] [--mnist] [--no-pytorch]
+ *   npm run bench -- bench/recipes/presets.ts [--presets fast,default] [--mnist] [--no-pytorch]
  *
  * --mnist also trains each preset on MNIST's 60,000 and scores MNIST's 10,000
  * test images. PyTorch comes from Debian's python3-torch (/usr/bin/python3).
@@ -15,7 +15,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const ROOT = resolve(import.meta.dirname, '..');
+const ROOT = resolve(import.meta.dirname, '../..');
 const ZIP = resolve(ROOT, '../shared/data/digit-recognizer.zip');
 const OUT = join(ROOT, 'bench/.out/presets');
 const { values } = parseArgs({
@@ -77,7 +77,7 @@ function runPreset(preset: string, data: string | undefined): void {
 
 function runPytorch(): void {
   const started = performance.now();
-  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'bench/pytorch_mnist.py'), ZIP], {
+  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'bench/peers/pytorch_mnist.py'), ZIP], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });

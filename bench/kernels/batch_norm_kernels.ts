@@ -3,15 +3,15 @@
  * (src/kernels/wasm_heap.ts) against WebAssembly SIMD (native/batch_norm.c), on the zoo's layer
  * shapes: median ms of `--calls` calls each, and the largest difference between the two routes'
  * outputs relative to the largest value. Run by hand:
- * `npm run bench -- bench/batch_norm_kernels.ts [--calls 15]`.
+ * `npm run bench -- bench/kernels/batch_norm_kernels.ts [--calls 15]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { batchNormTrainingGradSimd, batchNormTrainingSimd } from '../src/kernels/batch_norm_simd.js';
-import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../src/kernels/native.js';
-import { batchNormTrainingGradOnHeap, batchNormTrainingOnHeap } from '../src/kernels/wasm_heap.js';
+import { batchNormTrainingGradSimd, batchNormTrainingSimd } from '../../src/kernels/batch_norm_simd.js';
+import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../../src/kernels/native.js';
+import { batchNormTrainingGradOnHeap, batchNormTrainingOnHeap } from '../../src/kernels/wasm_heap.js';
 
 const { values: flags } = parseArgs({ options: { calls: { type: 'string', default: '15' } } });
 const CALLS = Number(flags.calls);

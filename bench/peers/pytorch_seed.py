@@ -1,7 +1,7 @@
 """PyTorch CPU reference for the seed network's training and prediction speed.
 
-Run by hand: python3 bench/pytorch_seed.py [--threads 2] [--steps 20]
-Same network and step as bench/train.ts: conv 100@5x5 -> conv 50@5x5 -> dense 128
+Run by hand: python3 bench/peers/pytorch_seed.py [--threads 2] [--steps 20]
+Same network and step as bench/steps/train.ts: conv 100@5x5 -> conv 50@5x5 -> dense 128
 -> softmax 10, Adam, batch 64 of 28x28 images, cross-entropy; prediction in
 batches of 256. Prints one JSON line with images/s for both.
 """

@@ -3,18 +3,18 @@
  * (src/kernels/wasm_heap.ts) against WebAssembly SIMD (native/max_pool.c): the kernel alone on
  * `lean`'s and `compact`'s pool shapes (median ms of 15 calls; the outputs must be identical),
  * then a training step of `lean` and `compact` with the SIMD route off and on, alternating every
- * 3 steps in one process. Run by hand: `npm run bench -- bench/max_pool.ts [--threads 2] [--rounds 8]`.
+ * 3 steps in one process. Run by hand: `npm run bench -- bench/kernels/max_pool.ts [--threads 2] [--rounds 8]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../src/kernels/max_pool_simd.js';
-import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../src/kernels/native.js';
-import { maxPoolGrad2D } from '../src/kernels/wasm_heap.js';
-import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
-import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { alternateSteps, median, stepRow } from './ab.js';
+import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../../src/kernels/max_pool_simd.js';
+import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../../src/kernels/native.js';
+import { maxPoolGrad2D } from '../../src/kernels/wasm_heap.js';
+import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
+import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
+import { alternateSteps, median, stepRow } from '../lib/ab.js';
 
 const { values: flags } = parseArgs({
   options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' } },

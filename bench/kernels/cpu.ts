@@ -1,7 +1,7 @@
 /**
  * Seed-net training speed on the tfjs `cpu` backend (pure JS), stock kernels vs this package's
  * (src/kernels/cpu_training.ts), and the per-kernel times behind it. Run by hand:
- * `npm run bench -- bench/cpu.ts [--stock-steps 1] [--steps 5] [--batch 8] [--big-batch 64]` (prints markdown).
+ * `npm run bench -- bench/kernels/cpu.ts [--stock-steps 1] [--steps 5] [--batch 8] [--big-batch 64]` (prints markdown).
  *
  * - Training: `trainOnBatch` steps of the seed net (Adam) on random images, first with the stock
  *   kernels (slow: about a minute per step at batch 8, so only `stock-steps` steps, after no
@@ -15,8 +15,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { parseArgs } from 'node:util';
 
-import { registerCpuTrainingKernels } from '../src/kernels/cpu_training.js';
-import { buildDigitCnn } from '../src/model/build.js';
+import { registerCpuTrainingKernels } from '../../src/kernels/cpu_training.js';
+import { buildDigitCnn } from '../../src/model/build.js';
 
 const { values: flags } = parseArgs({
   options: {

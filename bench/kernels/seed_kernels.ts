@@ -1,13 +1,13 @@
 /**
  * Times the wasm kernels a conv-net training step runs, for the seed net at batch 64.
- * Run by hand: `npm run bench -- bench/kernels.ts` (prints a markdown table).
+ * Run by hand: `npm run bench -- bench/kernels/seed_kernels.ts` (prints a markdown table).
  *
  * Each row: median of RUNS timed calls after WARMUP untimed ones, GFLOP/s = 2 * MACs / time.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 
-import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
+import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
 
 const WARMUP = 2;
 const RUNS = 7;

@@ -5,17 +5,17 @@
  * each kernel alone, through tfjs' registry (median ms of 15 calls on fresh operands, and the largest difference
  * between the two routes relative to the largest value), then a training step of each network
  * with the SIMD route off and on, alternating every 3 steps in one process.
- * Run by hand: `npm run bench -- bench/single_channel_conv.ts [--threads 2] [--rounds 8] [--archs seed,compact,lean,strong]`.
+ * Run by hand: `npm run bench -- bench/kernels/single_channel_conv.ts [--threads 2] [--rounds 8] [--archs seed,compact,lean,strong]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { isNativeBackend, prepareNativeKernels } from '../src/kernels/native.js';
-import { setSimdSingleChannelConvEnabled } from '../src/kernels/single_channel_conv_simd.js';
-import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
-import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { alternateSteps, stepRow, timeKernel } from './ab.js';
+import { isNativeBackend, prepareNativeKernels } from '../../src/kernels/native.js';
+import { setSimdSingleChannelConvEnabled } from '../../src/kernels/single_channel_conv_simd.js';
+import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
+import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
+import { alternateSteps, stepRow, timeKernel } from '../lib/ab.js';
 
 const { values: flags } = parseArgs({
   options: {

@@ -10,16 +10,16 @@
  * 1. each 3x3 stride-1 layer of `compact`, `lean` and `strong` with at least 1,024 channel pairs:
  *    forward, input gradient and filter gradient;
  * 2. a full training step (trainOnBatch, batch 64) of `lean` and `strong`.
- * Run by hand: `npm run bench -- bench/winograd.ts [--threads 2] [--rounds 5] [--filter 5|3]`. Prints markdown tables.
+ * Run by hand: `npm run bench -- bench/kernels/winograd.ts [--threads 2] [--rounds 5] [--filter 5|3]`. Prints markdown tables.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { buildDigitCnn } from '../src/model/build.js';
-import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
-import { setWinogradEnabled } from '../src/kernels/winograd.js';
+import { buildDigitCnn } from '../../src/model/build.js';
+import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
+import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
+import { setWinogradEnabled } from '../../src/kernels/winograd.js';
 
 const { values: flags } = parseArgs({
   options: {

@@ -1,5 +1,5 @@
 /**
- * Parsing benchmark: `npm run bench -- bench/parse.ts [path/to/digit-recognizer.zip]`.
+ * Parsing benchmark: `npm run bench -- bench/data/parse.ts [path/to/digit-recognizer.zip]`.
  *
  * Times, as the median of 5 runs, on Kaggle's train.csv taken from the zip:
  * inflating the member alone (fflate), our loadDigitCsv on the inflated bytes,
@@ -9,10 +9,10 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { unzipSync } from 'fflate';
-import { loadDigitCsv } from '../src/data/csv.js';
+import { loadDigitCsv } from '../../src/data/csv.js';
 
 const RUNS = 5;
-const zipPath = process.argv[2] ?? new URL('../../shared/data/digit-recognizer.zip', import.meta.url).pathname;
+const zipPath = process.argv[2] ?? new URL('../../../shared/data/digit-recognizer.zip', import.meta.url).pathname;
 if (!existsSync(zipPath)) {
   console.error(`no ${zipPath}; pass the path of digit-recognizer.zip`);
   process.exit(1);
