@@ -1,12 +1,20 @@
 /**
  * Cost of on-the-fly augmentation per image, affine only and with the elastic
  * field, next to plain scaling of the pixels, plus the elastic field's mean
- * displacement. Run by hand: `npm run bench -- bench/data/augment.ts`.
+ * displacement. Run by hand: `npm run bench -- bench/data/augment.ts [--images 4096] [--rounds 7]`.
  */
 import { augmentImage, augmentRanges, type AugmentRanges } from '../../src/index.js';
 import { seededRandom } from '../../src/training/random.js';
+import { median } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const IMAGES = 4096;
+const bench = await startBench(import.meta.url, {
+  about: 'microseconds per image of the affine augmentation, with and without the elastic field, against plain scaling',
+  backend: 'none',
+  options: { images: { type: 'string', default: '4096' }, rounds: { type: 'string', default: '7' } },
+});
+const IMAGES = Number(bench.flags.images);
+const ROUNDS = Number(bench.flags.rounds);
 const pixels = new Uint8Array(IMAGES * 784);
 const random = seededRandom(1);
 for (let i = 0; i < pixels.length; i++) pixels[i] = random() < 0.2 ? Math.floor(random() * 256) : 0;
@@ -14,12 +22,12 @@ const out = new Float32Array(IMAGES * 784);
 
 function microseconds(run: () => void): number {
   const times: number[] = [];
-  for (let round = 0; round < 7; round++) {
+  for (let round = 0; round < ROUNDS; round++) {
     const t = performance.now();
     run();
     times.push(((performance.now() - t) * 1000) / IMAGES);
   }
-  return times.sort((a, b) => a - b)[3]!;
+  return median(times);
 }
 
 const augmented = (ranges: AugmentRanges) => () => {
@@ -61,8 +69,18 @@ for (let t = 0; t < trials; t++) {
   if (m > 0) total += Math.hypot(sx / m - 14, sy / m - 14);
 }
 
-console.log(`median of 7 rounds of ${IMAGES} images, microseconds per image (Node ${process.versions.node}):`);
-console.log(`| scaling only | affine (default ranges) | affine + elastic (alpha 34, sigma 4) |`);
-console.log(`|---:|---:|---:|`);
-console.log(`| ${scaleOnly.toFixed(2)} | ${affine.toFixed(2)} | ${elastic.toFixed(2)} |`);
-console.log(`elastic alpha 34, sigma 4: mean displacement of the centre pixel ${(total / trials).toFixed(2)} px`);
+bench.results
+  .table('cost', `Microseconds per image, median of ${ROUNDS} rounds of ${IMAGES} images`, [
+    { key: 'scaling', label: 'scaling only', digits: 2 },
+    { key: 'affine', label: 'affine (default ranges)', digits: 2 },
+    { key: 'elastic', label: 'affine + elastic (alpha 34, sigma 4)', digits: 2 },
+  ])
+  .row({ scaling: scaleOnly, affine, elastic });
+bench.results
+  .table(
+    'displacement',
+    `Elastic field alone (alpha 34, sigma 4): mean displacement of the centre pixel, ${trials} draws`,
+    [{ key: 'pixels', label: 'mean displacement (px)', digits: 2 }],
+  )
+  .row({ pixels: total / trials });
+await bench.results.save();

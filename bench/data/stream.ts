@@ -1,8 +1,8 @@
 /**
- * Memory benchmarks for issue 6 (run by hand, not in CI):
+ * Memory of streaming prediction and of training (run by hand, not in CI):
  *
- *   npm run bench -- bench/data/stream.ts [--rows 1000000] [--keep DIR]
- *   npm run bench -- bench/data/stream.ts --train [--epochs 5] [--images 4000]
+ *   npm run bench -- bench/data/stream.ts [--rows 1000000] [--keep DIR]      -> bench/results/stream.json
+ *   npm run bench -- bench/data/stream.ts --train [--epochs 5] [--images 4000] -> bench/results/stream_train.json
  *
  * Streaming: writes a test.csv of `--rows` rows (default 1,000,000, about
  * 1.8 GB; rows of Kaggle's test.csv repeated when the competition zip is beside
@@ -15,12 +15,10 @@
  * prints RSS and tf.memory() after every epoch, to show memory stays flat.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-wasm';
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   buildDigitCnn,
   fileSystemIO,
@@ -31,11 +29,16 @@ import {
   type DigitDataset,
 } from 'digit-recognizer';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+import { ROOT } from '../lib/results.js';
+import { startBench } from '../lib/setup.js';
+
 const COMPETITION_ZIP = resolve(ROOT, '../shared/data/digit-recognizer.zip');
 const MB = 1024 * 1024;
 
-const { values: flags } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about: 'peak memory of streaming prediction over a large CSV, and memory after each epoch of training',
+  backend: 'wasm-stock',
+  threads: 1,
   options: {
     rows: { type: 'string', default: '1000000' },
     keep: { type: 'string' },
@@ -43,10 +46,13 @@ const { values: flags } = parseArgs({
     epochs: { type: 'string', default: '5' },
     images: { type: 'string', default: '4000' },
   },
+  name: (flags) => (flags.train ? 'stream_train' : 'stream'),
 });
+const flags = bench.flags;
 
 if (flags.train) await trainBench(Number(flags.epochs), Number(flags.images));
 else await streamBench(Number(flags.rows), flags.keep);
+await bench.results.save();
 
 async function streamBench(rows: number, keep: string | undefined): Promise<void> {
   const work = keep ?? mkdtempSync(join(tmpdir(), 'digit-stream-bench-'));
@@ -68,7 +74,6 @@ async function streamBench(rows: number, keep: string | undefined): Promise<void
         `wrote ${rows} rows (${(statSync(csv).size / MB).toFixed(0)} MB, ${source.what}) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
       );
     }
-    await tf.setBackend('wasm');
     const modelDir = join(work, 'model');
     await buildDigitCnn({ architecture: 'compact', seed: 1 }).save(fileSystemIO(modelDir));
 
@@ -102,13 +107,26 @@ async function streamBench(rows: number, keep: string | undefined): Promise<void
         .filter((l) => /^(predicted|wrote|predicting)/.test(l))
         .join('\n'),
     );
-    console.log(
-      `rows: ${rows}, CSV ${(statSync(csv).size / MB).toFixed(0)} MB, submission ${(lines / MB).toFixed(1)} MB`,
-    );
-    console.log(
-      `peak RSS: ${(peakKb / 1024).toFixed(0)} MiB (${useTime ? '/usr/bin/time -v' : '/proc VmHWM sampling'})`,
-    );
-    console.log(`wall: ${wall.toFixed(1)} s including start-up, ${(rows / wall).toFixed(0)} rows/s overall`);
+    console.log(`submission ${(lines / MB).toFixed(1)} MB`);
+    bench.results
+      .table('stream', '`npm run predict` streaming a large CSV through an untrained `compact` model', [
+        { key: 'rows', label: 'rows', digits: 0 },
+        { key: 'csvMB', label: 'CSV (MB)', digits: 0 },
+        { key: 'source', label: 'rows from' },
+        { key: 'peakMiB', label: 'peak RSS (MiB)', digits: 0 },
+        { key: 'measuredBy', label: 'peak measured by' },
+        { key: 'seconds', label: 'wall time, start-up included (s)', digits: 1 },
+        { key: 'rowsPerSecond', label: 'rows/s', digits: 0 },
+      ])
+      .row({
+        rows,
+        csvMB: statSync(csv).size / MB,
+        source: source.what,
+        peakMiB: peakKb / 1024,
+        measuredBy: useTime ? '/usr/bin/time -v' : '/proc VmHWM sampling',
+        seconds: wall,
+        rowsPerSecond: rows / wall,
+      });
   } finally {
     if (keep === undefined) rmSync(work, { recursive: true, force: true });
   }
@@ -179,8 +197,6 @@ function run(command: string, args: string[]): Promise<{ code: number | null; st
 }
 
 async function trainBench(epochs: number, images: number): Promise<void> {
-  await tf.setBackend('wasm');
-  await tf.ready();
   const all = await loadMnist({ split: 'train' });
   const data = subsetDataset(
     all,
@@ -192,10 +208,18 @@ async function trainBench(epochs: number, images: number): Promise<void> {
   console.log(
     `before: RSS ${rss()}, tensors ${before.numTensors}, tensor bytes ${(before.numBytes / MB).toFixed(1)} MiB`,
   );
-  const rows: string[] = [
-    '| epoch | seconds | RSS (MiB) | heap used (MiB) | tf tensors | tf bytes (MiB) |',
-    '|---|---|---|---|---|---|',
-  ];
+  const table = bench.results.table(
+    'epochs',
+    `Training \`compact\` on ${images} MNIST images, batch 64, wasm: memory after each epoch`,
+    [
+      { key: 'epoch', label: 'epoch', digits: 0 },
+      { key: 'seconds', label: 'seconds', digits: 1 },
+      { key: 'rssMiB', label: 'RSS (MiB)', digits: 0 },
+      { key: 'heapMiB', label: 'JS heap used (MiB)', digits: 0 },
+      { key: 'tensors', label: 'tf tensors', digits: 0 },
+      { key: 'tensorMiB', label: 'tf bytes (MiB)', digits: 1 },
+    ],
+  );
   await trainDigits(model, data, {
     epochs,
     batchSize: 64,
@@ -204,12 +228,16 @@ async function trainBench(epochs: number, images: number): Promise<void> {
       if (p.phase !== 'epoch') return;
       const m = tf.memory();
       const u = process.memoryUsage();
-      const line = `| ${p.epoch} | ${p.seconds.toFixed(1)} | ${(u.rss / MB).toFixed(0)} | ${(u.heapUsed / MB).toFixed(0)} | ${m.numTensors} | ${(m.numBytes / MB).toFixed(1)} |`;
-      rows.push(line);
-      console.log(line);
+      table.row({
+        epoch: p.epoch,
+        seconds: p.seconds,
+        rssMiB: u.rss / MB,
+        heapMiB: u.heapUsed / MB,
+        tensors: m.numTensors,
+        tensorMiB: m.numBytes / MB,
+      });
     },
   });
   const after = tf.memory();
   console.log(`after: RSS ${rss()}, tensors ${after.numTensors}, tensor bytes ${(after.numBytes / MB).toFixed(1)} MiB`);
-  console.log(rows.join('\n'));
 }

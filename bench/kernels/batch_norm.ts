@@ -8,29 +8,26 @@
  * Run by hand: `npm run bench -- bench/kernels/batch_norm.ts [--threads 2] [--archs lean,strong] [--rounds 6]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { parseArgs } from 'node:util';
 
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from '../../src/model/batch_norm.js';
 import { buildDigitCnn } from '../../src/model/build.js';
-import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
 import { setSimdBatchNormEnabled } from '../../src/kernels/batch_norm_simd.js';
-import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
+import { median } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about:
+    "a training step with tfjs-layers' own batch norm, the fused kernels in TypeScript and the fused kernels in SIMD",
+  backend: 'wasm',
   options: {
-    threads: { type: 'string', default: '2' },
     archs: { type: 'string', default: 'lean,strong' },
     rounds: { type: 'string', default: '6' },
   },
 });
+const flags = bench.flags;
 const B = 64;
 const STEPS = 3;
 
-configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
-await tf.setBackend('wasm');
-await tf.ready();
-registerWasmTrainingKernels();
 const fusedKernels = [BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD].map((k) => tf.getKernel(k, 'wasm')!);
 const registered = (on: boolean): void =>
   fusedKernels.forEach((k) => (on ? tf.registerKernel(k) : tf.unregisterKernel(k.kernelName, 'wasm')));
@@ -46,10 +43,19 @@ const arms = {
 };
 type Arm = keyof typeof arms;
 const ARMS = Object.keys(arms) as Arm[];
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-
-console.log(
-  '| net | kernel calls per step, stock → fused | stock ms/step | fused ms/step | simd ms/step | images/s stock / fused / simd | simd vs fused | simd vs stock |\n|---|---:|---:|---:|---:|---:|---:|---:|',
+const table = bench.results.table(
+  'steps',
+  `Training step, batch ${B}, ${bench.threads} threads, the three routes swapped every ${STEPS} steps, medians of ${flags.rounds} rounds`,
+  [
+    { key: 'net', label: 'net' },
+    { key: 'stockCalls', label: 'kernel calls per step, stock' },
+    { key: 'fusedCalls', label: 'fused' },
+    { key: 'stock', label: 'stock (ms/step)', digits: 1 },
+    { key: 'fused', label: 'fused, TypeScript (ms/step)', digits: 1 },
+    { key: 'simd', label: 'fused, SIMD (ms/step)', digits: 1 },
+    { key: 'simdVsFused', label: 'SIMD vs TypeScript', digits: 2, suffix: 'x' },
+    { key: 'simdVsStock', label: 'SIMD vs stock', digits: 2, suffix: 'x' },
+  ],
 );
 for (const arch of flags.archs.split(',')) {
   const model = buildDigitCnn({ architecture: arch, seed: 1 });
@@ -74,10 +80,17 @@ for (const arch of flags.archs.split(',')) {
     }
   }
   const [s, f, v] = [median(times.stock), median(times.fused), median(times.simd)];
-  const rate = (ms: number): string => ((B / ms) * 1000).toFixed(0);
-  console.log(
-    `| ${arch} | ${calls.stock} → ${calls.fused} | ${s.toFixed(1)} | ${f.toFixed(1)} | ${v.toFixed(1)} | ${rate(s)} / ${rate(f)} / ${rate(v)} | ${(f / v).toFixed(2)}x | ${(s / v).toFixed(2)}x |`,
-  );
+  table.row({
+    net: arch,
+    stockCalls: calls.stock,
+    fusedCalls: calls.fused,
+    stock: s,
+    fused: f,
+    simd: v,
+    simdVsFused: f / v,
+    simdVsStock: s / v,
+  });
   tf.dispose([xs, ys]);
   model.dispose();
 }
+await bench.results.save();

@@ -6,23 +6,26 @@
  * `npm run bench -- bench/kernels/batch_norm_kernels.ts [--calls 15]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-wasm';
-import { parseArgs } from 'node:util';
 
 import { batchNormTrainingGradSimd, batchNormTrainingSimd } from '../../src/kernels/batch_norm_simd.js';
 import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../../src/kernels/native.js';
 import { batchNormTrainingGradOnHeap, batchNormTrainingOnHeap } from '../../src/kernels/wasm_heap.js';
+import { median } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({ options: { calls: { type: 'string', default: '15' } } });
-const CALLS = Number(flags.calls);
-await tf.setBackend('wasm');
-await tf.ready();
+// Both routes run on the calling thread: one XNNPACK thread, as tfjs starts in Node.
+const bench = await startBench(import.meta.url, {
+  about: "the fused training batch norm's two kernels alone, TypeScript over the wasm heap against WebAssembly SIMD",
+  backend: 'wasm-stock',
+  threads: 1,
+  options: { calls: { type: 'string', default: '15' } },
+});
+const CALLS = Number(bench.flags.calls);
 const found = tf.backend();
 if (!isNativeBackend(found)) throw new Error('needs the wasm backend');
 const backend: NativeBackend = found;
 await prepareNativeKernels(backend);
 
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 function time(run: () => tf.TensorInfo[]): { ms: number; out: Float32Array[] } {
   const ms: number[] = [];
   let out: tf.TensorInfo[] = [];
@@ -48,9 +51,16 @@ function worst(a: Float32Array[], b: Float32Array[]): number {
   return diff / scale;
 }
 
-console.log(
-  '| tensor | forward TypeScript → SIMD (ms) | backward TypeScript → SIMD (ms) | largest difference |\n|---|---:|---:|---:|',
-);
+const table = bench.results.table('kernels', `The two kernels alone, median ms of ${CALLS} calls`, [
+  { key: 'tensor', label: 'tensor' },
+  { key: 'forwardHeap', label: 'forward, TypeScript (ms)', digits: 2 },
+  { key: 'forwardSimd', label: 'forward, SIMD (ms)', digits: 2 },
+  { key: 'forwardRatio', label: 'ratio', digits: 1, suffix: 'x' },
+  { key: 'backwardHeap', label: 'backward, TypeScript (ms)', digits: 2 },
+  { key: 'backwardSimd', label: 'backward, SIMD (ms)', digits: 2 },
+  { key: 'backwardRatio', label: 'ratio', digits: 1, suffix: 'x' },
+  { key: 'difference', label: 'largest difference (of the largest value)' },
+]);
 for (const shape of [
   [64, 28, 28, 32],
   [64, 26, 26, 32],
@@ -71,9 +81,16 @@ for (const shape of [
   const heapBackward = time(() => batchNormTrainingGradOnHeap(backend, dy, x, gamma, mean, variance, 1e-3));
   const simdBackward = time(() => batchNormTrainingGradSimd(backend, dy, x, gamma, mean, variance, 1e-3)!);
   const difference = Math.max(worst(simdForward.out, heapForward.out), worst(simdBackward.out, heapBackward.out));
-  const ratio = (a: number, b: number): string => `${a.toFixed(2)} → ${b.toFixed(2)} (${(a / b).toFixed(1)}x)`;
-  console.log(
-    `| [${shape.join(',')}] | ${ratio(heapForward.ms, simdForward.ms)} | ${ratio(heapBackward.ms, simdBackward.ms)} | ${difference.toExponential(1)} |`,
-  );
+  table.row({
+    tensor: `[${shape.join(',')}]`,
+    forwardHeap: heapForward.ms,
+    forwardSimd: simdForward.ms,
+    forwardRatio: heapForward.ms / simdForward.ms,
+    backwardHeap: heapBackward.ms,
+    backwardSimd: simdBackward.ms,
+    backwardRatio: heapBackward.ms / simdBackward.ms,
+    difference: difference.toExponential(1),
+  });
   tf.dispose([x, dy, gamma, beta, mean, variance]);
 }
+await bench.results.save();

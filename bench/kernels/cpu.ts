@@ -1,7 +1,7 @@
 /**
  * Seed-net training speed on the tfjs `cpu` backend (pure JS), stock kernels vs this package's
  * (src/kernels/cpu_training.ts), and the per-kernel times behind it. Run by hand:
- * `npm run bench -- bench/kernels/cpu.ts [--stock-steps 1] [--steps 5] [--batch 8] [--big-batch 64]` (prints markdown).
+ * `npm run bench -- bench/kernels/cpu.ts [--stock-steps 1] [--steps 5] [--batch 8] [--big-batch 64]`.
  *
  * - Training: `trainOnBatch` steps of the seed net (Adam) on random images, first with the stock
  *   kernels (slow: about a minute per step at batch 8, so only `stock-steps` steps, after no
@@ -12,13 +12,15 @@
  * Pass `--stock-steps 0` to skip the stock training steps.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { parseArgs } from 'node:util';
 
 import { registerCpuTrainingKernels } from '../../src/kernels/cpu_training.js';
 import { buildDigitCnn } from '../../src/model/build.js';
+import { median } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about: "seed-net training steps and kernels on tfjs' cpu backend, stock kernels against this package's",
+  backend: 'cpu-stock',
   options: {
     'stock-steps': { type: 'string', default: '1' },
     steps: { type: 'string', default: '5' },
@@ -26,19 +28,13 @@ const { values: flags } = parseArgs({
     'big-batch': { type: 'string', default: '64' },
   },
 });
+const flags = bench.flags;
 const STOCK_STEPS = Number(flags['stock-steps']);
 const STEPS = Number(flags.steps);
 const BATCH = Number(flags.batch);
 const BIG_BATCH = Number(flags['big-batch']);
 const KERNEL_BATCH = 2;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
-await tf.setBackend('cpu');
-await tf.ready();
 const NAMES = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul'];
 const stock = new Map<string, tf.KernelConfig>();
 for (const name of NAMES) {
@@ -71,21 +67,40 @@ async function trainSteps(batch: number, steps: number, warmup: number): Promise
   return times;
 }
 
-const training: string[] = [];
+const training = bench.results.table(
+  'training',
+  `Seed-net trainOnBatch on the cpu backend (Adam), seconds per step (stock: ${STOCK_STEPS} step(s) without warm-up; ours: ${STEPS} after one)`,
+  [
+    { key: 'kernels', label: 'kernels' },
+    { key: 'batch', label: 'batch', digits: 0 },
+    { key: 'seconds', label: 's per step' },
+    { key: 'imagesPerSecond', label: 'images/s', digits: 2 },
+    { key: 'speedUp', label: 'speed-up', digits: 0, suffix: 'x' },
+  ],
+);
 let stockImagesPerSecond = NaN;
 if (STOCK_STEPS > 0) {
   const t = await trainSteps(BATCH, STOCK_STEPS, 0);
   stockImagesPerSecond = BATCH / median(t);
-  training.push(
-    `| stock | ${BATCH} | ${t.map((s) => s.toFixed(1)).join(', ')} | ${stockImagesPerSecond.toFixed(2)} | 1.0x |`,
-  );
+  training.row({
+    kernels: 'stock',
+    batch: BATCH,
+    seconds: t.map((s) => s.toFixed(1)).join(', '),
+    imagesPerSecond: stockImagesPerSecond,
+    speedUp: 1,
+  });
 }
 registerCpuTrainingKernels();
 for (const batch of [BATCH, BIG_BATCH]) {
   const t = await trainSteps(batch, STEPS, 1);
   const ips = batch / median(t);
-  const speedUp = Number.isNaN(stockImagesPerSecond) ? '–' : `**${(ips / stockImagesPerSecond).toFixed(0)}x**`;
-  training.push(`| ours | ${batch} | ${t.map((s) => s.toFixed(2)).join(', ')} | ${ips.toFixed(2)} | ${speedUp} |`);
+  training.row({
+    kernels: 'ours',
+    batch,
+    seconds: t.map((s) => s.toFixed(2)).join(', '),
+    imagesPerSecond: ips,
+    speedUp: Number.isNaN(stockImagesPerSecond) ? null : ips / stockImagesPerSecond,
+  });
 }
 
 // ---- per-kernel times --------------------------------------------------------------------------
@@ -175,8 +190,21 @@ const CASES: KernelCase[] = [
   },
 ];
 
-const kernelRows: string[] = [];
-const gflops = (macs: number, ms: number): string => ((2 * macs) / (ms * 1e6)).toFixed(2);
+const kernelTable = bench.results.table(
+  'kernels',
+  `Kernels called directly (stock: 1 run at batch ${KERNEL_BATCH}; ours: median of 5 at batch ${KERNEL_BATCH} and of 3 at batch ${BIG_BATCH}); FLOPs = 2 x MACs`,
+  [
+    { key: 'kernel', label: 'kernel' },
+    { key: 'stockMs', label: `stock ms (b=${KERNEL_BATCH})`, digits: 0 },
+    { key: 'stockGflops', label: 'GFLOP/s', digits: 2 },
+    { key: 'oursMs', label: `ours ms (b=${KERNEL_BATCH})`, digits: 1 },
+    { key: 'oursGflops', label: 'GFLOP/s', digits: 2 },
+    { key: 'speedUp', label: 'speed-up', digits: 0, suffix: 'x' },
+    { key: 'bigMs', label: `ours ms (b=${BIG_BATCH})`, digits: 0 },
+    { key: 'bigGflops', label: 'GFLOP/s', digits: 2 },
+  ],
+);
+const gflops = (macs: number, ms: number): number => (2 * macs) / (ms * 1e6);
 for (const c of CASES) {
   const ours = tf.getKernel(c.kernel, 'cpu');
   const stockConfig = stock.get(c.kernel);
@@ -188,21 +216,15 @@ for (const c of CASES) {
   const big = c.make(BIG_BATCH);
   const bigMs = timeKernel(ours, big.inputs, big.attrs, 3, 1);
   tf.dispose(Object.values(big.inputs));
-  kernelRows.push(
-    `| ${c.name} | ${stockMs.toFixed(0)} | ${gflops(c.macs(KERNEL_BATCH), stockMs)} | ${oursMs.toFixed(1)} | ${gflops(c.macs(KERNEL_BATCH), oursMs)} | ` +
-      `${(stockMs / oursMs).toFixed(0)}x | ${bigMs.toFixed(0)} | ${gflops(c.macs(BIG_BATCH), bigMs)} |`,
-  );
+  kernelTable.row({
+    kernel: c.name,
+    stockMs,
+    stockGflops: gflops(c.macs(KERNEL_BATCH), stockMs),
+    oursMs,
+    oursGflops: gflops(c.macs(KERNEL_BATCH), oursMs),
+    speedUp: stockMs / oursMs,
+    bigMs,
+    bigGflops: gflops(c.macs(BIG_BATCH), bigMs),
+  });
 }
-
-console.log(`## seed-net trainOnBatch on the cpu backend (Adam), seconds per step\n`);
-console.log('| kernels | batch | s per step | images/s | speed-up |');
-console.log('|---|---:|---|---:|---:|');
-for (const row of training) console.log(row);
-console.log(
-  `\n## kernels (stock: 1 run; ours: median of 5 at batch ${KERNEL_BATCH}, of 3 at batch ${BIG_BATCH}); FLOPs = 2 x MACs\n`,
-);
-console.log(
-  `| kernel | stock ms (b=${KERNEL_BATCH}) | GFLOP/s | ours ms (b=${KERNEL_BATCH}) | GFLOP/s | speed-up | ours ms (b=${BIG_BATCH}) | GFLOP/s |`,
-);
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-for (const row of kernelRows) console.log(row);
+await bench.results.save();

@@ -5,27 +5,25 @@
  * The other training kernels (convolution gradients, matmuls, Tile) are ours in both arms.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { parseArgs } from 'node:util';
 
 import { buildDigitCnn } from '../../src/model/build.js';
 import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
-import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
+import { median, stepColumns, stepRow } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about: "a training step with wasm's stock Sum, Mean and MaxPoolGrad against the package's heap kernels",
+  backend: 'wasm-stock',
   options: {
-    threads: { type: 'string', default: '2' },
     archs: { type: 'string', default: 'lean,strong,seed' },
     rounds: { type: 'string', default: '6' },
   },
 });
+const flags = bench.flags;
 const SWAPPED = ['Sum', 'Mean', 'MaxPoolGrad'];
 const B = 64;
 const STEPS = 3;
 
-configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
-await tf.setBackend('wasm');
-await tf.ready();
 const kernels = (): tf.KernelConfig[] => SWAPPED.map((k) => tf.getKernel(k, 'wasm')!);
 const stock = kernels();
 registerWasmTrainingKernels();
@@ -36,10 +34,10 @@ const use = (set: tf.KernelConfig[]): void => {
     tf.registerKernel(k);
   }
 };
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-
-console.log(
-  `| net | stock ms/step | ours ms/step | stock images/s | ours images/s | ratio |\n|---|---:|---:|---:|---:|---:|`,
+const table = bench.results.table(
+  'steps',
+  `Training step, batch ${B}, ${bench.threads} threads, the kernels swapped every ${STEPS} steps, medians of ${flags.rounds} rounds`,
+  stepColumns('stock', 'ours'),
 );
 for (const arch of flags.archs.split(',')) {
   const model = buildDigitCnn({ architecture: arch, seed: 1 });
@@ -59,9 +57,8 @@ for (const arch of flags.archs.split(',')) {
     }
   }
   const [s, o] = [median(times.stock), median(times.ours)];
-  console.log(
-    `| ${arch} | ${s.toFixed(1)} | ${o.toFixed(1)} | ${((B / s) * 1000).toFixed(0)} | ${((B / o) * 1000).toFixed(0)} | ${(s / o).toFixed(2)}x |`,
-  );
+  table.row(stepRow(arch, s, o, B));
   tf.dispose([xs, ys]);
   model.dispose();
 }
+await bench.results.save();

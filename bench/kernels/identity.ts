@@ -5,23 +5,20 @@
  * Run by hand: `npm run bench -- bench/kernels/identity.ts [--threads 2] [--rounds 8] [--archs compact,lean,strong]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { parseArgs } from 'node:util';
 
-import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
 import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
-import { alternateSteps, stepRow } from '../lib/ab.js';
+import { alternateSteps, stepColumns, stepRow } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about: "a training step with wasm's stock Identity (a copy) against the package's, which shares the input's buffer",
+  backend: 'wasm-stock',
   options: {
-    threads: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '8' },
     archs: { type: 'string', default: 'compact,lean,strong' },
   },
 });
-configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
-await tf.setBackend('wasm');
-await tf.ready();
+const flags = bench.flags;
 const stock = tf.getKernel('Identity', 'wasm');
 registerWasmTrainingKernels();
 const shared = tf.getKernel('Identity', 'wasm');
@@ -32,12 +29,16 @@ function use(config: tf.KernelConfig): void {
   tf.registerKernel(config);
 }
 const B = 64;
-console.log(`## Identity: copy vs shared buffer, batch ${B}, wasm, ${flags.threads} thread(s)\n`);
-console.log('| net | copy ms/step | shared ms/step | images/s copy / shared | ratio |\n|---|---:|---:|---:|---:|');
+const steps = bench.results.table(
+  'steps',
+  `Training step, batch ${B}, ${bench.threads} threads, the two kernels swapped every 3 steps, medians of ${flags.rounds} rounds`,
+  stepColumns('copy', 'shared'),
+);
 for (const arch of flags.archs.split(',')) {
   const t = await alternateSteps(arch, { copy: () => use(stock), shared: () => use(shared) }, Number(flags.rounds), {
     batch: B,
   });
-  console.log(stepRow(arch, t.copy, t.shared, B));
+  steps.row(stepRow(arch, t.copy, t.shared, B));
 }
 use(shared);
+await bench.results.save();

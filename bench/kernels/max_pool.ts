@@ -6,23 +6,19 @@
  * 3 steps in one process. Run by hand: `npm run bench -- bench/kernels/max_pool.ts [--threads 2] [--rounds 8]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { parseArgs } from 'node:util';
 
 import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../../src/kernels/max_pool_simd.js';
 import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../../src/kernels/native.js';
 import { maxPoolGrad2D } from '../../src/kernels/wasm_heap.js';
-import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
-import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
-import { alternateSteps, median, stepRow } from '../lib/ab.js';
+import { alternateSteps, median, stepColumns, stepRow } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' } },
+const bench = await startBench(import.meta.url, {
+  about: "the gradient of the zoo's 2x2/2 max pools, TypeScript over the wasm heap against WebAssembly SIMD",
+  backend: 'wasm',
+  options: { rounds: { type: 'string', default: '8' } },
 });
-configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
-await tf.setBackend('wasm');
-await tf.ready();
-registerWasmTrainingKernels();
+const flags = bench.flags;
 const found = tf.backend();
 if (!isNativeBackend(found)) throw new Error('needs the wasm backend');
 const backend: NativeBackend = found;
@@ -43,7 +39,13 @@ function time(run: () => tf.TensorInfo): { ms: number; out: Float32Array } {
   return { ms: median(ms), out: values };
 }
 
-console.log('| pool input | TypeScript ms | SIMD ms | ratio | identical |\n|---|---:|---:|---:|---|');
+const kernels = bench.results.table('kernel', 'The kernel alone, median ms of 15 calls', [
+  { key: 'input', label: 'pool input' },
+  { key: 'heap', label: 'TypeScript (ms)', digits: 2 },
+  { key: 'simd', label: 'SIMD (ms)', digits: 2 },
+  { key: 'ratio', label: 'ratio', digits: 1, suffix: 'x' },
+  { key: 'identical', label: 'identical outputs' },
+]);
 for (const shape of [
   [64, 28, 28, 32],
   [64, 10, 10, 64],
@@ -61,14 +63,20 @@ for (const shape of [
   const heap = time(() => maxPoolGrad2D(backend, dy, x, attrs)!);
   const simd = time(() => maxPoolGrad2x2Simd(backend, dy, x, attrs)!);
   const same = heap.out.every((v, i) => Object.is(v, simd.out[i]));
-  console.log(
-    `| [${shape.join(',')}] | ${heap.ms.toFixed(2)} | ${simd.ms.toFixed(2)} | ${(heap.ms / simd.ms).toFixed(1)}x | ${same ? 'yes' : 'NO'} |`,
-  );
+  kernels.row({
+    input: `[${shape.join(',')}]`,
+    heap: heap.ms,
+    simd: simd.ms,
+    ratio: heap.ms / simd.ms,
+    identical: same ? 'yes' : 'NO',
+  });
   tf.dispose([x, dy]);
 }
 
-console.log(
-  '\n| net | TypeScript ms/step | SIMD ms/step | images/s TypeScript / SIMD | ratio |\n|---|---:|---:|---:|---:|',
+const steps = bench.results.table(
+  'steps',
+  `Training step, batch 64, ${bench.threads} threads, the routes alternating every 3 steps, medians of ${flags.rounds} rounds`,
+  stepColumns('TypeScript', 'SIMD'),
 );
 for (const arch of ['lean', 'compact']) {
   const t = await alternateSteps(
@@ -76,6 +84,7 @@ for (const arch of ['lean', 'compact']) {
     { heap: () => setSimdMaxPoolGradEnabled(false), simd: () => setSimdMaxPoolGradEnabled(true) },
     Number(flags.rounds),
   );
-  console.log(stepRow(arch, t.heap, t.simd));
+  steps.row(stepRow(arch, t.heap, t.simd));
 }
 setSimdMaxPoolGradEnabled(true);
+await bench.results.save();

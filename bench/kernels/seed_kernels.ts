@@ -1,16 +1,23 @@
 /**
  * Times the wasm kernels a conv-net training step runs, for the seed net at batch 64.
- * Run by hand: `npm run bench -- bench/kernels/seed_kernels.ts` (prints a markdown table).
+ * Run by hand: `npm run bench -- bench/kernels/seed_kernels.ts [--runs 7]`.
  *
  * Each row: median of RUNS timed calls after WARMUP untimed ones, GFLOP/s = 2 * MACs / time.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-wasm';
 
 import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
+import { median } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
+const bench = await startBench(import.meta.url, {
+  about: "the wasm kernels of a seed-net training step called directly, stock and this package's",
+  backend: 'wasm-stock',
+  threads: 1,
+  options: { runs: { type: 'string', default: '7' } },
+});
 const WARMUP = 2;
-const RUNS = 7;
+const RUNS = Number(bench.flags.runs);
 
 interface Row {
   name: string;
@@ -20,11 +27,6 @@ interface Row {
 
 interface Disposer {
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 /**
@@ -68,8 +70,6 @@ function random(shape: number[]): tf.Tensor {
   return tf.randomUniform(shape, -0.5, 0.5);
 }
 
-await tf.setBackend('wasm');
-await tf.ready();
 const stockBackpropInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
 const stockMatMul = tf.getKernel('BatchMatMul', 'wasm');
 registerWasmTrainingKernels();
@@ -148,10 +148,15 @@ for (const c of convs) {
   tf.dispose([x, w, dy]);
 }
 
-console.log(`wasm backend, ${RUNS} timed runs after ${WARMUP} warm-up, median; FLOPs = 2 x MACs\n`);
-console.log('| kernel | ms | GFLOP/s |');
-console.log('|---|---:|---:|');
-for (const r of rows) {
-  const gflops = r.macs === 0 ? '–' : ((2 * r.macs) / (r.ms * 1e6)).toFixed(1);
-  console.log(`| ${r.name} | ${r.ms.toFixed(1)} | ${gflops} |`);
-}
+const table = bench.results.table(
+  'kernels',
+  `Seed-net kernels at batch ${B}, ${bench.threads} thread(s), median of ${RUNS} timed calls after ${WARMUP} warm-up; FLOPs = 2 x MACs`,
+  [
+    { key: 'kernel', label: 'kernel' },
+    { key: 'ms', label: 'ms', digits: 1 },
+    { key: 'gflops', label: 'GFLOP/s', digits: 1 },
+  ],
+);
+for (const r of rows)
+  table.row({ kernel: r.name, ms: r.ms, gflops: r.macs === 0 ? null : (2 * r.macs) / (r.ms * 1e6) });
+await bench.results.save();

@@ -8,39 +8,24 @@
  * Run by hand: `npm run bench -- bench/kernels/single_channel_conv.ts [--threads 2] [--rounds 8] [--archs seed,compact,lean,strong]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { parseArgs } from 'node:util';
 
 import { isNativeBackend, prepareNativeKernels } from '../../src/kernels/native.js';
 import { setSimdSingleChannelConvEnabled } from '../../src/kernels/single_channel_conv_simd.js';
-import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
-import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
-import { alternateSteps, stepRow, timeKernel } from '../lib/ab.js';
+import { alternateSteps, relativeDifference, stepColumns, stepRow, timeKernel } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about: "both gradients of the zoo's one-channel first layers on wasm: the general routes against WebAssembly SIMD",
+  backend: 'wasm',
   options: {
-    threads: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '8' },
     archs: { type: 'string', default: 'seed,compact,lean,strong' },
   },
 });
-configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
-await tf.setBackend('wasm');
-await tf.ready();
-registerWasmTrainingKernels();
+const flags = bench.flags;
 const backend = tf.backend();
 if (!isNativeBackend(backend)) throw new Error('needs the wasm backend');
 await prepareNativeKernels(backend);
-
-function relativeDifference(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let magnitude = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    magnitude = Math.max(magnitude, Math.abs(b[i]!));
-  }
-  return diff / magnitude;
-}
 
 const B = 64;
 const LAYERS: { name: string; filter: [number, number, number, number]; pad: 'same' | 'valid' }[] = [
@@ -48,8 +33,18 @@ const LAYERS: { name: string; filter: [number, number, number, number]; pad: 'sa
   { name: 'compact/strong conv1 3x3 valid, 32', filter: [3, 3, 1, 32], pad: 'valid' },
   { name: 'lean conv1 3x3 same, 32', filter: [3, 3, 1, 32], pad: 'same' },
 ];
-console.log(`## First-layer gradients, batch ${B}, wasm, ${flags.threads} thread(s)\n`);
-console.log('| layer | gradient | general ms | SIMD ms | ratio | difference |\n|---|---|---:|---:|---:|---:|');
+const kernelTable = bench.results.table(
+  'kernel',
+  `First-layer gradients alone, batch ${B}, ${bench.threads} threads, median ms of 15 calls on fresh operands`,
+  [
+    { key: 'layer', label: 'layer' },
+    { key: 'gradient', label: 'gradient' },
+    { key: 'general', label: 'general (ms)', digits: 2 },
+    { key: 'simd', label: 'SIMD (ms)', digits: 2 },
+    { key: 'ratio', label: 'ratio', digits: 1, suffix: 'x' },
+    { key: 'difference', label: 'largest difference (of the largest value)' },
+  ],
+);
 for (const layer of LAYERS) {
   const x = tf.randomUniform([B, 28, 28, 1], 0, 1, 'float32', 1) as tf.Tensor4D;
   const filter = tf.randomNormal(layer.filter, 0, 0.1, 'float32', 2) as tf.Tensor4D;
@@ -68,14 +63,23 @@ for (const layer of LAYERS) {
     const general = await timeKernel(dy, run);
     setSimdSingleChannelConvEnabled(true);
     const simd = await timeKernel(dy, run);
-    console.log(
-      `| ${layer.name} | ${which} | ${general.ms.toFixed(2)} | ${simd.ms.toFixed(2)} | ${(general.ms / simd.ms).toFixed(1)}x | ${relativeDifference(simd.out, general.out).toExponential(1)} |`,
-    );
+    kernelTable.row({
+      layer: layer.name,
+      gradient: which,
+      general: general.ms,
+      simd: simd.ms,
+      ratio: general.ms / simd.ms,
+      difference: relativeDifference(simd.out, general.out).toExponential(1),
+    });
   }
   tf.dispose([x, filter, dy]);
 }
 
-console.log('\n| net | general ms/step | SIMD ms/step | images/s general / SIMD | ratio |\n|---|---:|---:|---:|---:|');
+const steps = bench.results.table(
+  'steps',
+  `Training step, batch ${B}, ${bench.threads} threads, the SIMD route off and on, alternating every 3 steps, medians of ${flags.rounds} rounds`,
+  stepColumns('general', 'SIMD'),
+);
 for (const arch of flags.archs.split(',')) {
   const t = await alternateSteps(
     arch,
@@ -83,6 +87,7 @@ for (const arch of flags.archs.split(',')) {
     Number(flags.rounds),
     { batch: B },
   );
-  console.log(stepRow(arch, t.general, t.simd, B));
+  steps.row(stepRow(arch, t.general, t.simd, B));
 }
 setSimdSingleChannelConvEnabled(true);
+await bench.results.save();

@@ -7,20 +7,17 @@
  * Run by hand: `npm run bench -- bench/kernels/sub_pixel.ts [--threads 2] [--rounds 8]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { parseArgs } from 'node:util';
 
-import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
-import { registerWasmTrainingKernels, setSubPixelRoute } from '../../src/kernels/wasm_training.js';
-import { alternateSteps, stepRow, timeKernel } from '../lib/ab.js';
+import { setSubPixelRoute } from '../../src/kernels/wasm_training.js';
+import { alternateSteps, relativeDifference, stepColumns, stepRow, timeKernel } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({
-  options: { threads: { type: 'string', default: '2' }, rounds: { type: 'string', default: '8' } },
+const bench = await startBench(import.meta.url, {
+  about: 'the input gradient of strided convolutions on wasm: dy·Wᵀ + col2im against the sub-pixel route',
+  backend: 'wasm',
+  options: { rounds: { type: 'string', default: '8' } },
 });
-configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
-await tf.setBackend('wasm');
-await tf.ready();
-registerWasmTrainingKernels();
+const flags = bench.flags;
 
 const B = 64;
 const LAYERS: { name: string; x: [number, number, number, number]; filter: [number, number, number, number] }[] = [
@@ -28,8 +25,17 @@ const LAYERS: { name: string; x: [number, number, number, number]; filter: [numb
   { name: '5x5/2 same, 16x16x64 -> 8x8x64 (not in the zoo)', x: [B, 16, 16, 64], filter: [5, 5, 64, 64] },
   { name: 'strong conv6 5x5/2 same, 8x8x64 -> 4x4x64', x: [B, 8, 8, 64], filter: [5, 5, 64, 64] },
 ];
-console.log(`## Strided input gradients, batch ${B}, wasm, ${flags.threads} thread(s)\n`);
-console.log('| layer | dy·Wᵀ + col2im ms | sub-pixel ms | ratio | difference |\n|---|---:|---:|---:|---:|');
+const kernels = bench.results.table(
+  'kernel',
+  `Strided input gradients alone, batch ${B}, ${bench.threads} threads, median ms of 15 calls on fresh copies of dy`,
+  [
+    { key: 'layer', label: 'layer' },
+    { key: 'col2im', label: 'dy·Wᵀ + col2im (ms)', digits: 2 },
+    { key: 'subPixel', label: 'sub-pixel (ms)', digits: 2 },
+    { key: 'ratio', label: 'ratio', digits: 1, suffix: 'x' },
+    { key: 'difference', label: 'largest difference (of the largest value)' },
+  ],
+);
 for (const layer of LAYERS) {
   const filter = tf.randomNormal(layer.filter, 0, 0.1, 'float32', 2);
   const dy = tf.randomNormal([B, layer.x[1] / 2, layer.x[2] / 2, layer.filter[3]], 0, 1, 'float32', 3);
@@ -45,20 +51,20 @@ for (const layer of LAYERS) {
   const col2im = await timeKernel(dy, run);
   setSubPixelRoute('always');
   const subPixel = await timeKernel(dy, run);
-  let diff = 0;
-  let magnitude = 0;
-  col2im.out.forEach((v, i) => {
-    diff = Math.max(diff, Math.abs(v - subPixel.out[i]!));
-    magnitude = Math.max(magnitude, Math.abs(v));
+  kernels.row({
+    layer: layer.name,
+    col2im: col2im.ms,
+    subPixel: subPixel.ms,
+    ratio: col2im.ms / subPixel.ms,
+    difference: relativeDifference(subPixel.out, col2im.out).toExponential(1),
   });
-  console.log(
-    `| ${layer.name} | ${col2im.ms.toFixed(2)} | ${subPixel.ms.toFixed(2)} | ${(col2im.ms / subPixel.ms).toFixed(1)}x | ${(diff / magnitude).toExponential(1)} |`,
-  );
   tf.dispose([filter, dy]);
 }
 
-console.log(
-  '\n| net | col2im ms/step | sub-pixel ms/step | images/s col2im / sub-pixel | ratio |\n|---|---:|---:|---:|---:|',
+const steps = bench.results.table(
+  'steps',
+  `Training step, batch ${B}, ${bench.threads} threads, the route off and as registered, alternating every 3 steps, medians of ${flags.rounds} rounds`,
+  stepColumns('col2im', 'sub-pixel'),
 );
 const t = await alternateSteps(
   'strong',
@@ -66,5 +72,6 @@ const t = await alternateSteps(
   Number(flags.rounds),
   { batch: B },
 );
-console.log(stepRow('strong', t.col2im, t.subPixel, B));
+steps.row(stepRow('strong', t.col2im, t.subPixel, B));
 setSubPixelRoute('auto');
+await bench.results.save();

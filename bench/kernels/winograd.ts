@@ -10,33 +10,29 @@
  * 1. each 3x3 stride-1 layer of `compact`, `lean` and `strong` with at least 1,024 channel pairs:
  *    forward, input gradient and filter gradient;
  * 2. a full training step (trainOnBatch, batch 64) of `lean` and `strong`.
- * Run by hand: `npm run bench -- bench/kernels/winograd.ts [--threads 2] [--rounds 5] [--filter 5|3]`. Prints markdown tables.
+ * Run by hand: `npm run bench -- bench/kernels/winograd.ts [--threads 2] [--rounds 5] [--filter 5|3]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { parseArgs } from 'node:util';
 
 import { buildDigitCnn } from '../../src/model/build.js';
 import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
-import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
 import { setWinogradEnabled } from '../../src/kernels/winograd.js';
+import { median } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about: 'the Winograd route for stride-1 5x5 (or, with --filter 3, 3x3) convolutions against XNNPACK direct ones',
+  backend: 'wasm',
   options: {
-    threads: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '5' },
     filter: { type: 'string', default: '5' },
   },
+  name: (flags) => (flags.filter === '3' ? 'winograd_3x3' : 'winograd'),
 });
+const flags = bench.flags;
 const ROUNDS = Number(flags.rounds);
 const B = 64;
 
-configureWasmThreads(Number(flags.threads), { setThreadsCount: wasm.setThreadsCount });
-await tf.setBackend('wasm');
-await tf.ready();
-registerWasmTrainingKernels();
-
-const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const arms = [
   ['direct', false],
   ['winograd', true],
@@ -87,15 +83,28 @@ async function seedNet(): Promise<void> {
       for (const [name, f] of Object.entries(kernels)) ((kernelTimes[name] ??= {})[arm] ??= []).push(time(f));
     }
   }
-  console.log(`seed conv2, batch ${B}, ${flags.threads} thread(s), medians of ${ROUNDS} rounds:\n`);
-  console.log(
-    '| kernel | direct ms | GFLOP/s | Winograd ms | direct-equivalent GFLOP/s | ratio |\n|---|---:|---:|---:|---:|---:|',
+  const kernelTable = bench.results.table(
+    'kernels',
+    `The seed net's conv2 kernels, batch ${B}, ${bench.threads} threads, medians of ${ROUNDS} rounds; GFLOP/s count the direct convolution's FLOPs for both`,
+    [
+      { key: 'kernel', label: 'seed conv2 kernel' },
+      { key: 'direct', label: 'direct (ms)', digits: 1 },
+      { key: 'directGflops', label: 'GFLOP/s', digits: 0 },
+      { key: 'winograd', label: 'Winograd (ms)', digits: 1 },
+      { key: 'winogradGflops', label: 'direct-equivalent GFLOP/s', digits: 0 },
+      { key: 'ratio', label: 'ratio', digits: 2, suffix: 'x' },
+    ],
   );
   for (const [name, t] of Object.entries(kernelTimes)) {
     const [d, v] = [median(t.direct!), median(t.winograd!)];
-    console.log(
-      `| ${name} | ${d.toFixed(1)} | ${(MFLOP / d).toFixed(0)} | ${v.toFixed(1)} | ${(MFLOP / v).toFixed(0)} | ${(d / v).toFixed(2)}x |`,
-    );
+    kernelTable.row({
+      kernel: name,
+      direct: d,
+      directGflops: MFLOP / d,
+      winograd: v,
+      winogradGflops: MFLOP / v,
+      ratio: d / v,
+    });
   }
   tf.dispose([x, w, bias, dy]);
 
@@ -122,15 +131,22 @@ async function seedNet(): Promise<void> {
   }
   const [sd, sw] = [median(step.direct!), median(step.winograd!)];
   const [pd, pw] = [median(predict.direct!), median(predict.winograd!)];
-  console.log(`\nseed net, ${flags.threads} thread(s), medians of ${ROUNDS} rounds:\n`);
-  console.log('| | direct | Winograd | ratio |\n|---|---:|---:|---:|');
-  console.log(`| training step, batch ${B} (ms) | ${sd.toFixed(0)} | ${sw.toFixed(0)} | ${(sd / sw).toFixed(2)}x |`);
-  console.log(`| training images/s | ${((B / sd) * 1000).toFixed(1)} | ${((B / sw) * 1000).toFixed(1)} | |`);
-  console.log(`| predict, batch 256 (ms) | ${pd.toFixed(0)} | ${pw.toFixed(0)} | ${(pd / pw).toFixed(2)}x |`);
-  console.log(`| prediction images/s | ${((256 / pd) * 1000).toFixed(0)} | ${((256 / pw) * 1000).toFixed(0)} | |`);
-  console.log(
-    `| 28,000 test images (s) | ${(((28000 / 256) * pd) / 1000).toFixed(1)} | ${(((28000 / 256) * pw) / 1000).toFixed(1)} | |`,
-  );
+  const net = bench.results.table('seed', `The seed net, ${bench.threads} threads, medians of ${ROUNDS} rounds`, [
+    { key: 'what', label: 'seed net' },
+    { key: 'direct', label: 'direct', digits: 1 },
+    { key: 'winograd', label: 'Winograd', digits: 1 },
+    { key: 'ratio', label: 'ratio', digits: 2, suffix: 'x' },
+  ]);
+  net.row({ what: `training step, batch ${B} (ms)`, direct: sd, winograd: sw, ratio: sd / sw });
+  net.row({ what: 'training images/s', direct: (B / sd) * 1000, winograd: (B / sw) * 1000, ratio: null });
+  net.row({ what: 'predict, batch 256 (ms)', direct: pd, winograd: pw, ratio: pd / pw });
+  net.row({ what: 'prediction images/s', direct: (256 / pd) * 1000, winograd: (256 / pw) * 1000, ratio: null });
+  net.row({
+    what: '28,000 test images (s)',
+    direct: ((28000 / 256) * pd) / 1000,
+    winograd: ((28000 / 256) * pw) / 1000,
+    ratio: null,
+  });
 }
 
 /** The zoo's wide 3x3 layers, then `lean` and `strong` end to end, with only the 3x3 route switched. */
@@ -148,11 +164,18 @@ async function threeByThree(): Promise<void> {
 
   // Filters and dy are fresh buffers every call, as in training (XNNPACK caches packed weights per buffer).
   const fresh = <T extends tf.Tensor>(t: T): T => tf.add(t, 0) as T;
-  console.log(
-    `3x3 layers, batch ${B}, ${flags.threads} thread(s), ms per kernel, medians of ${ROUNDS} rounds (direct / Winograd):\n`,
-  );
-  console.log(
-    '| layer | output | forward | ratio | input gradient | ratio | filter gradient | ratio |\n|---|---|---:|---:|---:|---:|---:|---:|',
+  const layerTable = bench.results.table(
+    'layers',
+    `3x3 layers, batch ${B}, ${bench.threads} threads, ms per kernel, medians of ${ROUNDS} rounds`,
+    [
+      { key: 'layer', label: 'layer' },
+      { key: 'output', label: 'output' },
+      ...['forward', 'input', 'filter'].flatMap((k) => [
+        { key: `${k}Direct`, label: `${k === 'forward' ? 'forward' : `${k} gradient`}, direct (ms)`, digits: 1 },
+        { key: `${k}Winograd`, label: 'Winograd (ms)', digits: 1 },
+        { key: `${k}Ratio`, label: 'ratio', digits: 2, suffix: 'x' },
+      ]),
+    ],
   );
   for (const [name, side, cin, cout, pad] of LAYERS) {
     const out = pad === 'same' ? side : side - 2;
@@ -181,16 +204,25 @@ async function threeByThree(): Promise<void> {
         for (const [kernel, f] of Object.entries(kernels)) ((times[kernel] ??= {})[arm] ??= []).push(time(f));
       }
     }
-    const cells = Object.values(times).map((t) => {
+    const cells: Record<string, number> = {};
+    for (const [kernel, t] of Object.entries(times)) {
       const [d, v] = [median(t.direct!), median(t.winograd!)];
-      return `${d.toFixed(1)} / ${v.toFixed(1)} | ${(d / v).toFixed(2)}x`;
-    });
-    console.log(`| ${name} [${side},${side},${cin}] -> ${cout} | ${out}x${out} | ${cells.join(' | ')} |`);
+      Object.assign(cells, { [`${kernel}Direct`]: d, [`${kernel}Winograd`]: v, [`${kernel}Ratio`]: d / v });
+    }
+    layerTable.row({ layer: `${name} [${side},${side},${cin}] -> ${cout}`, output: `${out}x${out}`, ...cells });
     tf.dispose([x, w, dy]);
   }
 
-  console.log(`\nTraining step, batch ${B}, ${flags.threads} thread(s), medians of ${ROUNDS} rounds of 3 steps:\n`);
-  console.log('| net | direct ms | Winograd ms | ratio |\n|---|---:|---:|---:|');
+  const steps = bench.results.table(
+    'steps',
+    `Training step, batch ${B}, ${bench.threads} threads, medians of ${ROUNDS} rounds of 3 steps`,
+    [
+      { key: 'net', label: 'net' },
+      { key: 'direct', label: 'direct (ms)', digits: 1 },
+      { key: 'winograd', label: 'Winograd 3x3 (ms)', digits: 1 },
+      { key: 'ratio', label: 'ratio', digits: 2, suffix: 'x' },
+    ],
+  );
   for (const architecture of ['lean', 'strong']) {
     const model = buildDigitCnn({ architecture, seed: 1 });
     const xs = tf.randomUniform([B, 28, 28, 1]);
@@ -206,7 +238,7 @@ async function threeByThree(): Promise<void> {
       }
     }
     const [d, v] = [median(step.direct!), median(step.winograd!)];
-    console.log(`| ${architecture} | ${d.toFixed(1)} | ${v.toFixed(1)} | ${(d / v).toFixed(2)}x |`);
+    steps.row({ net: architecture, direct: d, winograd: v, ratio: d / v });
     tf.dispose([xs, ys]);
     model.dispose();
   }
@@ -214,3 +246,4 @@ async function threeByThree(): Promise<void> {
 }
 
 await (flags.filter === '3' ? threeByThree() : seedNet());
+await bench.results.save();

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { buildDigitCnn } from '../../src/model/build.js';
+import type { Cell, Column } from './results.js';
 
 export const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 
@@ -42,15 +43,38 @@ export async function alternateSteps<Arm extends string>(
   return Object.fromEntries(names.map((name) => [name, median(times.get(name)!)])) as Record<Arm, number>;
 }
 
-/** A markdown row: net, both arms' ms, both arms' images/s, and the ratio of the first to the second. */
-export function stepRow(arch: string, a: number, b: number, batch = 64): string {
-  return `| ${arch} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${((batch / a) * 1000).toFixed(0)} / ${((batch / b) * 1000).toFixed(0)} | ${(a / b).toFixed(2)}x |`;
+/**
+ * The columns of a step A/B table: net, each arm's ms per step and images/s, and the ratio of the
+ * first arm's time to the second's (above 1: the second is faster). `off` is the arm without the
+ * change measured, `on` the arm with it.
+ */
+export function stepColumns(off: string, on: string): Column[] {
+  return [
+    { key: 'net', label: 'net' },
+    { key: 'offMs', label: `${off} (ms/step)`, digits: 1 },
+    { key: 'onMs', label: `${on} (ms/step)`, digits: 1 },
+    { key: 'offImages', label: `${off} (images/s)`, digits: 0 },
+    { key: 'onImages', label: `${on} (images/s)`, digits: 0 },
+    { key: 'ratio', label: 'ratio', digits: 2, suffix: 'x' },
+  ];
+}
+
+/** A row of {@link stepColumns}: `off` and `on` are ms per step of batch `batch`. */
+export function stepRow(arch: string, off: number, on: number, batch = 64): Record<string, Cell> {
+  return {
+    net: arch,
+    offMs: off,
+    onMs: on,
+    offImages: (batch / off) * 1000,
+    onImages: (batch / on) * 1000,
+    ratio: off / on,
+  };
 }
 
 /**
  * Median ms of 15 calls, each on a fresh copy of `operand` made before the clock starts: training
- * hands every call a new dy, and XNNPACK's matmul repacks an operand it has not seen (same operand
- * each call, the general filter gradient of lean's conv1 measured 4.6 ms here, against 21 ms in
+ * hands every call a new dy, and XNNPACK's matmul repacks an operand it has not seen (with the same
+ * operand every call its cached packing makes a kernel look several times faster than in
  * bench/steps/profile.ts's training step).
  */
 export async function timeKernel(
@@ -74,4 +98,15 @@ export async function timeKernel(
   const values = (await out!.data()) as Float32Array;
   out!.dispose();
   return { ms: median(ms), out: values };
+}
+
+/** The largest difference between `a` and `b`, relative to the largest magnitude in `b`. */
+export function relativeDifference(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let magnitude = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    magnitude = Math.max(magnitude, Math.abs(b[i]!));
+  }
+  return diff / magnitude;
 }

@@ -4,19 +4,30 @@ Adadelta lr 1.0, StepLR gamma 0.7, batch 64, 14 epochs, on the competition's tra
 with a seeded, stratified 10 % hold-out.
 
 Run by hand:  /usr/bin/python3 bench/peers/pytorch_mnist.py ../shared/data/digit-recognizer.zip [epochs]
-(Debian's python3-torch; not a project dependency.) Prints one JSON line at the end.
+(Debian's python3-torch; not a project dependency.) Prints one JSON line at the end and
+writes bench/results/pytorch_mnist.json (bench/recipes/presets.ts runs it with --no-results
+and records it beside the presets).
 """
-import io, json, sys, time, zipfile
+import argparse, io, json, sys, time, zipfile
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import bench_results
+
+ap = argparse.ArgumentParser()
+ap.add_argument('zip')
+ap.add_argument('epochs', type=int, nargs='?', default=14)
+bench_results.add_arguments(ap)
+args = ap.parse_args()
+results = bench_results.start(__file__, "the canonical PyTorch MNIST recipe on the competition's hold-out", args,
+                              {'torch': torch.__version__})
 torch.set_num_threads(2)
 torch.manual_seed(1)
-zip_path = sys.argv[1]
-epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 14
+zip_path = args.zip
+epochs = args.epochs
 
 t0 = time.perf_counter()
 with zipfile.ZipFile(zip_path) as z:
@@ -78,3 +89,12 @@ print(json.dumps({"recipe": "pytorch-mnist-example", "torch": torch.__version__,
                   "train_images": int(train_mask.sum()), "val_images": len(yva), "load_seconds": round(load_s, 2),
                   "train_seconds": round(time.perf_counter() - t_train, 2), "final_val_acc": history[-1]["val_acc"],
                   "best_val_acc": max(h["val_acc"] for h in history)}))
+table = results.table('recipe', f'The PyTorch MNIST example, {epochs} epochs, {torch.get_num_threads()} threads', [
+    {'key': 'epochs', 'label': 'epochs', 'digits': 0},
+    {'key': 'trainSeconds', 'label': 'training (s)', 'digits': 1},
+    {'key': 'holdoutAccuracy', 'label': 'hold-out accuracy, last epoch', 'digits': 2, 'suffix': ' %'},
+    {'key': 'bestAccuracy', 'label': 'best epoch', 'digits': 2, 'suffix': ' %'},
+])
+table.row(epochs=epochs, trainSeconds=time.perf_counter() - t_train, holdoutAccuracy=100 * history[-1]["val_acc"],
+          bestAccuracy=100 * max(h["val_acc"] for h in history))
+results.save()

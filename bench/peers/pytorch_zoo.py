@@ -26,6 +26,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+import bench_results
+
 
 def load_train(path):
     with zipfile.ZipFile(path) as z:
@@ -158,7 +160,17 @@ def main():
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--aug', default='10,2.5,0.1', help='rotation degrees, shift pixels, zoom fraction')
     ap.add_argument('--smoothing', type=float, default=0.05)
+    bench_results.add_arguments(ap)
     args = ap.parse_args()
+    results = bench_results.start(__file__, 'candidate networks and epoch budgets screened in PyTorch on the hold-out',
+                                  args, {'torch': torch.__version__})
+    keys = ['arch', 'epochs', 'seed', 'maxLr', 'batch', 'aug', 'smoothing']
+    table = results.table('screens', 'Hold-out accuracy of the library\'s recipe re-implemented in PyTorch', [
+        *({'key': k, 'label': k} for k in keys),
+        {'key': 'acc', 'label': 'hold-out accuracy', 'digits': 2, 'suffix': ' %'},
+        {'key': 'accTta', 'label': 'with TTA', 'digits': 2, 'suffix': ' %'},
+        {'key': 'seconds', 'label': 'seconds', 'digits': 1},
+    ])
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     torch.backends.cudnn.benchmark = True
     x, y = load_train(args.data)
@@ -178,6 +190,9 @@ def main():
                 np.save(os.path.join(args.out, name + '.npy'), np.stack([p, pt]).astype(np.float16))
                 print(json.dumps({'arch': arch, 'epochs': epochs, 'seed': seed, 'maxLr': args.max_lr, 'batch': args.batch, 'aug': args.aug, 'smoothing': args.smoothing,
                                   'acc': acc, 'accTta': acc_tta, 'seconds': round(secs, 1)}), flush=True)
+                table.row(arch=arch, epochs=epochs, seed=seed, maxLr=args.max_lr, batch=args.batch, aug=args.aug,
+                          smoothing=args.smoothing, acc=100 * acc, accTta=100 * acc_tta, seconds=secs)
+    results.save(merge=[('screens', keys)])
 
 
 if __name__ == '__main__':

@@ -10,11 +10,11 @@
  *   npm run bench -- bench/recipes/holdout_errors.ts --model out/best-model-1 --model out/best-model-2 [--png errors.png]
  *
  * `--png` draws the misread images with the averaged models' predictions. It is
- * a picture of competition data: keep it out of the repository.
+ * a picture of competition data: keep it out of the repository. The results file
+ * holds the accuracies and counts only, not which images.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   accuracy,
   loadDigitModel,
@@ -24,21 +24,36 @@ import {
   subsetDataset,
   writeFileAtomic,
 } from '../../src/index.js';
-import { loadKaggleData, useBackend } from '../../examples/cli.js';
+import { loadKaggleData } from '../../examples/cli.js';
+import { ROOT } from '../lib/results.js';
+import { startBench } from '../lib/setup.js';
 
-const ZIP = resolve(import.meta.dirname, '../../../shared/data/digit-recognizer.zip');
-const { values: f } = parseArgs({ options: { model: { type: 'string', multiple: true }, png: { type: 'string' } } });
-if (!existsSync(ZIP)) throw new Error(`${ZIP} is needed`);
-if (f.model === undefined) throw new Error('give at least one --model DIR');
-await useBackend('wasm');
+const ZIP = resolve(ROOT, '../shared/data/digit-recognizer.zip');
+const bench = await startBench(import.meta.url, {
+  about: "trained models' accuracy on the competition's hold-out (split seed 42), and how many images they all misread",
+  backend: 'wasm',
+  options: { model: { type: 'string', multiple: true }, png: { type: 'string' } },
+});
+const f = bench.flags;
+const stop = (problem: string): never => {
+  process.stderr.write(`bench/recipes/holdout_errors.ts: ${problem}\n`);
+  process.exit(1);
+};
+if (!existsSync(ZIP)) stop(`${ZIP} is needed`);
+if (f.model === undefined) stop('give at least one --model DIR');
+const dirs = f.model!;
 const data = await loadKaggleData(ZIP, undefined);
 const split = stratifiedSplit(data.train.labels!, 0.1, 42);
 const holdOut = subsetDataset(data.train, split.validation, 'train.csv (hold-out)');
 const truth = holdOut.labels!;
 const models = [];
-for (const dir of f.model) models.push(await loadDigitModel(dir));
+for (const dir of dirs) models.push(await loadDigitModel(dir));
 
-const pct = (v: number): string => `${(v * 100).toFixed(2)} %`;
+const scores = bench.results.table('models', 'Hold-out accuracy of each model and of their average', [
+  { key: 'model', label: 'model' },
+  { key: 'holdoutAccuracy', label: 'hold-out', digits: 2, suffix: ' %' },
+  { key: 'holdoutTta', label: 'with TTA', digits: 2, suffix: ' %' },
+]);
 const misreadBy = new Map<number, string[]>();
 for (let k = 0; k < models.length; k++) {
   const plain = await predictDigits(models[k]!, holdOut);
@@ -47,18 +62,29 @@ for (let k = 0; k < models.length; k++) {
     if (plain.labels[i] !== truth[i])
       (misreadBy.get(i) ?? misreadBy.set(i, []).get(i)!).push(`#${k + 1}: ${plain.labels[i]}`);
   }
-  console.log(`model #${k + 1} ${f.model[k]}: ${pct(accuracy(plain, truth))}, with TTA ${pct(accuracy(tta, truth))}`);
+  scores.row({
+    model: dirs[k]!,
+    holdoutAccuracy: accuracy(plain, truth) * 100,
+    holdoutTta: accuracy(tta, truth) * 100,
+  });
 }
 const averaged = await predictDigits(models, holdOut);
-console.log(
-  `all ${models.length} averaged: ${pct(accuracy(averaged, truth))}, with TTA ${pct(accuracy(await predictDigits(models, holdOut, { tta: true }), truth))}`,
-);
+scores.row({
+  model: `all ${models.length} averaged`,
+  holdoutAccuracy: accuracy(averaged, truth) * 100,
+  holdoutTta: accuracy(await predictDigits(models, holdOut, { tta: true }), truth) * 100,
+});
 
 const order = [...misreadBy.keys()].sort((a, b) => misreadBy.get(b)!.length - misreadBy.get(a)!.length || a - b);
 const byAll = order.filter((i) => misreadBy.get(i)!.length === models.length).length;
-console.log(
-  `${order.length} images misread by at least one model, ${byAll} by all ${models.length} (a floor of ${pct(byAll / holdOut.count)} error on this hold-out)`,
-);
+bench.results
+  .table('floor', `Misread images of the ${holdOut.count} held out`, [
+    { key: 'models', label: 'models', digits: 0 },
+    { key: 'byAny', label: 'misread by at least one', digits: 0 },
+    { key: 'byAll', label: 'misread by all', digits: 0 },
+    { key: 'floor', label: 'error floor', digits: 2, suffix: ' %' },
+  ])
+  .row({ models: models.length, byAny: order.length, byAll, floor: (100 * byAll) / holdOut.count });
 // train.csv line = image index + 2 (the header is line 1).
 for (const i of order)
   console.log(`train.csv line ${split.validation[i]! + 2}: label ${truth[i]}, read as ${misreadBy.get(i)!.join(', ')}`);
@@ -72,3 +98,4 @@ if (f.png !== undefined && order.length > 0) {
   await writeFileAtomic(f.png, grid.png);
   console.log(`wrote ${f.png}`);
 }
+await bench.results.save();

@@ -1,36 +1,46 @@
 /**
- * Presets side by side with the canonical PyTorch MNIST recipe, in one run on
- * this machine: wall time and held-out validation accuracy on the competition's
- * train.csv (10 % stratified split, same seed for all).
+ * The presets end to end (`npm run kaggle -- --preset P`), side by side with the canonical PyTorch
+ * MNIST recipe in the same run: wall time and hold-out accuracy on the competition's train.csv
+ * (10 % stratified split, same seed for all) and, with `--mnist`, on MNIST (its 10,000 test images
+ * scored too).
  *
- *   npm run bench -- bench/recipes/presets.ts [--presets fast,default] [--mnist] [--no-pytorch]
+ *   npm run bench -- bench/recipes/presets.ts [--presets fast,default,best] [--mnist] [--no-pytorch]
  *
- * --mnist also trains each preset on MNIST's 60,000 and scores MNIST's 10,000
- * test images. PyTorch comes from Debian's python3-torch (/usr/bin/python3).
- * Prints a markdown table; results belong in docs/benchmarks.md.
+ * Results go to bench/results/presets.json, merged: a run replaces the rows (preset and data) it
+ * measured and keeps the others with their own runs, so `best` can be measured on its own day.
+ * PyTorch comes from Debian's python3-torch (/usr/bin/python3).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 
-const ROOT = resolve(import.meta.dirname, '../..');
+import { ROOT } from '../lib/results.js';
+import { startBench } from '../lib/setup.js';
+
 const ZIP = resolve(ROOT, '../shared/data/digit-recognizer.zip');
 const OUT = join(ROOT, 'bench/.out/presets');
-const { values } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about: "the presets' wall time and accuracy end to end, on the competition's train.csv and on MNIST",
+  backend: 'none',
   options: {
     presets: { type: 'string', default: 'fast,default' },
     mnist: { type: 'boolean', default: false },
     'no-pytorch': { type: 'boolean', default: false },
+    // For a quick check that the script runs; such figures say nothing about the presets.
+    'train-limit': { type: 'string' },
   },
 });
-if (!existsSync(ZIP)) throw new Error(`${ZIP} is needed`);
+const values = bench.flags;
+if (!existsSync(ZIP)) {
+  process.stderr.write(`bench/recipes/presets.ts: ${ZIP} is needed\n`);
+  process.exit(1);
+}
 mkdirSync(OUT, { recursive: true });
 
 interface Row {
   recipe: string;
-  data: string;
+  preset: string | null;
+  data: 'kaggle' | 'mnist';
   minutes: number;
   validation: number | null;
   test: number | null;
@@ -54,6 +64,7 @@ function runPreset(preset: string, data: string | undefined): void {
       '--out',
       out,
       ...(data === undefined ? [] : ['--data', data]),
+      ...(values['train-limit'] === undefined ? [] : ['--train-limit', values['train-limit']]),
     ],
     { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
   );
@@ -67,25 +78,31 @@ function runPreset(preset: string, data: string | undefined): void {
   };
   rows.push({
     recipe: `ours --preset ${preset}`,
-    data: data === undefined ? 'MNIST 60k/10k' : 'Kaggle train.csv',
+    preset,
+    data: data === undefined ? 'mnist' : 'kaggle',
     minutes,
     validation: record.validationAccuracy,
     test: record.testAccuracy,
-    note: `${record.models.length} model(s), ${record.settings.epochs} epochs`,
+    note: `${record.models.length} model(s), ${record.settings.epochs} epochs${values['train-limit'] === undefined ? '' : `, first ${values['train-limit']} training rows only`}`,
   });
 }
 
 function runPytorch(): void {
   const started = performance.now();
-  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'bench/peers/pytorch_mnist.py'), ZIP], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(ROOT, 'bench/peers/pytorch_mnist.py'), ZIP, '--no-results', '--allow-load'],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const minutes = (performance.now() - started) / 60_000;
   if (r.status !== 0) {
     rows.push({
       recipe: 'PyTorch MNIST example',
-      data: 'Kaggle train.csv',
+      preset: null,
+      data: 'kaggle',
       minutes: NaN,
       validation: null,
       test: null,
@@ -101,7 +118,8 @@ function runPytorch(): void {
   };
   rows.push({
     recipe: 'PyTorch MNIST example (14 epochs)',
-    data: 'Kaggle train.csv',
+    preset: null,
+    data: 'kaggle',
     minutes,
     validation: last.final_val_acc,
     test: null,
@@ -115,16 +133,47 @@ for (const preset of values.presets.split(',')) {
 }
 if (!values['no-pytorch']) runPytorch();
 
-const pct = (v: number | null): string => (v === null ? '' : `${(v * 100).toFixed(2)} %`);
-const torch = rows.find((r) => r.recipe.startsWith('PyTorch'));
-console.log(
-  `\n${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.versions.node}\n`,
-);
-console.log('| recipe | data | wall time | validation accuracy | MNIST test accuracy | time vs PyTorch | notes |');
-console.log('| --- | --- | ---: | ---: | ---: | ---: | --- |');
+const torch = rows.find((r) => r.preset === null && !Number.isNaN(r.minutes));
+const percent = (v: number | null): number | null => (v === null ? null : v * 100);
+const presets = bench.results.table('presets', 'Each preset end to end (`npm run kaggle -- --preset P`)', [
+  { key: 'preset', label: 'preset' },
+  { key: 'data', label: 'data' },
+  { key: 'minutes', label: 'wall time (min)', digits: 1 },
+  { key: 'holdoutAccuracy', label: 'hold-out accuracy', digits: 2, suffix: ' %' },
+  { key: 'mnistTestAccuracy', label: 'MNIST test accuracy', digits: 2, suffix: ' %' },
+  { key: 'vsPytorch', label: 'time vs PyTorch in the same run', digits: 2, suffix: 'x' },
+  { key: 'notes', label: 'notes' },
+]);
 for (const r of rows) {
-  const ratio = torch === undefined || Number.isNaN(torch.minutes) ? '' : `${(r.minutes / torch.minutes).toFixed(2)}x`;
-  console.log(
-    `| ${r.recipe} | ${r.data} | ${r.minutes.toFixed(1)} min | ${pct(r.validation)} | ${pct(r.test)} | ${ratio} | ${r.note} |`,
-  );
+  if (r.preset === null) continue;
+  presets.row({
+    preset: r.preset,
+    data: r.data,
+    minutes: r.minutes,
+    holdoutAccuracy: percent(r.validation),
+    mnistTestAccuracy: percent(r.test),
+    vsPytorch: torch === undefined || r.data !== 'kaggle' ? null : r.minutes / torch.minutes,
+    notes: r.note,
+  });
 }
+const peers = bench.results.table('peers', 'The PyTorch MNIST example on the same split, in a presets run', [
+  { key: 'recipe', label: 'recipe' },
+  { key: 'data', label: 'data' },
+  { key: 'minutes', label: 'wall time (min)', digits: 1 },
+  { key: 'holdoutAccuracy', label: 'hold-out accuracy', digits: 2, suffix: ' %' },
+  { key: 'notes', label: 'notes' },
+]);
+for (const r of rows) {
+  if (r.preset === null && !Number.isNaN(r.minutes))
+    peers.row({
+      recipe: r.recipe,
+      data: r.data,
+      minutes: r.minutes,
+      holdoutAccuracy: percent(r.validation),
+      notes: r.note,
+    });
+}
+await bench.results.save([
+  { table: 'presets', keys: ['preset', 'data'] },
+  { table: 'peers', keys: ['recipe', 'data'] },
+]);

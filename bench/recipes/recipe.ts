@@ -34,7 +34,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   accuracy,
   buildDigitCnn,
@@ -49,10 +48,14 @@ import {
   type AugmentOptions,
   type DigitDataset,
 } from '../../src/index.js';
-import { loadKaggleData, useBackend } from '../../examples/cli.js';
+import { loadKaggleData } from '../../examples/cli.js';
+import { ROOT } from '../lib/results.js';
+import { startBench } from '../lib/setup.js';
 
-const ZIP = resolve(import.meta.dirname, '../../../shared/data/digit-recognizer.zip');
-const { values: f } = parseArgs({
+const ZIP = resolve(ROOT, '../shared/data/digit-recognizer.zip');
+const bench = await startBench(import.meta.url, {
+  about: "screens of training recipes on the competition's hold-out (split seed 42), one row per recipe and seed",
+  backend: 'wasm',
   options: {
     arch: { type: 'string', default: 'compact' },
     epochs: { type: 'string', default: '4' },
@@ -69,8 +72,11 @@ const { values: f } = parseArgs({
     'swa-from': { type: 'string' },
   },
 });
-if (!existsSync(ZIP)) throw new Error(`${ZIP} is needed`);
-await useBackend('wasm');
+const f = bench.flags;
+if (!existsSync(ZIP)) {
+  process.stderr.write(`bench/recipes/recipe.ts: ${ZIP} is needed\n`);
+  process.exit(1);
+}
 const started = performance.now();
 const data = await loadKaggleData(ZIP, undefined);
 const seed = Number(f.seed);
@@ -201,9 +207,10 @@ const result = await trainDigits(model, train, {
 });
 const plain = accuracy(await predictDigits(model, holdOut), holdOut.labels!);
 const tta = accuracy(await predictDigits(model, holdOut, { tta: true }), holdOut.labels!);
+const { results: _results, 'allow-load': _allowLoad, threads: _threads, ...recipe } = f;
 console.log(
   JSON.stringify({
-    ...f,
+    ...recipe,
     trainImages: train.count,
     ...(teacherHoldOut === undefined ? {} : { teacherHoldOut }),
     minutes: Number(((performance.now() - started) / 60_000).toFixed(2)),
@@ -215,7 +222,50 @@ console.log(
   }),
 );
 // A second line, so the first survives whatever happens here.
-if (averages !== undefined) console.log(JSON.stringify({ reestimated: await averages.reestimated(train) }));
+const reestimated = averages === undefined ? undefined : await averages.reestimated(train);
+if (reestimated !== undefined) console.log(JSON.stringify({ reestimated }));
+
+const rates = result.history.map((h) => Math.round(h.imagesPerSecond));
+const extras = [
+  f.teacher === undefined ? '' : `teachers ${f.teacher.join(', ')} at ${f.conf}`,
+  f.ema === undefined ? '' : `ema ${f.ema}`,
+  f['swa-from'] === undefined ? '' : `swa from ${f['swa-from']}`,
+  f.aug === 'elastic' ? `alpha ${f.alpha}, sigma ${f.sigma}` : '',
+].filter((e) => e !== '');
+bench.results
+  .table('screens', 'Recipes screened on the hold-out (best epoch, chosen on the same hold-out)', [
+    { key: 'arch', label: 'network' },
+    { key: 'epochs', label: 'epochs', digits: 0 },
+    { key: 'aug', label: 'augmentation' },
+    { key: 'lr', label: 'peak learning rate' },
+    { key: 'ls', label: 'label smoothing' },
+    { key: 'dropoutScale', label: 'dropout scale' },
+    { key: 'extras', label: 'other settings' },
+    { key: 'seed', label: 'seed', digits: 0 },
+    { key: 'trainImages', label: 'training images', digits: 0 },
+    { key: 'minutes', label: 'wall time (min)', digits: 1 },
+    { key: 'imagesPerSecond', label: 'images/s' },
+    { key: 'holdoutAccuracy', label: 'hold-out accuracy', digits: 2, suffix: ' %' },
+    { key: 'holdoutTta', label: 'with TTA', digits: 2, suffix: ' %' },
+  ])
+  .row({
+    arch: f.arch,
+    epochs: Number(f.epochs),
+    aug: f.aug,
+    lr: f.lr,
+    ls: f.ls,
+    dropoutScale: f['dropout-scale'],
+    extras: extras.join('; '),
+    seed,
+    trainImages: train.count,
+    minutes: (performance.now() - started) / 60_000,
+    imagesPerSecond: `${Math.min(...rates)}-${Math.max(...rates)}`,
+    holdoutAccuracy: plain * 100,
+    holdoutTta: tta * 100,
+  });
+await bench.results.save([
+  { table: 'screens', keys: ['arch', 'epochs', 'aug', 'lr', 'ls', 'dropoutScale', 'extras', 'seed'] },
+]);
 
 /** The 90 % split plus the test images the teachers label with at least `minConfidence`. */
 async function withPseudoLabels(dirs: readonly string[], minConfidence: number) {

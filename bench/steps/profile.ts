@@ -1,6 +1,6 @@
 /**
- * Profiles one seed-net training step (batch 64) on the wasm backend, kernel by kernel.
- * Run by hand: `npm run bench -- bench/steps/profile.ts [--threads N] [--steps S] [--batch B] [--arch seed|strong]`.
+ * Profiles one training step (batch 64) of a zoo network on the wasm backend, kernel by kernel.
+ * Run by hand: `npm run bench -- bench/steps/profile.ts [--threads N] [--steps S] [--batch B] [--arch seed|compact|lean|strong]` (results: bench/results/profile_<arch>.json).
  *
  * A step is what `model.trainOnBatch` / `fitDataset` run: forward, loss, gradients (tf.variableGrads)
  * and the Adam update. tf.profile() gives each kernel's time; a kernel is "forward" when it runs before
@@ -10,29 +10,25 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import * as wasm from '@tensorflow/tfjs-backend-wasm';
-import { parseArgs } from 'node:util';
 
 import { buildDigitCnn } from '../../src/model/build.js';
-import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
-import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
+import { median } from '../lib/ab.js';
+import { startBench } from '../lib/setup.js';
 
-const { values: flags } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about: 'one training step on wasm kernel by kernel: time, share and GFLOP/s of each, by phase',
+  backend: 'wasm',
+  threads: 1,
   options: {
-    threads: { type: 'string', default: '1' },
     steps: { type: 'string', default: '5' },
     batch: { type: 'string', default: '64' },
     arch: { type: 'string', default: 'seed' },
   },
+  name: (flags) => `profile_${flags.arch}`,
 });
-const THREADS = Number(flags.threads);
+const flags = bench.flags;
 const STEPS = Number(flags.steps);
 const B = Number(flags.batch);
-
-configureWasmThreads(THREADS, { setThreadsCount: wasm.setThreadsCount });
-await tf.setBackend('wasm');
-await tf.ready();
-registerWasmTrainingKernels();
 
 const model = buildDigitCnn({ architecture: flags.arch, seed: 1 });
 const optimizer = model.optimizer;
@@ -130,11 +126,6 @@ async function profileStep(): Promise<{ entries: Entry[]; wall: number }> {
   return { entries, wall };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-}
-
 // Warm-up (XNNPACK operator creation, Adam slots).
 await model.trainOnBatch(xs, ys);
 await profileStep();
@@ -182,15 +173,31 @@ const total = rows.reduce((a, r) => a + r.ms, 0);
 const MIN_SHARE = 0.003;
 rows.sort((a, b) => b.ms - a.ms);
 
-console.log(`## One ${flags.arch}-net training step, batch ${B}, wasm, ${wasm.getThreadsCount()} thread(s)\n`);
-console.log(
-  `Median of ${STEPS} profiled steps. Kernel sum ${total.toFixed(1)} ms; profiled step wall ${median(profiledWalls).toFixed(1)} ms;`,
-);
-console.log(
-  `plain trainOnBatch step wall ${median(stepWalls).toFixed(1)} ms (${((B * 1000) / median(stepWalls)).toFixed(0)} images/s).\n`,
-);
-console.log('| kernel (input shapes) | phase | calls | ms per step | share | GFLOP/s |');
-console.log('|---|---|---:|---:|---:|---:|');
+bench.results
+  .table(
+    'step',
+    `One ${flags.arch}-net training step, batch ${B}, wasm, ${bench.threads} thread(s), median of ${STEPS} steps`,
+    [
+      { key: 'kernelSum', label: 'kernel sum (ms)', digits: 1 },
+      { key: 'profiledWall', label: 'profiled step wall (ms)', digits: 1 },
+      { key: 'stepWall', label: 'plain trainOnBatch step (ms)', digits: 1 },
+      { key: 'imagesPerSecond', label: 'images/s', digits: 0 },
+    ],
+  )
+  .row({
+    kernelSum: total,
+    profiledWall: median(profiledWalls),
+    stepWall: median(stepWalls),
+    imagesPerSecond: (B * 1000) / median(stepWalls),
+  });
+const kernels = bench.results.table('kernels', `Kernels of the step, largest first (median ms per step)`, [
+  { key: 'kernel', label: 'kernel (input shapes)' },
+  { key: 'phase', label: 'phase' },
+  { key: 'calls', label: 'calls', digits: 0 },
+  { key: 'ms', label: 'ms per step', digits: 1 },
+  { key: 'share', label: 'share', digits: 1, suffix: ' %' },
+  { key: 'gflops', label: 'GFLOP/s', digits: 1 },
+]);
 let other = 0;
 let otherCount = 0;
 for (const r of rows) {
@@ -199,16 +206,30 @@ for (const r of rows) {
     otherCount += r.count;
     continue;
   }
-  const gflops = r.flops > 0 ? ((r.flops / (r.ms * 1e6)) * 1).toFixed(1) : '';
-  console.log(
-    `| ${r.label} | ${r.phase} | ${r.count} | ${r.ms.toFixed(1)} | ${((100 * r.ms) / total).toFixed(1)} % | ${gflops} |`,
-  );
+  kernels.row({
+    kernel: r.label,
+    phase: r.phase,
+    calls: r.count,
+    ms: r.ms,
+    share: (100 * r.ms) / total,
+    gflops: r.flops > 0 ? r.flops / (r.ms * 1e6) : null,
+  });
 }
-console.log(
-  `| (others, each < ${MIN_SHARE * 100} %) | | ${otherCount} | ${other.toFixed(1)} | ${((100 * other) / total).toFixed(1)} % | |`,
-);
+kernels.row({
+  kernel: `(others, each < ${MIN_SHARE * 100} %)`,
+  phase: null,
+  calls: otherCount,
+  ms: other,
+  share: (100 * other) / total,
+  gflops: null,
+});
 const byPhase = new Map<string, number>();
 for (const r of rows) byPhase.set(r.phase, (byPhase.get(r.phase) ?? 0) + r.ms);
-console.log(`\nBy phase: ${[...byPhase].map(([p, ms]) => `${p} ${ms.toFixed(1)} ms`).join(', ')}.`);
+const phases = bench.results.table('phases', 'By phase', [
+  { key: 'phase', label: 'phase' },
+  { key: 'ms', label: 'ms per step', digits: 1 },
+]);
+for (const [phase, ms] of byPhase) phases.row({ phase, ms });
 tf.dispose([xs, ys]);
 model.dispose();
+await bench.results.save();
