@@ -2,14 +2,14 @@
  * The chunk-by-chunk scanner behind {@link loadDigitCsv}: turns the bytes of a
  * Kaggle digit CSV into one compact pixel array and one label array.
  *
- * Why two paths. Measured on Kaggle's train.csv (42,000 rows x 785 fields,
- * 76.8 MB, Node 20, one core): csv-parse takes about 5.4 s for the whole file
- * and about 2.2 s just to split it into lines, because it builds a string per
- * cell (33 million of them) and an array per row. The digit files only ever
- * contain ASCII digits, commas and line ends, so the fast path below reads the
- * bytes directly: integers are accumulated byte by byte straight into a growing
- * `Uint8Array`, with no strings, no per-row allocation and one branch per byte.
- * That parses train.csv in a few hundred milliseconds (see bench/parse.ts).
+ * Why two paths. csv-parse builds a string per cell (33 million of them in
+ * Kaggle's train.csv, 42,000 rows x 785 fields) and an array per row: merely
+ * splitting the file into lines that way takes longer than the whole parse
+ * below. The digit files only ever contain ASCII digits, commas and line ends,
+ * so the fast path below reads the bytes directly: integers are accumulated
+ * byte by byte straight into a growing `Uint8Array`, with no strings, no
+ * per-row allocation and one branch per byte.
+ * bench/data/parse.ts times the two paths on train.csv.
  *
  * The fast path gives up on a row as soon as it meets anything else: a quote,
  * a space, a BOM, a value above 255, a fourth digit, a ragged row, a blank line,

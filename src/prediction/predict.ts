@@ -39,7 +39,7 @@ export async function predictDigits(
 ): Promise<DigitPredictions> {
   const list = Array.isArray(models) ? models : [models as tfl.LayersModel];
   if (list.length === 0) throw new RangeError('predictDigits needs at least one model');
-  // On wasm, the faster convolution kernels (Winograd for the seed net's conv2: 2.3x) serve prediction too.
+  // On wasm, the faster convolution kernels (Winograd for 5x5 and 3x3 layers, bench/kernels/winograd.ts) serve prediction too.
   if (tf.getBackend() === 'wasm') await readyWasmTrainingKernels();
   const batchSize = options.batchSize ?? 256;
   const count = data.count;
