@@ -50,7 +50,7 @@ async function editResults(root: string, name: string, edit: (file: ResultsFile)
 
 const minimal = (): ResultsFile => ({
   schema: 1,
-  bench: 'kernels/example',
+  bench: 'kernels/max_pool',
   about: 'an example',
   runs: [
     {
@@ -58,7 +58,7 @@ const minimal = (): ResultsFile => ({
       machine: { cpu: 'AMD EPYC', cores: 2, memoryGiB: 24 },
       load: { start: 0.1, end: 0.9 },
       versions: { node: '20.20.2', tfjs: '4.22.0' },
-      command: 'npm run bench -- bench/kernels/example.ts',
+      command: 'npm run bench -- bench/kernels/max_pool.ts',
     },
   ],
   tables: [
