@@ -18,7 +18,7 @@ import {
   setSimdBatchNormEnabled,
 } from '../src/kernels/batch_norm_simd.js';
 import { isNativeBackend } from '../src/kernels/native.js';
-import { oneHot, relativeError, values } from './kernel-reference.js';
+import { oneHot, relativeError, values } from './kernel_reference.js';
 
 const BACKENDS = ['cpu', 'wasm'] as const;
 

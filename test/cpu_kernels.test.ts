@@ -16,7 +16,7 @@ import {
   seedNet,
   sizeOf,
   values,
-} from './kernel-reference.js';
+} from './kernel_reference.js';
 
 const REPLACED = [
   'Conv2D',

@@ -6,7 +6,7 @@ import { parse as csvParseSync } from 'csv-parse/sync';
 import { gzipSync, zipSync } from 'fflate';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { loadDigitCsv, type DigitCsvSource, type LoadDigitCsvOptions } from '../src/data/csv.js';
-import { DigitCsvScanner } from '../src/data/csv-scanner.js';
+import { DigitCsvScanner } from '../src/data/csv_scanner.js';
 import type { DigitDataset } from '../src/data/dataset.js';
 import { isCsvText } from '../src/data/source.js';
 import { DigitInputError, type DigitInputErrorCode } from '../src/errors.js';

@@ -23,7 +23,7 @@ import {
   seedNet,
   sizeOf,
   values,
-} from './kernel-reference.js';
+} from './kernel_reference.js';
 
 const TOLERANCE = 1e-4;
 

@@ -4,11 +4,11 @@
  * only imported, lazily, when a file path is given.
  *
  * Parsing uses a hand-written byte scanner with csv-parse as the fallback for
- * unusual rows; see `csv-scanner.ts` for the reasons and the numbers.
+ * unusual rows; see `csv_scanner.ts` for the reasons and the numbers.
  *
  * @module
  */
-import { DigitCsvScanner } from './csv-scanner.js';
+import { DigitCsvScanner } from './csv_scanner.js';
 import { createDigitDataset, type DigitDataset } from './dataset.js';
 import { CHUNK_BYTES, openDigitCsvInput, type DigitCsvSource } from './source.js';
 

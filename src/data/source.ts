@@ -8,7 +8,7 @@
 import { DigitInputError } from '../errors.js';
 import { isNode, toInputError } from '../io/node.js';
 import { gunzipChunks, openZipMember } from './archive.js';
-import { concatBytes } from './csv-scanner.js';
+import { concatBytes } from './csv_scanner.js';
 
 /**
  * Where a digit CSV comes from:

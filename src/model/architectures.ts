@@ -124,9 +124,9 @@ export const compactArchitecture: DigitArchitecture = {
 
 /**
  * The default preset's network: batch-normalised 3x3 convolutions with max pooling. Half the
- * strong net's FLOPs, and its pooling gradients are cheap, so it trains 1.5-1.6x faster on
- * wasm (bench/heap_kernels.ts); within a 15-minute budget that buys twice the epochs, which matters more here than the
- * strong net's extra accuracy per epoch (bench/pytorch_zoo.py, docs/benchmarks.md).
+ * strong net's FLOPs, and its pooling gradients are cheap, so it trains faster on wasm
+ * (bench/steps/train.ts times both); within a 15-minute budget that buys more epochs, which matters more here than
+ * the strong net's extra accuracy per epoch (bench/peers/pytorch_zoo.py screened both, docs/benchmarks.md).
  */
 export const leanArchitecture: DigitArchitecture = {
   name: 'lean',

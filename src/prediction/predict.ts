@@ -16,7 +16,8 @@ export interface PredictDigitsOptions {
    * Test-time augmentation: also predict shifted copies of each image and average all views'
    * probabilities. `true` is 5 views (the image and its one-pixel shifts left, right, up and down),
    * a number 1..9 that many views (6..9 add the diagonal shifts), `false` or 1 the image alone.
-   * Each view costs a full prediction pass. Default false.
+   * Each view costs a full prediction pass, for a gain that is small when there is one
+   * (bench/recipes/holdout_errors.ts scores saved models with and without it). Default false.
    */
   readonly tta?: boolean | number;
 }
@@ -55,7 +56,7 @@ export async function predictDigits(
 ): Promise<DigitPredictions> {
   const list = Array.isArray(models) ? models : [models as tfl.LayersModel];
   if (list.length === 0) throw new RangeError('predictDigits needs at least one model');
-  // On wasm, the faster convolution kernels (Winograd for the seed net's conv2: 2.3x) serve prediction too.
+  // On wasm, the faster convolution kernels (Winograd for 5x5 and 3x3 layers, bench/kernels/winograd.ts) serve prediction too.
   if (tf.getBackend() === 'wasm') await readyWasmTrainingKernels();
   const batchSize = options.batchSize ?? 256;
   const count = data.count;

@@ -24,7 +24,7 @@ export interface AugmentOptions {
 
 /** How strong the elastic distortion is. */
 export interface ElasticOptions {
-  /** Scale of the smoothed field, in pixels (with sigma 4, alpha 34 moves pixels by about 1.7 px on average). */
+  /** Scale of the smoothed field, in pixels (bench/data/augment.ts measures the mean displacement it gives). */
   readonly alpha: number;
   /** Standard deviation of the smoothing Gaussian, in pixels: larger is smoother. */
   readonly sigma: number;
@@ -63,8 +63,8 @@ const CENTRE = (IMAGE_SIZE - 1) / 2;
  * elastically distorted) copy of one 28x28 uint8 image into `out` (784 floats
  * from `outOffset`, scaled 0..1), sampling bilinearly. Works backwards (for
  * each output pixel, where it comes from), so every output pixel is written
- * once and nothing is allocated: ~15 us per image affine only, ~65 us with the
- * elastic field (bench/augment.ts), against 1-3 ms of a training step per image.
+ * once and nothing is allocated, so it costs a small share of what a training
+ * step spends per image, with or without the elastic field (bench/data/augment.ts).
  * The affine draws come first, so turning elastic on leaves them unchanged.
  */
 export function augmentImage(
@@ -119,8 +119,8 @@ let boxes: { sigma: number; halfWidths: number[] } | undefined;
  * alpha. The Gaussian is three box blurs in a row (Kovesi, "Fast almost-
  * Gaussian filtering", 2010), each a running sum: a handful of additions per
  * pixel whatever sigma is, where exact separable taps cost 2 x 33
- * multiply-adds per pixel at sigma 4 and made the whole augmentation about
- * 4x slower (236-308 against 67 us per image, bench/augment.ts).
+ * multiply-adds per pixel at sigma 4 and made the whole augmentation several
+ * times slower (bench/data/augment.ts).
  */
 function elasticField({ alpha, sigma }: ElasticOptions, random: () => number): Float64Array {
   if (boxes?.sigma !== sigma) boxes = { sigma, halfWidths: boxHalfWidths(sigma) };

@@ -1,0 +1,243 @@
+/**
+ * The public API's types, as a consumer imports them: the options each function takes, what it
+ * returns, the error codes, and the architecture and preset shapes. A change here is a change for
+ * every user of the package, so it should be deliberate (and in the changelog).
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { describe, expectTypeOf, it } from 'vitest';
+import {
+  accuracy,
+  buildDigitCnn,
+  CheckpointBestCallback,
+  digitArchitectures,
+  digitPresets,
+  type DigitInputError,
+  type DigitModelError,
+  type DigitOutputError,
+  formatSubmission,
+  isDigitUserError,
+  loadDigitCsv,
+  loadMnist,
+  oneCycleSchedule,
+  predictDigitCsv,
+  predictDigits,
+  registerDigitArchitecture,
+  renderPredictionGrid,
+  streamDigitCsv,
+  trainDigits,
+  writeSubmission,
+  type AugmentOptions,
+  type BuildDigitCnnOptions,
+  type DigitArchitecture,
+  type DigitArchitectureContext,
+  type DigitCsvChunk,
+  type DigitCsvSource,
+  type DigitDataset,
+  type DigitEpochRecord,
+  type DigitInputErrorCode,
+  type DigitModelErrorCode,
+  type DigitOutputErrorCode,
+  type DigitPredictions,
+  type DigitPreset,
+  type DigitPlan,
+  type DigitRecipe,
+  type TrainingBudgetHook,
+  planDigitTraining,
+  type ElasticOptions,
+  type LearningRateSchedule,
+  type LoadDigitCsvOptions,
+  type ModelDestination,
+  type PredictDigitCsvResult,
+  type PredictDigitsOptions,
+  type PredictionGrid,
+  type TrainDigitsOptions,
+  type TrainDigitsResult,
+  type TrainProgress,
+} from 'digit-recognizer';
+
+describe('errors', () => {
+  it('have exactly the documented codes', () => {
+    expectTypeOf<DigitInputErrorCode>().toEqualTypeOf<
+      | 'NOT_FOUND'
+      | 'UNREADABLE'
+      | 'EMPTY'
+      | 'HEADER_ONLY'
+      | 'BAD_HEADER'
+      | 'COLUMN_COUNT'
+      | 'BAD_CELL'
+      | 'PIXEL_RANGE'
+      | 'LABEL_RANGE'
+      | 'BAD_ENCODING'
+      | 'LINE_TOO_LONG'
+      | 'ZIP_MEMBER_MISSING'
+      | 'CORRUPT_ARCHIVE'
+      | 'BAD_IDX'
+      | 'CHECKSUM_MISMATCH'
+      | 'MISSING_DEPENDENCY'
+      | 'BAD_IMAGE'
+      | 'UNSUPPORTED'
+    >();
+    expectTypeOf<DigitModelErrorCode>().toEqualTypeOf<
+      | 'NOT_FOUND'
+      | 'BAD_JSON'
+      | 'MISSING_WEIGHTS'
+      | 'WEIGHTS_SIZE'
+      | 'WRONG_SHAPE'
+      | 'UNKNOWN_ARCHITECTURE'
+      | 'BAD_OPTIONS'
+      | 'BUDGET_TOO_SMALL'
+      | 'MNIST_TRAINED'
+    >();
+    expectTypeOf<DigitOutputErrorCode>().toEqualTypeOf<
+      'NOT_WRITABLE' | 'IS_DIRECTORY' | 'NO_DIRECTORY' | 'NO_SPACE' | 'BAD_PREDICTIONS' | 'UNSUPPORTED'
+    >();
+  });
+
+  it('carry their code and location, and are Errors', () => {
+    expectTypeOf<DigitInputError>().toMatchTypeOf<Error>();
+    expectTypeOf<DigitInputError['code']>().toEqualTypeOf<DigitInputErrorCode>();
+    expectTypeOf<DigitInputError['file']>().toEqualTypeOf<string>();
+    expectTypeOf<DigitInputError['line']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<DigitInputError['column']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<DigitInputError['problem']>().toEqualTypeOf<string>();
+    expectTypeOf<DigitModelError['code']>().toEqualTypeOf<DigitModelErrorCode>();
+    expectTypeOf<DigitModelError['target']>().toEqualTypeOf<string>();
+    expectTypeOf<DigitOutputError['code']>().toEqualTypeOf<DigitOutputErrorCode>();
+    expectTypeOf<DigitOutputError['path']>().toEqualTypeOf<string>();
+    expectTypeOf<ConstructorParameters<typeof DigitInputError>[0]>().toEqualTypeOf<DigitInputErrorCode>();
+  });
+
+  it('isDigitUserError narrows to the three', () => {
+    expectTypeOf(isDigitUserError).guards.toEqualTypeOf<DigitInputError | DigitModelError | DigitOutputError>();
+  });
+});
+
+describe('data', () => {
+  it('loadDigitCsv takes a source and options and gives a dataset', () => {
+    expectTypeOf(loadDigitCsv).returns.toEqualTypeOf<Promise<DigitDataset>>();
+    expectTypeOf(loadDigitCsv).parameter(0).toEqualTypeOf<DigitCsvSource>();
+    expectTypeOf<DigitCsvSource>().toEqualTypeOf<
+      | string
+      | { readonly path: string }
+      | { readonly text: string; readonly name?: string }
+      | Uint8Array
+      | ArrayBuffer
+      | Blob
+      | ReadableStream<Uint8Array>
+      | AsyncIterable<Uint8Array | string>
+    >();
+    expectTypeOf<LoadDigitCsvOptions>().toEqualTypeOf<{
+      readonly member?: string;
+      readonly labelled?: boolean;
+      readonly limit?: number;
+      readonly name?: string;
+      readonly onProgress?: (rows: number) => void;
+    }>();
+    expectTypeOf(loadMnist).returns.toEqualTypeOf<Promise<DigitDataset>>();
+  });
+
+  it('a dataset is compact pixels, optional labels and tensors on demand', () => {
+    expectTypeOf<DigitDataset['count']>().toEqualTypeOf<number>();
+    expectTypeOf<DigitDataset['pixels']>().toEqualTypeOf<Uint8Array>();
+    expectTypeOf<DigitDataset['labels']>().toEqualTypeOf<Uint8Array | undefined>();
+    expectTypeOf<ReturnType<DigitDataset['toTensors']>['xs']>().toEqualTypeOf<tf.Tensor4D>();
+    expectTypeOf<ReturnType<DigitDataset['toTensors']>['ys']>().toEqualTypeOf<tf.Tensor2D | undefined>();
+  });
+
+  it('streamDigitCsv yields chunks that are datasets with their place in the file', () => {
+    expectTypeOf(streamDigitCsv).returns.toMatchTypeOf<AsyncIterable<DigitCsvChunk>>();
+    expectTypeOf<DigitCsvChunk>().toMatchTypeOf<DigitDataset>();
+  });
+});
+
+describe('model', () => {
+  it('buildDigitCnn takes an architecture by name or object and gives a Sequential', () => {
+    expectTypeOf(buildDigitCnn).returns.toEqualTypeOf<tfl.Sequential>();
+    expectTypeOf<BuildDigitCnnOptions['architecture']>().toEqualTypeOf<string | DigitArchitecture | undefined>();
+    expectTypeOf<BuildDigitCnnOptions['seed']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf(buildDigitCnn).toBeCallableWith({ architecture: 'lean', seed: 1, compile: false });
+  });
+
+  it('an architecture is a name, a description and a layer factory', () => {
+    expectTypeOf<DigitArchitecture>().toEqualTypeOf<{
+      readonly name: string;
+      readonly description: string;
+      layers(context: DigitArchitectureContext): tfl.layers.Layer[];
+    }>();
+    expectTypeOf<DigitArchitectureContext['seed']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf(registerDigitArchitecture).parameters.toEqualTypeOf<[DigitArchitecture]>();
+    expectTypeOf(digitArchitectures).returns.toEqualTypeOf<DigitArchitecture[]>();
+  });
+});
+
+describe('training', () => {
+  it('trainDigits takes a model, a dataset and options, and reports the best epoch', () => {
+    expectTypeOf(trainDigits).parameter(0).toEqualTypeOf<tfl.LayersModel>();
+    expectTypeOf(trainDigits).parameter(1).toEqualTypeOf<DigitDataset>();
+    expectTypeOf(trainDigits).returns.toEqualTypeOf<Promise<TrainDigitsResult>>();
+    expectTypeOf<TrainDigitsResult['model']>().toEqualTypeOf<tfl.LayersModel>();
+    expectTypeOf<TrainDigitsResult['history']>().toEqualTypeOf<DigitEpochRecord[]>();
+    expectTypeOf<TrainDigitsResult['bestEpoch']>().toEqualTypeOf<number>();
+    expectTypeOf<TrainDigitsResult['stopped']>().toEqualTypeOf<boolean>();
+  });
+
+  it('options: augmentation, schedules, checkpoint, progress and cancellation', () => {
+    expectTypeOf<TrainDigitsOptions['augment']>().toEqualTypeOf<boolean | AugmentOptions | undefined>();
+    expectTypeOf<AugmentOptions['elastic']>().toEqualTypeOf<ElasticOptions | false | undefined>();
+    expectTypeOf<TrainDigitsOptions['learningRate']>().toEqualTypeOf<number | LearningRateSchedule | undefined>();
+    expectTypeOf<LearningRateSchedule>().toEqualTypeOf<(step: number, totalSteps: number) => number>();
+    expectTypeOf(oneCycleSchedule).returns.toEqualTypeOf<LearningRateSchedule>();
+    expectTypeOf<TrainDigitsOptions['checkpoint']>().toEqualTypeOf<CheckpointBestCallback | undefined>();
+    expectTypeOf<TrainDigitsOptions['signal']>().toEqualTypeOf<AbortSignal | undefined>();
+    expectTypeOf<NonNullable<TrainDigitsOptions['onProgress']>>().parameters.toEqualTypeOf<[TrainProgress]>();
+    expectTypeOf<TrainProgress['phase']>().toEqualTypeOf<'batch' | 'epoch'>();
+    expectTypeOf<DigitEpochRecord['val_acc']>().toEqualTypeOf<number | undefined>();
+  });
+
+  it('a checkpoint saves to a path or any tf.io handler', () => {
+    expectTypeOf<ModelDestination>().toEqualTypeOf<string | tf.io.IOHandler>();
+    expectTypeOf(CheckpointBestCallback).toBeConstructibleWith({ destination: 'out/best-model' });
+    expectTypeOf(CheckpointBestCallback).toBeConstructibleWith({ monitor: 'loss', mode: 'min' });
+  });
+
+  it('a preset is a time budget; a recipe is what the planner sizes to it', () => {
+    expectTypeOf(digitPresets).returns.toEqualTypeOf<readonly DigitPreset[]>();
+    expectTypeOf<DigitPreset>().toEqualTypeOf<{
+      readonly name: string;
+      readonly minutes: number;
+      readonly description: string;
+    }>();
+    expectTypeOf<DigitRecipe['architecture']>().toEqualTypeOf<string>();
+    expectTypeOf<DigitRecipe['augment']>().toEqualTypeOf<AugmentOptions | false>();
+    expectTypeOf<DigitRecipe['minEpochs']>().toEqualTypeOf<number>();
+    expectTypeOf(planDigitTraining).returns.toEqualTypeOf<Promise<DigitPlan>>();
+    expectTypeOf<DigitPlan['ttaViews']>().toEqualTypeOf<number>();
+    expectTypeOf<TrainDigitsOptions['budget']>().toEqualTypeOf<TrainingBudgetHook | undefined>();
+  });
+});
+
+describe('prediction and outputs', () => {
+  it('predictDigits takes one model or an ensemble and gives compact predictions', () => {
+    expectTypeOf(predictDigits).parameter(0).toEqualTypeOf<tfl.LayersModel | readonly tfl.LayersModel[]>();
+    expectTypeOf(predictDigits).parameter(2).toEqualTypeOf<PredictDigitsOptions | undefined>();
+    expectTypeOf(predictDigits).returns.toEqualTypeOf<Promise<DigitPredictions>>();
+    expectTypeOf<DigitPredictions>().toEqualTypeOf<{
+      readonly count: number;
+      readonly labels: Uint8Array;
+      readonly confidences: Float32Array;
+      readonly probabilities?: Float32Array;
+    }>();
+    expectTypeOf<PredictDigitsOptions['tta']>().toEqualTypeOf<boolean | number | undefined>();
+    expectTypeOf(accuracy).toEqualTypeOf<(predictions: DigitPredictions, labels: Uint8Array) => number>();
+  });
+
+  it('submissions are text or a file, pictures are PNG and SVG', () => {
+    expectTypeOf(formatSubmission).returns.toEqualTypeOf<string>();
+    expectTypeOf(writeSubmission).returns.toMatchTypeOf<Promise<unknown>>();
+    expectTypeOf(predictDigitCsv).returns.toEqualTypeOf<Promise<PredictDigitCsvResult>>();
+    expectTypeOf(renderPredictionGrid).returns.toEqualTypeOf<PredictionGrid>();
+    expectTypeOf<PredictionGrid['png']>().toEqualTypeOf<Uint8Array>();
+    expectTypeOf<PredictionGrid['svg']>().toEqualTypeOf<string>();
+  });
+});
