@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from '../src/model/batch_norm.js';
 import { buildDigitCnn } from '../src/model/build.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import { setSimdBatchNormEnabled } from '../src/kernels/batch_norm_simd.js';
+import { overrideKernelRoutes } from '../src/kernels/routes.js';
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 
 const { values: flags } = parseArgs({
@@ -38,10 +38,10 @@ const arms = {
   stock: (): void => registered(false),
   fused: (): void => {
     registered(true);
-    setSimdBatchNormEnabled(false);
+    overrideKernelRoutes({ [BATCH_NORM_TRAINING]: { simd: 'off' }, [BATCH_NORM_TRAINING_GRAD]: { simd: 'off' } });
   },
   simd: (): void => {
-    setSimdBatchNormEnabled(true);
+    overrideKernelRoutes({ [BATCH_NORM_TRAINING]: { simd: 'auto' }, [BATCH_NORM_TRAINING_GRAD]: { simd: 'auto' } });
   },
 };
 type Arm = keyof typeof arms;

@@ -1,6 +1,6 @@
 /**
  * The fused training batch norm's two kernels alone on the wasm backend, TypeScript over the heap
- * (src/kernels/wasm_heap.ts) against WebAssembly SIMD (native/batch_norm.c), on the zoo's layer
+ * (src/kernels/wasm/helpers/batch_norm_heap.ts) against WebAssembly SIMD (native/batch_norm.c), on the zoo's layer
  * shapes: median ms of `--calls` calls each, and the largest difference between the two routes'
  * outputs relative to the largest value. Run by hand:
  * `npm run bench -- bench/batch_norm_kernels.ts [--calls 15]`.
@@ -9,9 +9,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { batchNormTrainingGradSimd, batchNormTrainingSimd } from '../src/kernels/batch_norm_simd.js';
-import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../src/kernels/native.js';
-import { batchNormTrainingGradOnHeap, batchNormTrainingOnHeap } from '../src/kernels/wasm_heap.js';
+import { batchNormTrainingGradOnHeap, batchNormTrainingOnHeap } from '../src/kernels/wasm/helpers/batch_norm_heap.js';
+import { batchNormTrainingGradSimd, batchNormTrainingSimd } from '../src/kernels/wasm/helpers/batch_norm_simd.js';
+import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../src/kernels/wasm/helpers/native.js';
 
 const { values: flags } = parseArgs({ options: { calls: { type: 'string', default: '15' } } });
 const CALLS = Number(flags.calls);
@@ -66,10 +66,10 @@ for (const shape of [
   const gamma = tf.randomUniform([channels], 0.5, 1.5, 'float32', 4);
   const beta = tf.randomUniform([channels], -0.5, 0.5, 'float32', 5);
   const heapForward = time(() => batchNormTrainingOnHeap(backend, x, gamma, beta, 1e-3));
-  const simdForward = time(() => batchNormTrainingSimd(backend, x, gamma, beta, 1e-3)!);
+  const simdForward = time(() => batchNormTrainingSimd(backend, x, gamma, beta, 1e-3));
   const [mean, variance] = [tf.tensor1d(heapForward.out[1]!), tf.tensor1d(heapForward.out[2]!)];
   const heapBackward = time(() => batchNormTrainingGradOnHeap(backend, dy, x, gamma, mean, variance, 1e-3));
-  const simdBackward = time(() => batchNormTrainingGradSimd(backend, dy, x, gamma, mean, variance, 1e-3)!);
+  const simdBackward = time(() => batchNormTrainingGradSimd(backend, dy, x, gamma, mean, variance, 1e-3));
   const difference = Math.max(worst(simdForward.out, heapForward.out), worst(simdBackward.out, heapBackward.out));
   const ratio = (a: number, b: number): string => `${a.toFixed(2)} → ${b.toFixed(2)} (${(a / b).toFixed(1)}x)`;
   console.log(

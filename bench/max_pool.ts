@@ -1,6 +1,6 @@
 /**
  * The gradient of the zoo's 2x2/2 max pools on the wasm backend, TypeScript over the heap
- * (src/kernels/wasm_heap.ts) against WebAssembly SIMD (native/max_pool.c): the kernel alone on
+ * (src/kernels/wasm/helpers/max_pool_grad_heap.ts) against WebAssembly SIMD (native/max_pool.c): the kernel alone on
  * `lean`'s and `compact`'s pool shapes (median ms of 15 calls; the outputs must be identical),
  * then a training step of `lean` and `compact` with the SIMD route off and on, alternating every
  * 3 steps in one process. Run by hand: `npm run bench -- bench/max_pool.ts [--threads 2] [--rounds 8]`.
@@ -9,9 +9,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../src/kernels/max_pool_simd.js';
-import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../src/kernels/native.js';
-import { maxPoolGrad2D } from '../src/kernels/wasm_heap.js';
+import { overrideKernelRoutes } from '../src/kernels/routes.js';
+import { maxPoolGrad2D } from '../src/kernels/wasm/helpers/max_pool_grad_heap.js';
+import { maxPoolGrad2x2Simd } from '../src/kernels/wasm/helpers/max_pool_simd.js';
+import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../src/kernels/wasm/helpers/native.js';
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import { alternateSteps, median, stepRow } from './ab.js';
@@ -58,8 +59,9 @@ for (const shape of [
     'float32',
     2,
   );
-  const heap = time(() => maxPoolGrad2D(backend, dy, x, attrs)!);
-  const simd = time(() => maxPoolGrad2x2Simd(backend, dy, x, attrs)!);
+  const info = tf.backend_util.computePool2DInfo(shape, attrs.filterSize, attrs.strides, 1, attrs.pad);
+  const heap = time(() => maxPoolGrad2D(backend, dy, x, info));
+  const simd = time(() => maxPoolGrad2x2Simd(backend, dy, x, info));
   const same = heap.out.every((v, i) => Object.is(v, simd.out[i]));
   console.log(
     `| [${shape.join(',')}] | ${heap.ms.toFixed(2)} | ${simd.ms.toFixed(2)} | ${(heap.ms / simd.ms).toFixed(1)}x | ${same ? 'yes' : 'NO'} |`,
@@ -73,9 +75,12 @@ console.log(
 for (const arch of ['lean', 'compact']) {
   const t = await alternateSteps(
     arch,
-    { heap: () => setSimdMaxPoolGradEnabled(false), simd: () => setSimdMaxPoolGradEnabled(true) },
+    {
+      heap: () => overrideKernelRoutes({ MaxPoolGrad: { 'simd-2x2': 'off' } }),
+      simd: () => overrideKernelRoutes({ MaxPoolGrad: { 'simd-2x2': 'auto' } }),
+    },
     Number(flags.rounds),
   );
   console.log(stepRow(arch, t.heap, t.simd));
 }
-setSimdMaxPoolGradEnabled(true);
+overrideKernelRoutes({ MaxPoolGrad: { 'simd-2x2': 'auto' } });

@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
-import { isNativeBackend, prepareNativeKernels } from '../src/kernels/native.js';
-import { setSimdSingleChannelConvEnabled } from '../src/kernels/single_channel_conv_simd.js';
+import { overrideKernelRoutes } from '../src/kernels/routes.js';
+import { isNativeBackend, prepareNativeKernels } from '../src/kernels/wasm/helpers/native.js';
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import { alternateSteps, stepRow, timeKernel } from './ab.js';
@@ -64,9 +64,9 @@ for (const layer of LAYERS) {
       tf.engine().runKernel('Conv2DBackpropInput', { dy: d, filter }, { ...conv, inputShape: x.shape }) as tf.Tensor,
   };
   for (const [which, run] of Object.entries(kernels)) {
-    setSimdSingleChannelConvEnabled(false);
+    overrideKernelRoutes({ '*': { 'one-channel-simd': 'off' } });
     const general = await timeKernel(dy, run);
-    setSimdSingleChannelConvEnabled(true);
+    overrideKernelRoutes({ '*': { 'one-channel-simd': 'auto' } });
     const simd = await timeKernel(dy, run);
     console.log(
       `| ${layer.name} | ${which} | ${general.ms.toFixed(2)} | ${simd.ms.toFixed(2)} | ${(general.ms / simd.ms).toFixed(1)}x | ${relativeDifference(simd.out, general.out).toExponential(1)} |`,
@@ -79,10 +79,13 @@ console.log('\n| net | general ms/step | SIMD ms/step | images/s general / SIMD 
 for (const arch of flags.archs.split(',')) {
   const t = await alternateSteps(
     arch,
-    { general: () => setSimdSingleChannelConvEnabled(false), simd: () => setSimdSingleChannelConvEnabled(true) },
+    {
+      general: () => overrideKernelRoutes({ '*': { 'one-channel-simd': 'off' } }),
+      simd: () => overrideKernelRoutes({ '*': { 'one-channel-simd': 'auto' } }),
+    },
     Number(flags.rounds),
     { batch: B },
   );
   console.log(stepRow(arch, t.general, t.simd, B));
 }
-setSimdSingleChannelConvEnabled(true);
+overrideKernelRoutes({ '*': { 'one-channel-simd': 'auto' } });

@@ -1,7 +1,7 @@
 /**
  * The input gradient of the zoo's strided convolutions (`strong`'s two 5x5/2 layers) on the wasm
  * backend: dy·Wᵀ + col2im against the sub-pixel route (one stride-1 convolution per output phase,
- * src/kernels/wasm_training.ts): each kernel alone through tfjs' registry (median ms of 15 calls on
+ * src/kernels/wasm/conv2d_backprop_input.ts): each kernel alone through tfjs' registry (median ms of 15 calls on
  * fresh copies of dy, and the largest difference between the two relative to the largest value),
  * then a `strong` training step with the route off and as registered (`'auto'`), alternating every 3 steps in one process.
  * Run by hand: `npm run bench -- bench/sub_pixel.ts [--threads 2] [--rounds 8]`.
@@ -11,7 +11,8 @@ import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { parseArgs } from 'node:util';
 
 import { configureWasmThreads } from '../src/kernels/wasm_threads.js';
-import { registerWasmTrainingKernels, setSubPixelRoute } from '../src/kernels/wasm_training.js';
+import { overrideKernelRoutes } from '../src/kernels/routes.js';
+import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import { alternateSteps, stepRow, timeKernel } from './ab.js';
 
 const { values: flags } = parseArgs({
@@ -41,9 +42,9 @@ for (const layer of LAYERS) {
         { dy: d, filter },
         { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: layer.x },
       ) as tf.Tensor;
-  setSubPixelRoute('off');
+  overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'off' } });
   const col2im = await timeKernel(dy, run);
-  setSubPixelRoute('always');
+  overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'force' } });
   const subPixel = await timeKernel(dy, run);
   let diff = 0;
   let magnitude = 0;
@@ -62,9 +63,12 @@ console.log(
 );
 const t = await alternateSteps(
   'strong',
-  { col2im: () => setSubPixelRoute('off'), subPixel: () => setSubPixelRoute('auto') },
+  {
+    col2im: () => overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'off' } }),
+    subPixel: () => overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'auto' } }),
+  },
   Number(flags.rounds),
   { batch: B },
 );
 console.log(stepRow('strong', t.col2im, t.subPixel, B));
-setSubPixelRoute('auto');
+overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'auto' } });
