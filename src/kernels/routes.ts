@@ -10,7 +10,7 @@
  * - {@link traceKernelRoutes} records which route every kernel call took;
  * - {@link kernelRouteTables} lists the tables.
  */
-import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
 
 import { runStock, type KernelArgs, type KernelBackend } from './registry.js';
 
@@ -68,6 +68,8 @@ export interface RouteTraceEntry {
   readonly route: string;
   /** The shapes of the call's inputs, by input name. */
   readonly shapes: Readonly<Record<string, readonly number[]>>;
+  /** The call's attributes, as tfjs passed them. */
+  readonly attrs: Readonly<NamedAttrMap>;
   /** 0 for a call from tfjs, 1 and more for a call one of our routes made. */
   readonly depth: number;
 }
@@ -115,7 +117,15 @@ export function routedKernel<C>(table: RouteTable<C>): RoutedKernel {
     if (route === undefined)
       throw new Error(`${backend} ${kernelName}: no route applies to this call (or all are off)`);
     if (traces.length > 0) {
-      const entry: RouteTraceEntry = { backend, kernel: kernelName, route: route.name, shapes: shapesOf(args), depth };
+      const shapes = shapesOf(args);
+      const entry: RouteTraceEntry = {
+        backend,
+        kernel: kernelName,
+        route: route.name,
+        shapes,
+        attrs: args.attrs ?? {},
+        depth,
+      };
       for (const trace of traces) trace.push(entry);
     }
     depth++;

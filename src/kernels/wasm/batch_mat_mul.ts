@@ -13,15 +13,17 @@
  *    left one, so a big Wᵀ on the right is slow; (b·aᵀ)ᵀ keeps W on the left, unchanged, and puts
  *    only the small aᵀ on the right.
  *    Bench: npm run bench -- bench/kernels.ts.
- *    Zoo: seed dense1, dense2; compact dense1, dense2; lean dense1; strong dense1.
+ *    Zoo: seed dense1 (dx); compact dense1 (dx); lean dense1 (dx).
  * 2. `transpose-first`: the flagged operands transposed by wasm's Transpose, then the stock kernel.
  *    Applies: transposeA or transposeB.
  *    Why: the transposes are cheap copies, after which the product runs on XNNPACK instead of the
  *    stock kernel's plain loop.
  *    Bench: npm run bench -- bench/kernels.ts.
- *    Zoo: seed dense1, dense2; compact dense1, dense2; lean dense1; strong dense1.
+ *    Zoo: seed dense1 (dW), dense2 (dx, dW); compact dense1 (dW), dense2 (dx, dW); lean dense1 (dW);
+ *    strong dense1 (dx, dW: at batch 64 its 128 inputs are too few for `swapped-product`).
  * 3. `stock`: tfjs' kernel, XNNPACK for unflagged products. Applies: always.
- *    Zoo: seed dense1, dense2; compact dense1, dense2; lean dense1; strong dense1.
+ *    Zoo: seed dense1 (forward); compact dense1 (forward). The other dense layers' forward passes
+ *    run as `_FusedMatMul`, which stays stock on wasm.
  *
  * Our convolution routes call {@link plainMatMul} for their products (Winograd's, dy·Wᵀ's), so
  * those take this table too.

@@ -14,6 +14,7 @@
  * 2. `heap`: the TypeScript of ../batch_norm_arithmetic.ts over the heap (./helpers/batch_norm_heap.ts).
  *    Applies: always (it needs the wasm heap, and says so).
  *    Why: any channel count.
+ *    Bench: npm run bench -- bench/batch_norm_kernels.ts (against `simd`).
  *    Zoo: none.
  *
  * x must be float32 with `gamma.length` channels last (checked before any route).

@@ -16,12 +16,13 @@
  *    Applies: as `winograd-5x5`, with a 3x3 filter. Pays: as `winograd-5x5`.
  *    Why: 36 multiplications per 16 outputs instead of 144.
  *    Bench: npm run bench -- bench/winograd.ts --filter 3.
- *    Zoo: compact conv2; lean conv2, conv3, conv4; strong conv2, conv4, conv5.
+ *    Zoo: compact conv2.
  * 3. `stock`: XNNPACK's direct convolution. Applies: always.
- *    Zoo: seed conv1; compact conv1; lean conv1; strong conv1, conv3, conv6, conv7.
+ *    Zoo: seed conv1; compact conv1.
  *
- * In training tfjs-layers' convolutions run here (bias and activation as separate kernels); in
- * prediction they run as ./fused_conv2d.ts, with the same routes.
+ * Convolutions with a bias and an activation (`seed`, `compact`) run here in training, as a
+ * convolution, an Add and a Relu; the others, and every convolution in prediction, run as
+ * ./fused_conv2d.ts, with the same routes.
  */
 import { backend_util, type TensorInfo } from '@tensorflow/tfjs-core';
 

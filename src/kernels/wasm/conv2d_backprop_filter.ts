@@ -31,8 +31,8 @@
  *    Applies: the wasm heap. Pays: at most 4 input channels.
  *    Why: with few input channels the patch matrix is small, and the `transposed-conv` route would
  *    be a convolution with one "image" and B channels, a shape XNNPACK runs slowly.
- *    Bench: npm run bench -- bench/profile.ts.
- *    Zoo: none.
+ *    Bench: npm run bench -- bench/single_channel_conv.ts (its general arm, for the 3x3 first layers).
+ *    Zoo: none (the zoo's first layers take `one-channel-simd`).
  * 5. `transposed-conv`: one forward `Conv2D` of xᵀ `[Ci,H,W,B]` (channels as the batch) with dyᵀ
  *    `[OH,OW,B,Co]` as its filter, dilated by the stride, then a transpose of the
  *    `[Ci,KH,KW,Co]` result to `[KH,KW,Ci,Co]`. Applies: always.

@@ -11,7 +11,8 @@
  *    slowly; this takes four output channels per vector along each output row. (An image needs
  *    no dx, but tfjs computes it for every convolution.)
  *    Bench: npm run bench -- bench/single_channel_conv.ts.
- *    Zoo: seed conv1; compact conv1; lean conv1; strong conv1.
+ *    Zoo: lean conv1; strong conv1 (`seed` and `compact` train their first layer as a plain
+ *    convolution, whose dx tfjs skips).
  * 2. `sub-pixel`: dx as sh*sw stride-1 `Conv2D`s of dy, one per output phase, interleaved
  *    (./helpers/sub_pixel.ts).
  *    Applies: NHWC, a stride above 1, input height and width multiples of the strides, a filter
@@ -27,8 +28,8 @@
  *    Applies: NHWC, the wasm heap. Pays: a stride above 1, or dy of at most 16 positions.
  *    Why: there the zero-inserted, padded dy of `zero-inserted-conv` is mostly zeros (three
  *    quarters at stride 2; a 1x1 dy padded to 7x7 for a 4x4 filter).
- *    Bench: npm run bench -- bench/kernels.ts.
- *    Zoo: strong conv6, conv7.
+ *    Bench: npm run bench -- bench/sub_pixel.ts (its col2im arm).
+ *    Zoo: lean conv4; strong conv6, conv7.
  * 4. `winograd-5x5`: Winograd F(4x4, 5x5) of dy with the filter rotated 180° (./helpers/winograd.ts).
  *    Applies: NHWC, stride 1, a 5x5 filter, padding at most the filter's size minus 1 above and
  *    to the left, float32, the SIMD module ready.
@@ -40,7 +41,7 @@
  *    Applies: as `winograd-5x5`, with a 3x3 filter. Pays: as `winograd-5x5`.
  *    Why: 36 multiplications per 16 outputs instead of 144.
  *    Bench: npm run bench -- bench/winograd.ts --filter 3.
- *    Zoo: compact conv2; lean conv2, conv3, conv4; strong conv2, conv4, conv5.
+ *    Zoo: compact conv2; lean conv2, conv3; strong conv2, conv4, conv5.
  * 6. `zero-inserted-conv`: one forward `Conv2D` of dy (zero-inserted by the stride, padded by
  *    KH-1-pad) with the filter rotated 180° and transposed to `[KH,KW,Co,Ci]`, stride 1.
  *    Applies: NHWC, padding at most the filter's size minus 1 above and to the left.

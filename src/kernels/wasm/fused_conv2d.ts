@@ -1,6 +1,7 @@
 /**
- * `FusedConv2D` on wasm (tfjs-layers' convolution with its bias and activation, outside gradient
- * tapes: prediction), replacing the stock kernel (XNNPACK's direct convolution).
+ * `FusedConv2D` on wasm (a convolution with its bias and activation fused: tfjs-layers' in
+ * prediction, and in training those with no bias and a linear activation, `lean`'s and
+ * `strong`'s), replacing the stock kernel (XNNPACK's direct convolution).
  *
  * Routes, tried in order: the first that applies (and pays) runs. The `routes` table below is
  * this list; test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.
@@ -12,13 +13,15 @@
  *    Pays: at least 1,024 input x output channel pairs (`winogradPays`).
  *    Why: as in ./conv2d.ts.
  *    Bench: npm run bench -- bench/winograd.ts.
- *    Zoo: seed conv2.
+ *    Zoo: seed conv2 (prediction).
  * 2. `winograd-3x3`: Winograd F(4x4, 3x3), likewise.
  *    Applies: as `winograd-5x5`, with a 3x3 filter. Pays: as `winograd-5x5`.
+ *    Why: as in ./conv2d.ts.
  *    Bench: npm run bench -- bench/winograd.ts --filter 3.
- *    Zoo: compact conv2; lean conv2, conv3, conv4; strong conv2, conv4, conv5.
+ *    Zoo: compact conv2 (prediction); lean conv2, conv3, conv4; strong conv2, conv4, conv5.
  * 3. `stock`: XNNPACK's direct convolution, bias and activation fused. Applies: always.
- *    Zoo: seed conv1; compact conv1; lean conv1; strong conv1, conv3, conv6, conv7.
+ *    Zoo: seed conv1 (prediction); compact conv1 (prediction); lean conv1; strong conv1, conv3,
+ *    conv6, conv7.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 

@@ -3,14 +3,16 @@
  * tensor a gradient saves for the backward pass, so in training the copies add up.
  *
  * Routes, tried in order: the first that applies runs. The `routes` table below is this list;
- * test/kernel_routes.test.ts checks the two agree.
+ * test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.
  *
  * 1. `share-buffer`: the output shares the input's buffer (one more reference to its data), as
  *    the cpu and WebGL backends' Identity does.
  *    Applies: a numeric dtype, and a backend that counts references (`incRef`).
  *    Why: no copy; safe because no kernel writes into its inputs (wasm's Reshape shares the same way).
  *    Bench: npm run bench -- bench/identity.ts.
+ *    Zoo: none (the clones tfjs saves for the backward pass belong to no one layer).
  * 2. `stock`: tfjs' copy. Applies: always (strings).
+ *    Zoo: none.
  */
 import type { DataId, TensorInfo } from '@tensorflow/tfjs-core';
 

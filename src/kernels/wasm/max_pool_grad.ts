@@ -1,6 +1,7 @@
 /**
  * `MaxPoolGrad` on wasm, replacing the stock kernel, which scans every window for every input
- * pixel and, with overlapping windows, disagrees with the cpu backend.
+ * pixel and disagrees with the cpu backend: with overlapping windows, and wherever a window's
+ * maximum is negative (its gradient is dropped; test/kernel_routes.test.ts shows it).
  *
  * Routes, tried in order: the first that applies runs. The `routes` table below is this list;
  * test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.

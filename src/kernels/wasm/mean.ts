@@ -3,7 +3,7 @@
  * full copy of the tensor).
  *
  * Routes, tried in order: the first that applies runs. The `routes` table below is this list;
- * test/kernel_routes.test.ts checks the two agree.
+ * test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.
  *
  * 1. `leading-axes`: column means of the tensor seen as `[rows, cols]`, read once in memory order
  *    and accumulated in float64, over the heap (./helpers/leading_axes.ts).
@@ -11,7 +11,9 @@
  *    no empty dimension, the wasm heap.
  *    Why: as ./sum.ts' `leading-axes`.
  *    Bench: npm run bench -- bench/heap_kernels.ts.
- * 2. `stock`: tfjs' kernel (any other axes, and the mean of the loss over the batch). Applies: always.
+ *    Zoo: none.
+ * 2. `stock`: tfjs' kernel. Applies: always.
+ *    Zoo: none (the loss's means over the batch, no layer's).
  */
 import { routedKernel, stockRoute } from '../routes.js';
 import { leadingAxesContext, leadingAxesRoute, type LeadingAxesContext } from './helpers/leading_axes.js';

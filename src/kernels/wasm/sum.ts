@@ -3,7 +3,7 @@
  * full copy of the tensor) before summing.
  *
  * Routes, tried in order: the first that applies runs. The `routes` table below is this list;
- * test/kernel_routes.test.ts checks the two agree.
+ * test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.
  *
  * 1. `leading-axes`: column sums of the tensor seen as `[rows, cols]`, read once in memory order
  *    and accumulated in float64, over the heap (./helpers/leading_axes.ts).
@@ -12,7 +12,10 @@
  *    Why: that is every per-channel sum of training (the biases' gradients), and it needs no
  *    transpose; float64 sums are also closer to exact than the stock float32 running sum.
  *    Bench: npm run bench -- bench/heap_kernels.ts.
- * 2. `stock`: tfjs' kernel (any other axes: the loss's sums over classes). Applies: always.
+ *    Zoo: the biases of seed conv1, conv2, dense1, dense2; compact conv1, conv2, dense1, dense2;
+ *    lean dense1; strong dense1.
+ * 2. `stock`: tfjs' kernel. Applies: always.
+ *    Zoo: none (the loss's sums over classes, no layer's).
  */
 import { routedKernel, stockRoute } from '../routes.js';
 import { leadingAxesContext, leadingAxesRoute, type LeadingAxesContext } from './helpers/leading_axes.js';

@@ -2,15 +2,17 @@
  * `Tile` on wasm, replacing the stock kernel, which copies element by element.
  *
  * Routes, tried in order: the first that applies runs. The `routes` table below is this list;
- * test/kernel_routes.test.ts checks the two agree.
+ * test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.
  *
  * 1. `broadcast-add`: a broadcast written as `Fill` (zeros of the output shape) plus a
  *    broadcasting `Add`.
  *    Applies: float32, one repetition count per axis, and every repeated axis of size 1.
  *    Why: those two stock kernels write the same values far faster than the stock Tile's
  *    per-element copy; a broadcast of per-channel terms to `[N,H,W,C]` is the Tile training meets.
- *    Bench: npm run bench -- bench/heap_kernels.ts.
+ *    Bench: npm run bench -- bench/profile.ts (kernel by kernel).
+ *    Zoo: none (the fused batch norm left the zoo's steps without a Tile).
  * 2. `stock`: tfjs' kernel. Applies: always.
+ *    Zoo: none.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
