@@ -1,7 +1,7 @@
 /*
  * The fused training batch norm (src/model/batch_norm.ts) and its gradient over channels-last
  * float32 tensors of `rows x channels`, channels a multiple of 4, in WebAssembly SIMD: the same
- * two passes each way as the TypeScript version (src/kernels/batch_norm.ts), four channels per
+ * two passes each way as the TypeScript version (src/kernels/batch_norm_arithmetic.ts), four channels per
  * vector. Like the Winograd transforms it runs on the tfjs wasm backend's heap, so every pointer
  * is a tensor's offset there, and it keeps no memory of its own: the float64 channel totals and
  * the per-channel coefficients live in `scratch`, a tensor of 4 * channels doubles the caller

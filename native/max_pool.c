@@ -3,7 +3,7 @@
  * float32 tensors, channels a multiple of 4, in WebAssembly SIMD on the tfjs wasm backend's heap
  * (pointers are tensors' offsets there; no memory of its own). The windows do not overlap, so each
  * input pixel receives its window's dy or 0 and nothing is summed: four channels at a time, the
- * first maximum of the window (row by row, as the cpu backend and src/kernels/wasm_heap.ts pick
+ * first maximum of the window (row by row, as the cpu backend and src/kernels/wasm/helpers/max_pool_grad_heap.ts pick
  * it) gets dy and the other three get 0. Rows and columns that no window covers (odd sizes) are
  * left as they are: the caller zeroes dx first in that case.
  */

@@ -12,12 +12,7 @@ import {
 } from '../src/model/batch_norm.js';
 import { registerCpuTrainingKernels } from '../src/kernels/cpu_training.js';
 import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
-import {
-  batchNormTrainingGradSimd,
-  batchNormTrainingSimd,
-  setSimdBatchNormEnabled,
-} from '../src/kernels/batch_norm_simd.js';
-import { isNativeBackend } from '../src/kernels/native.js';
+import { overrideKernelRoutes, traceKernelRoutes } from '../src/kernels/routes.js';
 import { oneHot, relativeError, values } from './kernel_reference.js';
 
 const BACKENDS = ['cpu', 'wasm'] as const;
@@ -173,8 +168,7 @@ describe('fused training batch norm kernels', () => {
 
   it('runs channels in fours through the SIMD module on wasm, as the TypeScript route computes them', async () => {
     await use('wasm');
-    const backend = tf.backend();
-    if (!isNativeBackend(backend)) throw new Error('the wasm backend should have heap access');
+    const simdOff = { [BATCH_NORM_TRAINING]: { simd: 'off' }, [BATCH_NORM_TRAINING_GRAD]: { simd: 'off' } } as const;
     for (const shape of [
       [5, 7, 7, 32],
       [37, 12],
@@ -183,38 +177,42 @@ describe('fused training batch norm kernels', () => {
       const { x, gamma, beta, weights } = layerInputs(shape, 21);
       const loss = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor): tf.Scalar =>
         tf.sum(tf.mul(batchNormTraining(a, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3)[0], weights));
-      const run = (simd: boolean): tf.Tensor[] => {
-        setSimdBatchNormEnabled(simd);
+      const run = async (simd: boolean): Promise<tf.Tensor[]> => {
+        const restore = simd ? (): void => {} : overrideKernelRoutes(simdOff);
         try {
-          return [...batchNormTraining(x, gamma, beta, 1e-3), ...tf.grads(loss)([x, gamma, beta])];
+          const { result, routes } = await traceKernelRoutes(() => [
+            ...batchNormTraining(x, gamma, beta, 1e-3),
+            ...tf.grads(loss)([x, gamma, beta]),
+          ]);
+          // The route really ran: both kernels took it (the loss's own batch norm included).
+          const taken = new Set(
+            routes.filter((r) => r.kernel.startsWith('DigitBatchNorm')).map((r) => `${r.kernel}:${r.route}`),
+          );
+          const route = simd ? 'simd' : 'heap';
+          expect([...taken].sort(), `[${shape.join(',')}]`).toEqual([
+            `${BATCH_NORM_TRAINING}:${route}`,
+            `${BATCH_NORM_TRAINING_GRAD}:${route}`,
+          ]);
+          return result;
         } finally {
-          setSimdBatchNormEnabled(true);
+          restore();
         }
       };
-      const simd = run(true);
-      const typescript = run(false);
+      const simd = await run(true);
+      const typescript = await run(false);
       for (const [i, name] of ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'].entries()) {
         expect(
           relativeError(await data(simd[i] as tf.Tensor), await data(typescript[i] as tf.Tensor)),
           `${name} of [${shape.join(',')}]`,
         ).toBeLessThan(1e-5);
       }
-      // The route really ran: it answers for these channels, and declines when switched off.
-      const forward = batchNormTrainingSimd(backend, x, gamma, beta, 1e-3);
-      expect(forward).toHaveLength(3);
-      const [, mean, variance] = forward!;
-      const backward = batchNormTrainingGradSimd(backend, weights, x, gamma, mean!, variance!, 1e-3);
-      expect(backward).toHaveLength(3);
-      for (const info of [...forward!, ...backward!]) backend.disposeData(info.dataId);
-      setSimdBatchNormEnabled(false);
-      expect(batchNormTrainingSimd(backend, x, gamma, beta, 1e-3)).toBeUndefined();
-      setSimdBatchNormEnabled(true);
       tf.dispose([x, gamma, beta, weights, ...simd, ...typescript]);
     }
     // Channels that are not a multiple of 4 stay on the TypeScript route.
-    const odd = tf.zeros([4, 6]);
-    expect(batchNormTrainingSimd(backend, odd, tf.ones([6]), tf.zeros([6]), 1e-3)).toBeUndefined();
-    tf.dispose(odd);
+    const { routes } = await traceKernelRoutes(() =>
+      tf.tidy(() => batchNormTraining(tf.zeros([4, 6]), tf.ones([6]), tf.zeros([6]), 1e-3)),
+    );
+    expect(routes.map((r) => r.route)).toEqual(['heap']);
   });
 
   it('rejects a gamma that does not match the channels', async () => {

@@ -62,17 +62,13 @@ describe('bench/', () => {
 
   // The notebook quotes commands as they were run, and so do the generated tables' captions.
   const HISTORICAL = new Set(['docs/benchmarks-history.md', 'CHANGELOG.md']);
-  // The kernel modules and their test name benches by their old paths until they move to the
-  // bench/kernels/ paths with the kernels' reorganisation.
-  const NOT_YET = ['src/kernels/', 'test/kernels.test.ts'];
   const withoutGenerated = (text: string): string =>
     text.replace(/<!--\s*bench-(table|value)\s[^>]*-->[\s\S]*?<!-- \/bench-\1 -->/g, '');
 
   it('paths of bench scripts named in code and docs exist', () => {
     const missing: string[] = [];
     for (const path of tree) {
-      if (!/\.(ts|js|py|md|c|sh)$/.test(path) || HISTORICAL.has(path) || NOT_YET.some((p) => path.startsWith(p)))
-        continue;
+      if (!/\.(ts|js|py|md|c|sh)$/.test(path) || HISTORICAL.has(path)) continue;
       const text = withoutGenerated(readFileSync(join(ROOT, path), 'utf8'));
       for (const match of text.matchAll(/\bbench\/[a-z_/]+\.(?:ts|py)\b/g)) {
         if (!existsSync(join(ROOT, match[0]))) missing.push(`${path}: ${match[0]}`);

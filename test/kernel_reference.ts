@@ -218,3 +218,277 @@ export const MATMUL_CASES: readonly MatMulCase[] = [
   { a: [300, 64], b: [40, 300], ta: true, tb: true },
   { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true },
 ];
+
+// ---------------------------------------------------------------------------------------------
+// Float64 references, plain loops in the order of the definitions: every route of every kernel is
+// checked against one of these (test/kernel_routes.test.ts), as llm.c checks each kernel version
+// against its CPU reference.
+// ---------------------------------------------------------------------------------------------
+
+type Shape4 = [number, number, number, number];
+
+/** A 2-D convolution's geometry, NHWC, dilation 1: tfjs' own padding arithmetic. */
+export function convGeometry(
+  x: Shape4,
+  filter: Shape4,
+  strides: number,
+  pad: ConvShape['pad'],
+): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computeConv2DInfo(x, filter, strides, 1, pad);
+}
+
+/** y[b,oh,ow,co] = Σ x[b, oh·s + kh - top, ow·s + kw - left, ci] · w[kh,kw,ci,co], zero outside x. */
+export function float64Conv2D(c: ConvShape, x: Float32Array, w: Float32Array): Float64Array {
+  const info = convGeometry(c.x, c.filter, c.strides, c.pad);
+  const [b, h, wd, ci] = c.x;
+  const [kh, kw, , co] = c.filter;
+  const { outHeight: oh, outWidth: ow } = info;
+  const y = new Float64Array(b * oh * ow * co);
+  for (let n = 0; n < b; n++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let p = 0; p < kh; p++) {
+          const yy = i * c.strides + p - info.padInfo.top;
+          if (yy < 0 || yy >= h) continue;
+          for (let q = 0; q < kw; q++) {
+            const xx = j * c.strides + q - info.padInfo.left;
+            if (xx < 0 || xx >= wd) continue;
+            for (let k = 0; k < ci; k++) {
+              const xv = x[((n * h + yy) * wd + xx) * ci + k] as number;
+              const wBase = ((p * kw + q) * ci + k) * co;
+              const yBase = ((n * oh + i) * ow + j) * co;
+              for (let m = 0; m < co; m++) y[yBase + m] = (y[yBase + m] as number) + xv * (w[wBase + m] as number);
+            }
+          }
+        }
+  return y;
+}
+
+/** dx of {@link float64Conv2D}: dx[b, oh·s + kh - top, ow·s + kw - left, ci] += dy[b,oh,ow,co] · w[kh,kw,ci,co]. */
+export function float64Conv2DInputGrad(c: ConvShape, dy: Float32Array, w: Float32Array): Float64Array {
+  const info = convGeometry(c.x, c.filter, c.strides, c.pad);
+  const [b, h, wd, ci] = c.x;
+  const [kh, kw, , co] = c.filter;
+  const { outHeight: oh, outWidth: ow } = info;
+  const dx = new Float64Array(b * h * wd * ci);
+  for (let n = 0; n < b; n++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let p = 0; p < kh; p++) {
+          const yy = i * c.strides + p - info.padInfo.top;
+          if (yy < 0 || yy >= h) continue;
+          for (let q = 0; q < kw; q++) {
+            const xx = j * c.strides + q - info.padInfo.left;
+            if (xx < 0 || xx >= wd) continue;
+            for (let k = 0; k < ci; k++) {
+              let s = 0;
+              const wBase = ((p * kw + q) * ci + k) * co;
+              const dyBase = ((n * oh + i) * ow + j) * co;
+              for (let m = 0; m < co; m++) s += (dy[dyBase + m] as number) * (w[wBase + m] as number);
+              const at = ((n * h + yy) * wd + xx) * ci + k;
+              dx[at] = (dx[at] as number) + s;
+            }
+          }
+        }
+  return dx;
+}
+
+/** a·b with tfjs' transpose flags and batch broadcasting (batch index modulo each operand's batch count). */
+export function float64MatMul(
+  a: Float32Array,
+  aShape: readonly number[],
+  b: Float32Array,
+  bShape: readonly number[],
+  transposeA: boolean,
+  transposeB: boolean,
+): Float64Array {
+  const [ar, ac] = aShape.slice(-2) as [number, number];
+  const [br, bc] = bShape.slice(-2) as [number, number];
+  const [m, k] = transposeA ? [ac, ar] : [ar, ac];
+  const n = transposeB ? br : bc;
+  const batchA = sizeOf(aShape.slice(0, -2));
+  const batchB = sizeOf(bShape.slice(0, -2));
+  const batch = Math.max(batchA, batchB);
+  const out = new Float64Array(batch * m * n);
+  for (let t = 0; t < batch; t++) {
+    const ao = (t % batchA) * ar * ac;
+    const bo = (t % batchB) * br * bc;
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) {
+          const av = a[ao + (transposeA ? p * ac + i : i * ac + p)] as number;
+          const bv = b[bo + (transposeB ? j * bc + p : p * bc + j)] as number;
+          s += av * bv;
+        }
+        out[(t * m + i) * n + j] = s;
+      }
+  }
+  return out;
+}
+
+/** The training batch norm over `rows x channels`: `[y, mean, biased variance]`. */
+export function float64BatchNorm(
+  x: Float32Array,
+  gamma: Float32Array,
+  beta: Float32Array,
+  epsilon: number,
+): [Float64Array, Float64Array, Float64Array] {
+  const c = gamma.length;
+  const rows = x.length / c;
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < c; j++) mean[j] = (mean[j] as number) + (x[r * c + j] as number) / rows;
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < c; j++)
+      variance[j] = (variance[j] as number) + ((x[r * c + j] as number) - (mean[j] as number)) ** 2 / rows;
+  const y = new Float64Array(x.length);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < c; j++) {
+      const xhat = ((x[r * c + j] as number) - (mean[j] as number)) / Math.sqrt((variance[j] as number) + epsilon);
+      y[r * c + j] = xhat * (gamma[j] as number) + (beta[j] as number);
+    }
+  return [y, mean, variance];
+}
+
+/**
+ * The gradient of {@link float64BatchNorm}'s y through the batch statistics: `[dx, dgamma, dbeta]`, with
+ * x̂ = (x - mean)/σ, dbeta = Σ dy, dgamma = Σ dy·x̂, dx = gamma/σ · (dy - dbeta/N - x̂·dgamma/N).
+ */
+export function float64BatchNormGrad(
+  dy: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  mean: Float32Array,
+  variance: Float32Array,
+  epsilon: number,
+): [Float64Array, Float64Array, Float64Array] {
+  const c = gamma.length;
+  const rows = x.length / c;
+  const dgamma = new Float64Array(c);
+  const dbeta = new Float64Array(c);
+  const xhat = (r: number, j: number): number =>
+    ((x[r * c + j] as number) - (mean[j] as number)) / Math.sqrt((variance[j] as number) + epsilon);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < c; j++) {
+      dbeta[j] = (dbeta[j] as number) + (dy[r * c + j] as number);
+      dgamma[j] = (dgamma[j] as number) + (dy[r * c + j] as number) * xhat(r, j);
+    }
+  const dx = new Float64Array(x.length);
+  for (let r = 0; r < rows; r++)
+    for (let j = 0; j < c; j++) {
+      const g = (gamma[j] as number) / Math.sqrt((variance[j] as number) + epsilon);
+      dx[r * c + j] =
+        g * ((dy[r * c + j] as number) - (dbeta[j] as number) / rows - (xhat(r, j) * (dgamma[j] as number)) / rows);
+    }
+  return [dx, dgamma, dbeta];
+}
+
+/** dx of a max pool: each window's dy added to its input window's first maximum in row-major order, padding skipped. */
+export function float64MaxPoolGrad(
+  x: Float32Array,
+  xShape: Shape4,
+  dy: Float32Array,
+  size: number,
+  stride: number,
+  pad: 'valid' | 'same',
+): Float64Array {
+  const info = tf.backend_util.computePool2DInfo(xShape, size, stride, 1, pad);
+  const [b, h, w, c] = xShape;
+  const { outHeight: oh, outWidth: ow } = info;
+  const dx = new Float64Array(x.length);
+  for (let n = 0; n < b; n++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let k = 0; k < c; k++) {
+          let best = -1;
+          for (let p = 0; p < size; p++) {
+            const yy = i * stride + p - info.padInfo.top;
+            if (yy < 0 || yy >= h) continue;
+            for (let q = 0; q < size; q++) {
+              const xx = j * stride + q - info.padInfo.left;
+              if (xx < 0 || xx >= w) continue;
+              const at = ((n * h + yy) * w + xx) * c + k;
+              if (best < 0 || (x[at] as number) > (x[best] as number)) best = at;
+            }
+          }
+          if (best >= 0) dx[best] = (dx[best] as number) + (dy[((n * oh + i) * ow + j) * c + k] as number);
+        }
+  return dx;
+}
+
+/** Sum (or mean) of `x` over `axes`, the kept axes in order. */
+export function float64Reduce(
+  x: Float32Array,
+  shape: readonly number[],
+  axes: readonly number[],
+  mean: boolean,
+): Float64Array {
+  const rank = shape.length;
+  const reduced = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+  const kept = shape.map((_, i) => i).filter((i) => !reduced.has(i));
+  const out = new Float64Array(sizeOf(kept.map((i) => shape[i] as number)));
+  const count = x.length / Math.max(out.length, 1);
+  const index = new Array<number>(rank).fill(0);
+  for (let flat = 0; flat < x.length; flat++) {
+    let o = 0;
+    for (const i of kept) o = o * (shape[i] as number) + (index[i] as number);
+    out[o] = (out[o] as number) + (x[flat] as number) / (mean ? count : 1);
+    for (let d = rank - 1; d >= 0; d--) {
+      index[d] = (index[d] as number) + 1;
+      if ((index[d] as number) < (shape[d] as number)) break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** `x` repeated `reps[i]` times along each axis. */
+export function float64Tile(x: Float32Array, shape: readonly number[], reps: readonly number[]): Float64Array {
+  const outShape = shape.map((d, i) => d * (reps[i] as number));
+  const out = new Float64Array(sizeOf(outShape));
+  const index = new Array<number>(shape.length).fill(0);
+  for (let flat = 0; flat < out.length; flat++) {
+    let src = 0;
+    for (let d = 0; d < shape.length; d++)
+      src = src * (shape[d] as number) + ((index[d] as number) % (shape[d] as number));
+    out[flat] = x[src] as number;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      index[d] = (index[d] as number) + 1;
+      if ((index[d] as number) < (outShape[d] as number)) break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** A max pool's output, padding skipped. */
+export function float64MaxPool(
+  x: Float32Array,
+  xShape: Shape4,
+  size: number,
+  stride: number,
+  pad: 'valid' | 'same',
+): Float64Array {
+  const info = tf.backend_util.computePool2DInfo(xShape, size, stride, 1, pad);
+  const [b, h, w, c] = xShape;
+  const { outHeight: oh, outWidth: ow } = info;
+  const y = new Float64Array(b * oh * ow * c).fill(-Infinity);
+  for (let n = 0; n < b; n++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let p = 0; p < size; p++) {
+          const yy = i * stride + p - info.padInfo.top;
+          if (yy < 0 || yy >= h) continue;
+          for (let q = 0; q < size; q++) {
+            const xx = j * stride + q - info.padInfo.left;
+            if (xx < 0 || xx >= w) continue;
+            for (let k = 0; k < c; k++) {
+              const o = ((n * oh + i) * ow + j) * c + k;
+              y[o] = Math.max(y[o] as number, x[((n * h + yy) * w + xx) * c + k] as number);
+            }
+          }
+        }
+  return y;
+}

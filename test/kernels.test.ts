@@ -4,15 +4,9 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-import { registerWasmTrainingKernels, setSubPixelRoute } from '../src/kernels/wasm_training.js';
-import { setWinogradEnabled, winogradFits } from '../src/kernels/winograd.js';
-import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../src/kernels/max_pool_simd.js';
-import { isNativeBackend } from '../src/kernels/native.js';
-import {
-  conv2DBackpropFilterSingleChannelSimd,
-  conv2DBackpropInputSingleChannelSimd,
-  setSimdSingleChannelConvEnabled,
-} from '../src/kernels/single_channel_conv_simd.js';
+import { overrideKernelRoutes, traceKernelRoutes, type RouteTraceEntry } from '../src/kernels/routes.js';
+import { isNativeBackend } from '../src/kernels/wasm/helpers/native.js';
+import { registerWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import {
   CONV_CASES,
   MATMUL_CASES,
@@ -26,6 +20,13 @@ import {
 } from './kernel_reference.js';
 
 const TOLERANCE = 1e-4;
+
+/** The routes the calls from tfjs (not our routes' inner calls) took, as `kernel:route`. */
+function topRoutes(entries: readonly RouteTraceEntry[], kernel?: string): string[] {
+  return entries
+    .filter((e) => e.depth === 0 && (kernel === undefined || e.kernel === kernel))
+    .map((e) => `${e.kernel}:${e.route}`);
+}
 
 async function use(backend: 'cpu' | 'wasm'): Promise<void> {
   expect(await tf.setBackend(backend)).toBe(true);
@@ -141,26 +142,83 @@ describe('wasm training kernels', () => {
   describe('Winograd F(4x4, 5x5) and F(4x4, 3x3)', () => {
     afterAll(() => registerWasmTrainingKernels({ winograd: true }));
 
-    it('takes wide 5x5 layers, and conv1-like narrow ones only for the filter gradient', () => {
-      expect(winogradFits('forward', 5, 5, 100, 50)).toBe(true);
-      expect(winogradFits('forward', 5, 5, 1, 100)).toBe(false);
-      expect(winogradFits('filterGradient', 5, 5, 1, 100)).toBe(true);
-      expect(winogradFits('forward', 4, 4, 128, 128)).toBe(false);
-      expect(winogradFits('forward', 3, 5, 128, 128)).toBe(false);
+    /** The routes the three kernels of a stride-1 'valid' convolution of x [1, side, side, cin] by [k, k', cin, cout] take. */
+    const routesOf = async (side: number, k: number, kw: number, cin: number, cout: number): Promise<string[]> => {
+      const { routes } = await traceKernelRoutes(() =>
+        tf.tidy(() => {
+          const x = tf.zeros([1, side, side, cin]) as tf.Tensor4D;
+          const f = tf.zeros([k, kw, cin, cout]) as tf.Tensor4D;
+          const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid')),
+          )([x, f]);
+          tf.conv2d(x, f, 1, 'valid').dataSync();
+          (dx as tf.Tensor).dataSync();
+          (dW as tf.Tensor).dataSync();
+        }),
+      );
+      return [...new Set(topRoutes(routes).filter((r) => r.startsWith('Conv2D')))].sort();
+    };
+
+    it('takes wide 5x5 layers, and conv1-like narrow ones only for the filter gradient', async () => {
+      await use('wasm');
+      expect(await routesOf(12, 5, 5, 100, 50)).toEqual([
+        'Conv2D:winograd-5x5',
+        'Conv2DBackpropFilter:winograd-5x5',
+        'Conv2DBackpropInput:winograd-5x5',
+      ]);
+      // One input channel, 100 outputs: the SIMD first-layer routes take both gradients; with those off, the filter gradient is Winograd's.
+      expect(await routesOf(12, 5, 5, 1, 100)).toEqual([
+        'Conv2D:stock',
+        'Conv2DBackpropFilter:one-channel-simd',
+        'Conv2DBackpropInput:one-channel-simd',
+      ]);
+      const restore = overrideKernelRoutes({ '*': { 'one-channel-simd': 'off' } });
+      try {
+        expect(await routesOf(12, 5, 5, 1, 100)).toEqual([
+          'Conv2D:stock',
+          'Conv2DBackpropFilter:winograd-5x5',
+          'Conv2DBackpropInput:zero-inserted-conv',
+        ]);
+      } finally {
+        restore();
+      }
+      expect(await routesOf(10, 4, 4, 64, 64)).toEqual([
+        'Conv2D:stock',
+        'Conv2DBackpropFilter:transposed-conv',
+        'Conv2DBackpropInput:zero-inserted-conv',
+      ]);
+      expect(await routesOf(10, 3, 5, 64, 64)).toEqual([
+        'Conv2D:stock',
+        'Conv2DBackpropFilter:transposed-conv',
+        'Conv2DBackpropInput:zero-inserted-conv',
+      ]);
     });
 
-    it('takes 3x3 layers from 1,024 channel pairs, all three kernels, and not the first layer', () => {
-      expect(winogradFits('forward', 3, 3, 32, 64)).toBe(true);
-      expect(winogradFits('filterGradient', 3, 3, 32, 32)).toBe(true);
-      expect(winogradFits('forward', 3, 3, 16, 32)).toBe(false);
-      expect(winogradFits('filterGradient', 3, 3, 1, 32)).toBe(false);
-      setWinogradEnabled(false, 3);
+    it('takes 3x3 layers from 1,024 channel pairs, all three kernels, and not the first layer', async () => {
+      await use('wasm');
+      const winograd3 = [
+        'Conv2D:winograd-3x3',
+        'Conv2DBackpropFilter:winograd-3x3',
+        'Conv2DBackpropInput:winograd-3x3',
+      ];
+      expect(await routesOf(10, 3, 3, 32, 32)).toEqual(winograd3);
+      expect(await routesOf(10, 3, 3, 16, 32)).toEqual([
+        'Conv2D:stock',
+        'Conv2DBackpropFilter:transposed-conv',
+        'Conv2DBackpropInput:zero-inserted-conv',
+      ]);
+      const restore = overrideKernelRoutes({ '*': { 'winograd-3x3': 'off' } });
       try {
-        expect(winogradFits('forward', 3, 3, 64, 64)).toBe(false);
-        expect(winogradFits('forward', 5, 5, 100, 50)).toBe(true);
+        expect(await routesOf(10, 3, 3, 64, 64)).toEqual([
+          'Conv2D:stock',
+          'Conv2DBackpropFilter:transposed-conv',
+          'Conv2DBackpropInput:zero-inserted-conv',
+        ]);
+        expect(await routesOf(12, 5, 5, 100, 50)).toContain('Conv2D:winograd-5x5');
       } finally {
-        setWinogradEnabled(true);
+        restore();
       }
+      expect(await routesOf(10, 3, 3, 64, 64)).toEqual(winograd3);
     });
 
     it('runs FusedConv2D with bias and ReLU like the cpu backend', async () => {
@@ -182,31 +240,38 @@ describe('wasm training kernels', () => {
     });
 
     /** y, dx and dW of a valid stride-1 convolution of x [64, side, side, cin] by a [k, k, cin, cout] filter, by each route. */
-    const compareRoutes = (
+    const compareRoutes = async (
       switchRoute: (winograd: boolean) => void,
       side: number,
       k: number,
       cin: number,
       cout: number,
       seed: number,
-    ): void => {
+    ): Promise<void> => {
       const out = side - k + 1;
-      const run = (winograd: boolean): Float32Array[] => {
+      const run = async (winograd: boolean): Promise<Float32Array[]> => {
         switchRoute(winograd);
-        return tf.tidy(() => {
-          const x = tf.tensor4d(values(64 * side * side * cin, seed), [64, side, side, cin]);
-          const f = tf.tensor4d(values(k * k * cin * cout, seed + 1), [k, k, cin, cout]);
-          const r = tf.tensor4d(values(64 * out * out * cout, seed + 2), [64, out, out, cout]);
-          const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-            tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'), r)),
-          )([x, f]);
-          const y = tf.conv2d(x, f, 1, 'valid');
-          return [y, dx as tf.Tensor, dW as tf.Tensor].map((t) => t.dataSync() as Float32Array);
-        });
+        const { result, routes } = await traceKernelRoutes(() =>
+          tf.tidy(() => {
+            const x = tf.tensor4d(values(64 * side * side * cin, seed), [64, side, side, cin]);
+            const f = tf.tensor4d(values(k * k * cin * cout, seed + 1), [k, k, cin, cout]);
+            const r = tf.tensor4d(values(64 * out * out * cout, seed + 2), [64, out, out, cout]);
+            const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+              tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'valid'), r)),
+            )([x, f]);
+            const y = tf.conv2d(x, f, 1, 'valid');
+            return [y, dx as tf.Tensor, dW as tf.Tensor].map((t) => t.dataSync() as Float32Array);
+          }),
+        );
+        // The switch really changes the route of all three kernels.
+        const name = `winograd-${k}x${k}`;
+        const winogradRoutes = topRoutes(routes).filter((r) => r.endsWith(name));
+        expect(new Set(winogradRoutes).size, `${name} ${winograd ? 'on' : 'off'}`).toBe(winograd ? 3 : 0);
+        return result;
       };
       const before = tf.memory().numDataBuffers;
-      const direct = run(false);
-      const winograd = run(true);
+      const direct = await run(false);
+      const winograd = await run(true);
       expect(tf.memory().numDataBuffers).toBe(before);
       for (let i = 0; i < 3; i++) {
         expect(relativeError(winograd[i] as Float32Array, direct[i] as Float32Array)).toBeLessThan(TOLERANCE);
@@ -217,12 +282,27 @@ describe('wasm training kernels', () => {
 
     it('agrees with the direct route on the seed conv2 at batch 64 (several chunks), frees every intermediate', async () => {
       await use('wasm');
-      compareRoutes((winograd) => registerWasmTrainingKernels({ winograd }), 24, 5, 100, 50, 41);
+      await compareRoutes((winograd) => registerWasmTrainingKernels({ winograd }), 24, 5, 100, 50, 41);
     });
 
     it("agrees with the direct route on lean's conv3 (3x3, 12x12 -> 10x10, 64 -> 64) at batch 64, frees every intermediate", async () => {
       await use('wasm');
-      compareRoutes((winograd) => setWinogradEnabled(winograd, 3), 12, 3, 64, 64, 51);
+      let restore = (): void => {};
+      try {
+        await compareRoutes(
+          (winograd) => {
+            restore();
+            restore = overrideKernelRoutes({ '*': { 'winograd-3x3': winograd ? 'auto' : 'off' } });
+          },
+          12,
+          3,
+          64,
+          64,
+          51,
+        );
+      } finally {
+        restore();
+      }
     });
   });
 
@@ -344,59 +424,72 @@ describe('wasm training kernels', () => {
 
   it('takes the SIMD route for 2x2/2 pools of channels in fours, and only for them', async () => {
     await use('wasm');
-    const backend = tf.backend();
-    if (!isNativeBackend(backend)) throw new Error('the wasm backend should have heap access');
-    const attrs = { filterSize: 2, strides: 2, pad: 'valid' as const };
-    const x = tf.tensor4d(values(2 * 7 * 5 * 8, 7), [2, 7, 5, 8]);
-    const dy = tf.tensor4d(values(2 * 3 * 2 * 8, 8), [2, 3, 2, 8]);
-    const dx = maxPoolGrad2x2Simd(backend, dy, x, attrs);
-    expect(dx?.shape).toEqual([2, 7, 5, 8]);
-    backend.disposeData(dx!.dataId);
-    const [dy6, x6, dy3] = [tf.zeros([2, 3, 2, 6]), tf.zeros([2, 7, 5, 6]), tf.zeros([2, 2, 1, 8])];
-    expect(maxPoolGrad2x2Simd(backend, dy6, x6, attrs)).toBeUndefined();
-    expect(maxPoolGrad2x2Simd(backend, dy3, x, { ...attrs, filterSize: 3 })).toBeUndefined();
-    tf.dispose([dy6, x6, dy3]);
-    setSimdMaxPoolGradEnabled(false);
-    expect(maxPoolGrad2x2Simd(backend, dy, x, attrs)).toBeUndefined();
-    setSimdMaxPoolGradEnabled(true);
-    tf.dispose([x, dy]);
+    const route = async (shape: [number, number, number, number], size: number): Promise<string[]> => {
+      const { routes } = await traceKernelRoutes(() =>
+        tf.tidy(() => {
+          const x = tf.zeros(shape) as tf.Tensor4D;
+          tf.grad((v: tf.Tensor) => tf.sum(tf.maxPool(v as tf.Tensor4D, size, 2, 'valid')))(x).dataSync();
+        }),
+      );
+      return topRoutes(routes, 'MaxPoolGrad');
+    };
+    expect(await route([2, 7, 5, 8], 2)).toEqual(['MaxPoolGrad:simd-2x2']);
+    expect(await route([2, 7, 5, 6], 2)).toEqual(['MaxPoolGrad:heap']);
+    expect(await route([2, 7, 5, 8], 3)).toEqual(['MaxPoolGrad:heap']);
+    const restore = overrideKernelRoutes({ MaxPoolGrad: { 'simd-2x2': 'off' } });
+    try {
+      expect(await route([2, 7, 5, 8], 2)).toEqual(['MaxPoolGrad:heap']);
+    } finally {
+      restore();
+    }
   });
 
   it("sums a first layer's filter gradient in float64: lean's conv1 at batch 64 within 1e-6 of a float64 reference", async () => {
     await use('wasm');
     const c: ConvCase = { name: 'lean conv1', x: [64, 28, 28, 1], filter: [3, 3, 1, 32], strides: 1, pad: 'same' };
     const got = (await convGrads(c)) as ConvGrads;
-    // The general routes sum 50,000 products per weight in float32: about 7e-6 here (bench/single_channel_conv.ts).
+    // The general routes sum 50,000 products per weight in float32: about 7e-6 here (bench/kernels/single_channel_conv.ts).
     expect(relativeError(got.dW, float64FilterGradOf(c))).toBeLessThan(1e-6);
   });
 
   it('takes the SIMD route for one input channel and output channels in fours, and only for them', async () => {
     await use('wasm');
-    const backend = tf.backend();
-    if (!isNativeBackend(backend)) throw new Error('the wasm backend should have heap access');
-    const info = (
-      x: [number, number, number, number],
-      filter: [number, number, number, number],
-    ): tf.backend_util.Conv2DInfo => tf.backend_util.computeConv2DInfo(x, filter, 1, 1, 'same');
-    const x = tf.zeros([2, 6, 5, 1]);
-    const dy = tf.zeros([2, 6, 5, 8]);
-    const filter = tf.zeros([3, 3, 1, 8]);
-    const fits = info([2, 6, 5, 1], [3, 3, 1, 8]);
-    const dW = conv2DBackpropFilterSingleChannelSimd(backend, x, dy, fits);
-    const dx = conv2DBackpropInputSingleChannelSimd(backend, dy, filter, fits);
-    expect([dW?.shape, dx?.shape]).toEqual([
-      [3, 3, 1, 8],
-      [2, 6, 5, 1],
+    const route = async (cin: number, cout: number): Promise<string[]> => {
+      const { routes } = await traceKernelRoutes(() =>
+        tf.tidy(() => {
+          const x = tf.zeros([2, 6, 5, cin]) as tf.Tensor4D;
+          const f = tf.zeros([3, 3, cin, cout]) as tf.Tensor4D;
+          const [dx, dW] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same')),
+          )([x, f]);
+          (dx as tf.Tensor).dataSync();
+          (dW as tf.Tensor).dataSync();
+        }),
+      );
+      return topRoutes(routes)
+        .filter((r) => r.startsWith('Conv2DBackprop'))
+        .sort();
+    };
+    const simd = ['Conv2DBackpropFilter:one-channel-simd', 'Conv2DBackpropInput:one-channel-simd'];
+    expect(await route(1, 8)).toEqual(simd);
+    expect(await route(1, 6)).toEqual([
+      'Conv2DBackpropFilter:patches-matmul',
+      'Conv2DBackpropInput:zero-inserted-conv',
     ]);
-    backend.disposeData(dW!.dataId);
-    backend.disposeData(dx!.dataId);
-    expect(conv2DBackpropFilterSingleChannelSimd(backend, x, dy, info([2, 6, 5, 1], [3, 3, 1, 6]))).toBeUndefined();
-    expect(conv2DBackpropInputSingleChannelSimd(backend, dy, filter, info([2, 6, 5, 2], [3, 3, 2, 8]))).toBeUndefined();
-    setSimdSingleChannelConvEnabled(false);
-    expect(conv2DBackpropFilterSingleChannelSimd(backend, x, dy, fits)).toBeUndefined();
-    expect(conv2DBackpropInputSingleChannelSimd(backend, dy, filter, fits)).toBeUndefined();
-    setSimdSingleChannelConvEnabled(true);
-    tf.dispose([x, dy, filter]);
+    expect(await route(2, 8)).toEqual([
+      'Conv2DBackpropFilter:patches-matmul',
+      'Conv2DBackpropInput:zero-inserted-conv',
+    ]);
+    const restore = overrideKernelRoutes({ '*': { 'one-channel-simd': 'off' } });
+    try {
+      expect(await route(1, 8)).toEqual([
+        'Conv2DBackpropFilter:patches-matmul',
+        'Conv2DBackpropInput:zero-inserted-conv',
+      ]);
+    } finally {
+      restore();
+    }
+    expect(await route(1, 8)).toEqual(simd);
   });
 
   it('clones by sharing the buffer, as the cpu backend does: no copy, and either tensor outlives the other', async () => {
@@ -463,19 +556,22 @@ describe('wasm training kernels', () => {
           dx.dispose();
           return out;
         };
-        setSubPixelRoute('off');
-        const reference = await run();
-        setSubPixelRoute('always');
+        const off = overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'off' } });
+        const reference = await traceKernelRoutes(run);
+        off();
+        const force = overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'force' } });
         const before = tf.memory().numDataBuffers;
-        expect(
-          relativeError(await run(), reference),
-          `${c.x} ${c.filter} ${c.strides} ${JSON.stringify(c.pad)}`,
-        ).toBeLessThan(1e-5);
+        const got = await traceKernelRoutes(run);
+        force();
+        const label = `${c.x} ${c.filter} ${c.strides} ${JSON.stringify(c.pad)}`;
+        expect(topRoutes(reference.routes), label).toEqual(['Conv2DBackpropInput:col2im']);
+        expect(topRoutes(got.routes), label).toEqual(['Conv2DBackpropInput:sub-pixel']);
+        expect(relativeError(got.result, reference.result), label).toBeLessThan(1e-5);
         expect(tf.memory().numDataBuffers).toBe(before);
         tf.dispose([dy, filter]);
       }
     } finally {
-      setSubPixelRoute('auto');
+      overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'auto' } });
     }
   });
 

@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from '../../src/model/batch_norm.js';
 import { buildDigitCnn } from '../../src/model/build.js';
-import { setSimdBatchNormEnabled } from '../../src/kernels/batch_norm_simd.js';
+import { overrideKernelRoutes } from '../../src/kernels/routes.js';
 import { median } from '../lib/ab.js';
 import { startBench } from '../lib/setup.js';
 
@@ -35,10 +35,10 @@ const arms = {
   stock: (): void => registered(false),
   fused: (): void => {
     registered(true);
-    setSimdBatchNormEnabled(false);
+    overrideKernelRoutes({ [BATCH_NORM_TRAINING]: { simd: 'off' }, [BATCH_NORM_TRAINING_GRAD]: { simd: 'off' } });
   },
   simd: (): void => {
-    setSimdBatchNormEnabled(true);
+    overrideKernelRoutes({ [BATCH_NORM_TRAINING]: { simd: 'auto' }, [BATCH_NORM_TRAINING_GRAD]: { simd: 'auto' } });
   },
 };
 type Arm = keyof typeof arms;

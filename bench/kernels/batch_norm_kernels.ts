@@ -1,15 +1,18 @@
 /**
  * The fused training batch norm's two kernels alone on the wasm backend, TypeScript over the heap
- * (src/kernels/wasm_heap.ts) against WebAssembly SIMD (native/batch_norm.c), on the zoo's layer
+ * (src/kernels/wasm/helpers/batch_norm_heap.ts) against WebAssembly SIMD (native/batch_norm.c), on the zoo's layer
  * shapes: median ms of `--calls` calls each, and the largest difference between the two routes'
  * outputs relative to the largest value. Run by hand:
  * `npm run bench -- bench/kernels/batch_norm_kernels.ts [--calls 15]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { batchNormTrainingGradSimd, batchNormTrainingSimd } from '../../src/kernels/batch_norm_simd.js';
-import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../../src/kernels/native.js';
-import { batchNormTrainingGradOnHeap, batchNormTrainingOnHeap } from '../../src/kernels/wasm_heap.js';
+import {
+  batchNormTrainingGradOnHeap,
+  batchNormTrainingOnHeap,
+} from '../../src/kernels/wasm/helpers/batch_norm_heap.js';
+import { batchNormTrainingGradSimd, batchNormTrainingSimd } from '../../src/kernels/wasm/helpers/batch_norm_simd.js';
+import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../../src/kernels/wasm/helpers/native.js';
 import { median } from '../lib/ab.js';
 import { startBench } from '../lib/setup.js';
 
@@ -76,10 +79,10 @@ for (const shape of [
   const gamma = tf.randomUniform([channels], 0.5, 1.5, 'float32', 4);
   const beta = tf.randomUniform([channels], -0.5, 0.5, 'float32', 5);
   const heapForward = time(() => batchNormTrainingOnHeap(backend, x, gamma, beta, 1e-3));
-  const simdForward = time(() => batchNormTrainingSimd(backend, x, gamma, beta, 1e-3)!);
+  const simdForward = time(() => batchNormTrainingSimd(backend, x, gamma, beta, 1e-3));
   const [mean, variance] = [tf.tensor1d(heapForward.out[1]!), tf.tensor1d(heapForward.out[2]!)];
   const heapBackward = time(() => batchNormTrainingGradOnHeap(backend, dy, x, gamma, mean, variance, 1e-3));
-  const simdBackward = time(() => batchNormTrainingGradSimd(backend, dy, x, gamma, mean, variance, 1e-3)!);
+  const simdBackward = time(() => batchNormTrainingGradSimd(backend, dy, x, gamma, mean, variance, 1e-3));
   const difference = Math.max(worst(simdForward.out, heapForward.out), worst(simdBackward.out, heapBackward.out));
   table.row({
     tensor: `[${shape.join(',')}]`,

@@ -1,5 +1,5 @@
 /**
- * Same-process A/B of the heap kernels (src/kernels/wasm_heap.ts): stock wasm `Sum`, `Mean` and
+ * Same-process A/B of the heap kernels (src/kernels/wasm/helpers/): stock wasm `Sum`, `Mean` and
  * `MaxPoolGrad` against ours, swapped every few steps so both see the same machine load.
  * Run by hand: `npm run bench -- bench/kernels/heap_kernels.ts [--threads 2] [--archs lean,strong,seed] [--rounds 6]`.
  * The other training kernels (convolution gradients, matmuls, Tile) are ours in both arms.

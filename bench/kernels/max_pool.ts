@@ -1,15 +1,16 @@
 /**
  * The gradient of the zoo's 2x2/2 max pools on the wasm backend, TypeScript over the heap
- * (src/kernels/wasm_heap.ts) against WebAssembly SIMD (native/max_pool.c): the kernel alone on
+ * (src/kernels/wasm/helpers/max_pool_grad_heap.ts) against WebAssembly SIMD (native/max_pool.c): the kernel alone on
  * `lean`'s and `compact`'s pool shapes (median ms of 15 calls; the outputs must be identical),
  * then a training step of `lean` and `compact` with the SIMD route off and on, alternating every
  * 3 steps in one process. Run by hand: `npm run bench -- bench/kernels/max_pool.ts [--threads 2] [--rounds 8]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { maxPoolGrad2x2Simd, setSimdMaxPoolGradEnabled } from '../../src/kernels/max_pool_simd.js';
-import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../../src/kernels/native.js';
-import { maxPoolGrad2D } from '../../src/kernels/wasm_heap.js';
+import { overrideKernelRoutes } from '../../src/kernels/routes.js';
+import { maxPoolGrad2D } from '../../src/kernels/wasm/helpers/max_pool_grad_heap.js';
+import { maxPoolGrad2x2Simd } from '../../src/kernels/wasm/helpers/max_pool_simd.js';
+import { isNativeBackend, prepareNativeKernels, type NativeBackend } from '../../src/kernels/wasm/helpers/native.js';
 import { alternateSteps, median, stepColumns, stepRow } from '../lib/ab.js';
 import { startBench } from '../lib/setup.js';
 
@@ -60,8 +61,9 @@ for (const shape of [
     'float32',
     2,
   );
-  const heap = time(() => maxPoolGrad2D(backend, dy, x, attrs)!);
-  const simd = time(() => maxPoolGrad2x2Simd(backend, dy, x, attrs)!);
+  const info = tf.backend_util.computePool2DInfo(shape, attrs.filterSize, attrs.strides, 1, attrs.pad);
+  const heap = time(() => maxPoolGrad2D(backend, dy, x, info));
+  const simd = time(() => maxPoolGrad2x2Simd(backend, dy, x, info));
   const same = heap.out.every((v, i) => Object.is(v, simd.out[i]));
   kernels.row({
     input: `[${shape.join(',')}]`,
@@ -81,10 +83,13 @@ const steps = bench.results.table(
 for (const arch of ['lean', 'compact']) {
   const t = await alternateSteps(
     arch,
-    { heap: () => setSimdMaxPoolGradEnabled(false), simd: () => setSimdMaxPoolGradEnabled(true) },
+    {
+      heap: () => overrideKernelRoutes({ MaxPoolGrad: { 'simd-2x2': 'off' } }),
+      simd: () => overrideKernelRoutes({ MaxPoolGrad: { 'simd-2x2': 'auto' } }),
+    },
     Number(flags.rounds),
   );
   steps.row(stepRow(arch, t.heap, t.simd));
 }
-setSimdMaxPoolGradEnabled(true);
+overrideKernelRoutes({ MaxPoolGrad: { 'simd-2x2': 'auto' } });
 await bench.results.save();

@@ -9,8 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { isNativeBackend, prepareNativeKernels } from '../../src/kernels/native.js';
-import { setSimdSingleChannelConvEnabled } from '../../src/kernels/single_channel_conv_simd.js';
+import { overrideKernelRoutes } from '../../src/kernels/routes.js';
+import { isNativeBackend, prepareNativeKernels } from '../../src/kernels/wasm/helpers/native.js';
 import { alternateSteps, relativeDifference, stepColumns, stepRow, timeKernel } from '../lib/ab.js';
 import { startBench } from '../lib/setup.js';
 
@@ -59,9 +59,9 @@ for (const layer of LAYERS) {
       tf.engine().runKernel('Conv2DBackpropInput', { dy: d, filter }, { ...conv, inputShape: x.shape }) as tf.Tensor,
   };
   for (const [which, run] of Object.entries(kernels)) {
-    setSimdSingleChannelConvEnabled(false);
+    overrideKernelRoutes({ '*': { 'one-channel-simd': 'off' } });
     const general = await timeKernel(dy, run);
-    setSimdSingleChannelConvEnabled(true);
+    overrideKernelRoutes({ '*': { 'one-channel-simd': 'auto' } });
     const simd = await timeKernel(dy, run);
     kernelTable.row({
       layer: layer.name,
@@ -83,11 +83,14 @@ const steps = bench.results.table(
 for (const arch of flags.archs.split(',')) {
   const t = await alternateSteps(
     arch,
-    { general: () => setSimdSingleChannelConvEnabled(false), simd: () => setSimdSingleChannelConvEnabled(true) },
+    {
+      general: () => overrideKernelRoutes({ '*': { 'one-channel-simd': 'off' } }),
+      simd: () => overrideKernelRoutes({ '*': { 'one-channel-simd': 'auto' } }),
+    },
     Number(flags.rounds),
     { batch: B },
   );
   steps.row(stepRow(arch, t.general, t.simd, B));
 }
-setSimdSingleChannelConvEnabled(true);
+overrideKernelRoutes({ '*': { 'one-channel-simd': 'auto' } });
 await bench.results.save();

@@ -1,14 +1,14 @@
 /**
  * The input gradient of the zoo's strided convolutions (`strong`'s two 5x5/2 layers) on the wasm
  * backend: dy·Wᵀ + col2im against the sub-pixel route (one stride-1 convolution per output phase,
- * src/kernels/wasm_training.ts): each kernel alone through tfjs' registry (median ms of 15 calls on
+ * src/kernels/wasm/conv2d_backprop_input.ts): each kernel alone through tfjs' registry (median ms of 15 calls on
  * fresh copies of dy, and the largest difference between the two relative to the largest value),
  * then a `strong` training step with the route off and as registered (`'auto'`), alternating every 3 steps in one process.
  * Run by hand: `npm run bench -- bench/kernels/sub_pixel.ts [--threads 2] [--rounds 8]`.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { setSubPixelRoute } from '../../src/kernels/wasm_training.js';
+import { overrideKernelRoutes } from '../../src/kernels/routes.js';
 import { alternateSteps, relativeDifference, stepColumns, stepRow, timeKernel } from '../lib/ab.js';
 import { startBench } from '../lib/setup.js';
 
@@ -47,9 +47,9 @@ for (const layer of LAYERS) {
         { dy: d, filter },
         { strides: 2, pad: 'same', dataFormat: 'NHWC', inputShape: layer.x },
       ) as tf.Tensor;
-  setSubPixelRoute('off');
+  overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'off' } });
   const col2im = await timeKernel(dy, run);
-  setSubPixelRoute('always');
+  overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'force' } });
   const subPixel = await timeKernel(dy, run);
   kernels.row({
     layer: layer.name,
@@ -68,10 +68,13 @@ const steps = bench.results.table(
 );
 const t = await alternateSteps(
   'strong',
-  { col2im: () => setSubPixelRoute('off'), subPixel: () => setSubPixelRoute('auto') },
+  {
+    col2im: () => overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'off' } }),
+    subPixel: () => overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'auto' } }),
+  },
   Number(flags.rounds),
   { batch: B },
 );
 steps.row(stepRow('strong', t.col2im, t.subPixel, B));
-setSubPixelRoute('auto');
+overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'auto' } });
 await bench.results.save();

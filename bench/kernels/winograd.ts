@@ -1,5 +1,5 @@
 /**
- * Same-process A/B of the Winograd route (src/kernels/winograd.ts) against the direct one
+ * Same-process A/B of the Winograd route (src/kernels/wasm/helpers/winograd.ts) against the direct one
  * (XNNPACK convolutions), switched every round so both see the same machine load:
  * 1. the seed net's conv2 kernels alone (`[64,24,24,100]` 5x5 -> 50 channels): forward, input
  *    gradient, filter gradient, read back included;
@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { buildDigitCnn } from '../../src/model/build.js';
 import { registerWasmTrainingKernels } from '../../src/kernels/wasm_training.js';
-import { setWinogradEnabled } from '../../src/kernels/winograd.js';
+import { overrideKernelRoutes } from '../../src/kernels/routes.js';
 import { median } from '../lib/ab.js';
 import { startBench } from '../lib/setup.js';
 
@@ -200,7 +200,7 @@ async function threeByThree(): Promise<void> {
     const times: Record<string, Record<string, number[]>> = {};
     for (let round = 0; round < ROUNDS; round++) {
       for (const [arm, on] of arms) {
-        setWinogradEnabled(on, 3);
+        overrideKernelRoutes({ '*': { 'winograd-3x3': on ? 'auto' : 'off' } });
         for (const [kernel, f] of Object.entries(kernels)) ((times[kernel] ??= {})[arm] ??= []).push(time(f));
       }
     }
@@ -230,7 +230,7 @@ async function threeByThree(): Promise<void> {
     const step: Record<string, number[]> = { direct: [], winograd: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const [arm, on] of arms) {
-        setWinogradEnabled(on, 3);
+        overrideKernelRoutes({ '*': { 'winograd-3x3': on ? 'auto' : 'off' } });
         await model.trainOnBatch(xs, ys); // warm-up after the switch
         const t0 = performance.now();
         for (let i = 0; i < 3; i++) await model.trainOnBatch(xs, ys);
@@ -242,7 +242,7 @@ async function threeByThree(): Promise<void> {
     tf.dispose([xs, ys]);
     model.dispose();
   }
-  setWinogradEnabled(true);
+  overrideKernelRoutes({ '*': { 'winograd-5x5': 'auto', 'winograd-3x3': 'auto' } });
 }
 
 await (flags.filter === '3' ? threeByThree() : seedNet());

@@ -17,8 +17,8 @@
  * without that the flag's own check says false there and the single-threaded build is used.
  * tfjs also caps the pool at `navigator.hardwareConcurrency / 2` threads there (lifted in Node only).
  *
- * Measured (bench/profile.ts, seed net, batch 64, 2-core Zen 5): 1112 ms -> 623 ms per step with 2
- * threads, bitwise-identical results. On a machine with no idle core, 2 threads gain nothing.
+ * Results are bitwise identical for any thread count; the gain needs idle cores (on a machine with
+ * none, more threads gain nothing). `npm run bench -- bench/steps/profile.ts --threads N` times a step.
  */
 import { engine, env } from '@tensorflow/tfjs-core';
 

@@ -1,13 +1,13 @@
 /**
  * Both gradients of a convolution over a one-channel input (every first layer of the zoo) on the
  * wasm backend by native/single_channel_conv.c: WebAssembly SIMD, four output channels per
- * vector, on tfjs' heap. The filter gradient sums in float64 across rows. Other shapes (more input
- * channels, output channels not a multiple of 4, NCHW), and a module not ready yet, give
- * `undefined`, and the caller takes its general route.
+ * vector, on tfjs' heap. The filter gradient sums in float64 across rows. The `one-channel-simd`
+ * routes of ../conv2d_backprop_filter.ts and ../conv2d_backprop_input.ts check the shapes (one
+ * input channel, output channels in fours, NHWC, float32) and the module before calling these.
  */
 import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
-import { heapPointer, nativeKernels, type NativeBackend } from './native.js';
+import { heapPointer, requireNativeKernels, type NativeBackend } from './native.js';
 
 type Geometry = [
   batch: number,
@@ -26,25 +26,6 @@ type Geometry = [
 type FilterGrad = (x: number, dy: number, ...rest: [...Geometry, scratch: number, dw: number]) => void;
 type InputGrad = (dy: number, filter: number, ...rest: [...Geometry, dx: number]) => void;
 
-let enabled = true;
-
-/** Turns the SIMD route on or off for later calls (on by default); bench/single_channel_conv.ts compares the two. */
-export function setSimdSingleChannelConvEnabled(on: boolean): void {
-  enabled = on;
-}
-
-function applies(info: backend_util.Conv2DInfo, tensors: readonly TensorInfo[]): boolean {
-  return (
-    enabled &&
-    info.inChannels === 1 &&
-    info.outChannels % 4 === 0 &&
-    info.dataFormat === 'channelsLast' &&
-    info.dilationHeight === 1 &&
-    info.dilationWidth === 1 &&
-    tensors.every((t) => t.dtype === 'float32')
-  );
-}
-
 function geometry(info: backend_util.Conv2DInfo): Geometry {
   return [
     info.batchSize,
@@ -62,16 +43,14 @@ function geometry(info: backend_util.Conv2DInfo): Geometry {
   ];
 }
 
-/** `dW` `[KH,KW,1,Co]` of a one-channel convolution, or `undefined` where the route does not apply. */
+/** `dW` `[KH,KW,1,Co]` of a one-channel convolution. */
 export function conv2DBackpropFilterSingleChannelSimd(
   backend: NativeBackend,
   x: TensorInfo,
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
-): TensorInfo | undefined {
-  if (!applies(info, [x, dy])) return undefined;
-  const kernel = nativeKernels(backend)?.['conv_c1_filter_grad'] as FilterGrad | undefined;
-  if (kernel === undefined) return undefined;
+): TensorInfo {
+  const kernel = requireNativeKernels(backend)['conv_c1_filter_grad'] as FilterGrad;
   const { filterHeight: kh, filterWidth: kw, outChannels: co } = info;
   const dW = backend.makeOutput([kh, kw, 1, co], 'float32');
   // The module keeps no memory of its own: its float64 totals live in a tensor of 2 floats each.
@@ -90,17 +69,26 @@ export function conv2DBackpropFilterSingleChannelSimd(
   return dW;
 }
 
-/** `dx` `[B,H,W,1]` of a one-channel convolution, or `undefined` where the route does not apply. */
+/** `dx` `[B,H,W,1]` of a one-channel convolution. */
 export function conv2DBackpropInputSingleChannelSimd(
   backend: NativeBackend,
   dy: TensorInfo,
   filter: TensorInfo,
   info: backend_util.Conv2DInfo,
-): TensorInfo | undefined {
-  if (!applies(info, [dy, filter])) return undefined;
-  const kernel = nativeKernels(backend)?.['conv_c1_input_grad'] as InputGrad | undefined;
-  if (kernel === undefined) return undefined;
+): TensorInfo {
+  const kernel = requireNativeKernels(backend)['conv_c1_input_grad'] as InputGrad;
   const dx = backend.makeOutput([info.batchSize, info.inHeight, info.inWidth, 1], 'float32');
   kernel(heapPointer(backend, dy), heapPointer(backend, filter), ...geometry(info), heapPointer(backend, dx));
   return dx;
+}
+
+/** Whether the module's one-channel gradients take this convolution: one input channel, output channels in fours, NHWC. */
+export function singleChannelConvFits(info: backend_util.Conv2DInfo): boolean {
+  return (
+    info.inChannels === 1 &&
+    info.outChannels % 4 === 0 &&
+    info.dataFormat === 'channelsLast' &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1
+  );
 }

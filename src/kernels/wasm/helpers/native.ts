@@ -2,7 +2,8 @@
  * The package's one WebAssembly SIMD module (native/: the Winograd transforms of ./winograd.ts, the
  * batch norm of ./batch_norm_simd.ts, the max-pool gradient of ./max_pool_simd.ts and the first-layer
  * gradients of ./single_channel_conv_simd.ts), linked to the tfjs wasm backend's own memory so that its
- * functions take tensors' heap offsets as pointers. One instance per backend memory.
+ * functions take tensors' heap offsets as pointers. One instance per backend memory. The routes
+ * that use it apply only once it is ready ({@link nativeReady}); until then the next route runs.
  */
 import type { DataType, TensorInfo } from '@tensorflow/tfjs-core';
 import { inflateSync } from 'fflate';
@@ -113,6 +114,13 @@ export function nativeKernels(backend: NativeBackend): WebAssembly.Exports | und
   return instances.get(memory);
 }
 
+/** The module's exports for a backend it is ready for; throws otherwise (the routes check {@link nativeReady} first). */
+export function requireNativeKernels(backend: NativeBackend): WebAssembly.Exports {
+  const exports = nativeKernels(backend);
+  if (exports === undefined) throw new Error('native module: not ready for this backend');
+  return exports;
+}
+
 /** Whether `backend` has what the module needs: tfjs' wasm backend. */
 export function isNativeBackend(backend: unknown): backend is NativeBackend {
   const b = backend as Partial<NativeBackend> | null;
@@ -130,4 +138,15 @@ export function isNativeBackend(backend: unknown): backend is NativeBackend {
 /** A tensor's byte offset in the heap: the form the module takes it in. */
 export function heapPointer(backend: NativeBackend, info: TensorInfo): number {
   return backend.typedArrayFromHeap(info).byteOffset;
+}
+
+/** Whether `backend` is tfjs' wasm backend and the module is ready for it (starting its compilation if need be). */
+export function nativeReady(backend: unknown): backend is NativeBackend {
+  return isNativeBackend(backend) && nativeKernels(backend) !== undefined;
+}
+
+/** `backend` as the module's callers see it; throws when it is not tfjs' wasm backend. */
+export function asNativeBackend(backend: unknown): NativeBackend {
+  if (!isNativeBackend(backend)) throw new Error("native module: the backend is not tfjs' wasm backend");
+  return backend;
 }

@@ -2,24 +2,25 @@
  * 5x5 and 3x3, stride-1 convolutions by Winograd's minimal filtering F(4x4, 5x5) and F(4x4, 3x3)
  * (Lavin & Gray 2015) on the wasm backend: each 8x8 (6x6) input tile and each filter are
  * transformed (native/winograd.c, WebAssembly SIMD, running on tfjs' own heap), the 64 (36)
- * transformed positions become as many plain matrix products on XNNPACK (both threads), and a
+ * transformed positions become as many plain matrix products on XNNPACK (all its threads), and a
  * last transform turns the products into 4x4 output tiles: 64 multiplications per 16 outputs
- * instead of 400 (36 instead of 144), 6.25x (4x) fewer FLOPs in the products, paid for with the
- * transforms' memory traffic (single-threaded), so it is used only where channels are wide.
- * bench/winograd.ts (`--filter 3` for 3x3) measures it against the direct route.
+ * instead of 400 (36 instead of 144), paid for with the transforms' memory traffic (on the calling
+ * thread only), so the routes take it only where channels are wide ({@link winogradPays}).
+ * The `winograd-5x5` and `winograd-3x3` routes of ../conv2d.ts, ../fused_conv2d.ts,
+ * ../conv2d_backprop_input.ts and ../conv2d_backprop_filter.ts run it;
+ * `npm run bench -- bench/kernels/winograd.ts` (`--filter 3` for 3x3) measures it against the direct route.
  *
- * The transforms scale values by up to ~20x and back, so results differ from a direct
- * convolution by float32 rounding: about 1e-5 of the largest output on the seed net's conv2
- * (test/kernels.test.ts checks against the cpu backend).
+ * The transforms scale values up and back down, so results differ from a direct convolution by
+ * float32 rounding (test/kernels.test.ts checks every route against the cpu backend).
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
-import { heapPointer as pointer, nativeKernels, type NativeBackend } from './native.js';
+import { heapPointer as pointer, requireNativeKernels, type NativeBackend } from './native.js';
 
 /** Output pixels per tile side (F(4x4, 5x5) and F(4x4, 3x3)); input tiles are TILE_OUT + r - 1 wide. */
 const TILE_OUT = 4;
 /** Filter sides with transforms in the module. */
-type FilterSide = 3 | 5;
+export type FilterSide = 3 | 5;
 /** Bytes of transformed inputs and products held at once; the batch is processed in chunks under it. */
 const CHUNK_BYTES = 48 << 20;
 
@@ -115,45 +116,36 @@ export interface WinogradConv {
   relu: boolean;
 }
 
-/** Set by {@link setWinogradEnabled}; benchmarks and tests switch it off to compare with the direct route. */
-const enabled: Record<FilterSide, boolean> = { 3: true, 5: true };
 const exportsByInstance = new WeakMap<WebAssembly.Exports, WinogradExports>();
 
-/** Turns the Winograd route on or off for every later convolution, or only for one filter side (on by default). */
-export function setWinogradEnabled(on: boolean, filterSide?: FilterSide): void {
-  if (filterSide !== 5) enabled[3] = on;
-  if (filterSide !== 3) enabled[5] = on;
-}
-
 /**
- * Whether a stride-1 convolution with this filter and these channel counts takes the Winograd route
- * (given the module is ready). 5x5: forward and input gradient need wide layers; with few channels
- * the transforms cost more than the products save (the seed net's conv1, 1 -> 100 channels, ran
- * 2.5x slower). The 5x5 filter gradient gains even there (seed conv1: 58.6 -> 38.7 ms,
- * bench/profile.ts): its direct route is a long thin matmul that XNNPACK runs at 3 GFLOP/s
- * (one input channel and output channels in fours take ./single_channel_conv_simd.ts first).
- * 3x3: all three kernels from 1,024 channel pairs on (`bench/winograd.ts --filter 3`: 1.05-2.04x
- * on the zoo's wide layers; forward passes into outputs that fill 4x4 tiles badly swing between
- * about 0.8x and 1.4x, too little either way for a rule of their own); first layers stay direct.
+ * Whether Winograd is the faster route for a layer it computes. The 5x5 filter gradient: always,
+ * its direct routes being a long thin matmul that XNNPACK runs slowly. Everything else (forward
+ * and input gradient of 5x5, all three of 3x3): from 1,024 input x output channel pairs; with
+ * fewer, the transforms cost more than the products save (the seed net's conv1 and the zoo's
+ * 3x3 first layers stay direct). Forward passes into outputs that fill the 4x4 tiles badly gain
+ * or lose a little either way, too little for a rule of their own (bench/kernels/winograd.ts --filter 3).
  */
-export function winogradFits(
+export function winogradPays(
   kernel: 'forward' | 'filterGradient',
-  filterHeight: number,
-  filterWidth: number,
+  side: FilterSide,
   inChannels: number,
   outChannels: number,
 ): boolean {
-  if (!isFilterSide(filterHeight, filterWidth) || !enabled[filterHeight]) return false;
-  return (kernel === 'filterGradient' && filterHeight === 5) || inChannels * outChannels >= 1024;
+  return (kernel === 'filterGradient' && side === 5) || inChannels * outChannels >= 1024;
 }
 
 function isFilterSide(r: number, rw: number): r is FilterSide {
   return r === rw && (r === 3 || r === 5);
 }
 
-function ready(backend: WinogradBackend): WinogradExports | undefined {
-  const exports = nativeKernels(backend);
-  if (exports === undefined) return undefined;
+/** The filter side of a square 5x5 or 3x3 filter, the sizes the module has transforms for; else `undefined`. */
+export function winogradSide(filterHeight: number, filterWidth: number): FilterSide | undefined {
+  return isFilterSide(filterHeight, filterWidth) ? filterHeight : undefined;
+}
+
+function ready(backend: WinogradBackend): WinogradExports {
+  const exports = requireNativeKernels(backend);
   let found = exportsByInstance.get(exports);
   if (found === undefined) exportsByInstance.set(exports, (found = variants(exports)));
   return found;
@@ -204,15 +196,12 @@ function tiling(
   return { tilesH, tilesW, tilesPerImage, chunk };
 }
 
-/**
- * Runs `conv` by Winograd and returns its output `[batch, outHeight, outWidth, channels]`, or
- * `undefined` when the module is not ready for this backend (the caller takes the direct route).
- */
-export function winogradConv2D(backend: WinogradBackend, conv: WinogradConv, matMul: MatMul): TensorInfo | undefined {
+/** Runs `conv` by Winograd (the module ready for this backend) and returns its output `[batch, outHeight, outWidth, channels]`. */
+export function winogradConv2D(backend: WinogradBackend, conv: WinogradConv, matMul: MatMul): TensorInfo {
   const { x, filter, flip, padTop, padLeft, outHeight: oh, outWidth: ow } = conv;
   const [r, rw, fIn, fOut] = filter.shape as [number, number, number, number];
+  if (!isFilterSide(r, rw)) throw new Error(`Winograd: no transforms for a ${r}x${rw} filter`);
   const module = ready(backend);
-  if (module === undefined || !isFilterSide(r, rw)) return undefined;
   const wino = module[r];
   const positionCount = positions(r);
   const [batch, h, w, cin] = x.shape as [number, number, number, number];
@@ -294,17 +283,13 @@ export interface WinogradFilterGrad {
  * dW by Winograd F(r x r, 4x4), the dual of the forward algorithm (dy's 4x4 tiles play the
  * filters): X = Bᵀ x B per 8x8 (6x6) tile of x (the forward input transform), D = G' dy G'ᵀ per
  * 4x4 tile of dy, S[p] = Σ over tiles D[p]ᵀ X[p] (or its transpose) as 64 (36) products on
- * XNNPACK, dW = A'ᵀ S A'. Returns `undefined` when the module is not ready for this backend.
+ * XNNPACK, dW = A'ᵀ S A'. The module must be ready for this backend.
  */
-export function winogradFilterGrad(
-  backend: WinogradBackend,
-  grad: WinogradFilterGrad,
-  matMul: MatMul,
-): TensorInfo | undefined {
+export function winogradFilterGrad(backend: WinogradBackend, grad: WinogradFilterGrad, matMul: MatMul): TensorInfo {
   const { x, dy, filterShape, padTop, padLeft } = grad;
   const [r, rw] = filterShape;
+  if (!isFilterSide(r, rw)) throw new Error(`Winograd: no transforms for a ${r}x${rw} filter`);
   const module = ready(backend);
-  if (module === undefined || !isFilterSide(r, rw)) return undefined;
   const wino = module[r];
   const positionCount = positions(r);
   const [batch, h, w, cin] = x.shape as [number, number, number, number];
@@ -317,8 +302,8 @@ export function winogradFilterGrad(
   let sums: TensorInfo[] = [];
   // XNNPACK repacks a product's right operand on every call, and that dominates these long,
   // narrow products, so the operand with fewer channels goes on the right: Xᵀ·D for the seed
-  // net's conv2 (100 -> 50 channels: its 64 products of a batch of 64 took 84-99 -> 50-65 ms),
-  // Dᵀ·X for conv1 (1 -> 100; Xᵀ·D there has 4 rows to split between threads: 38.7 -> 97.8 ms).
+  // net's conv2 (100 -> 50 channels), Dᵀ·X for conv1 (1 -> 100; Xᵀ·D there would have 4 rows to
+  // split between threads). bench/kernels/winograd.ts times the filter gradient.
   const xFirst = cinP > coutP;
   const dw = backend.makeOutput(filterShape, 'float32');
   try {

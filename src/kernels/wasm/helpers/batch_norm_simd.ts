@@ -1,15 +1,14 @@
 /**
  * The fused training batch norm and its gradient on the wasm backend by native/batch_norm.c
- * (WebAssembly SIMD, four channels per vector, on tfjs' heap): the arithmetic of ./batch_norm.ts,
- * 6.5-10x faster than that TypeScript over the heap on lean's and strong's layers
- * (bench/batch_norm_kernels.ts). Channels must be a multiple of 4 (every batch-normalised layer
- * of the zoo); otherwise, and until the module is ready, these return `undefined` and the caller
- * runs the TypeScript route.
+ * (WebAssembly SIMD, four channels per vector, on tfjs' heap): the arithmetic of
+ * ../../batch_norm_arithmetic.ts in float32 over 16-row blocks, then float64. For channels in
+ * fours, once the module is ready: the `simd` routes of ../batch_norm_training.ts and
+ * ../batch_norm_training_grad.ts check that before calling these.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
-import { checkBatchNormShapes } from './batch_norm.js';
-import { heapPointer, nativeKernels, type NativeBackend } from './native.js';
+import { checkBatchNormShapes } from '../../batch_norm_arithmetic.js';
+import { heapPointer, requireNativeKernels, type NativeBackend } from './native.js';
 
 type Forward = (
   x: number,
@@ -38,24 +37,6 @@ type Backward = (
   scratch: number,
 ) => void;
 
-let enabled = true;
-
-/** Turns the SIMD route on or off for later calls (on by default); bench/batch_norm.ts compares the two. */
-export function setSimdBatchNormEnabled(on: boolean): void {
-  enabled = on;
-}
-
-/** The module's function `name`, when the route applies to `channels`. */
-function kernel<F>(
-  backend: NativeBackend,
-  name: string,
-  channels: number,
-  tensors: readonly TensorInfo[],
-): F | undefined {
-  if (!enabled || channels % 4 !== 0 || tensors.some((t) => t.dtype !== 'float32')) return undefined;
-  return nativeKernels(backend)?.[name] as F | undefined;
-}
-
 /** Runs `body` with a scratch tensor of 4 * channels doubles (the module keeps no memory of its own). */
 function withScratch(backend: NativeBackend, channels: number, body: (scratch: number) => void): void {
   const scratch = backend.makeOutput([8 * channels], 'float32');
@@ -66,17 +47,16 @@ function withScratch(backend: NativeBackend, channels: number, body: (scratch: n
   }
 }
 
-/** `[y, mean, variance]` of the training batch norm, or `undefined` where the route does not apply. */
+/** `[y, mean, variance]` of the training batch norm of float32 `x` (channels in fours). */
 export function batchNormTrainingSimd(
   backend: NativeBackend,
   x: TensorInfo,
   gamma: TensorInfo,
   beta: TensorInfo,
   epsilon: number,
-): TensorInfo[] | undefined {
+): TensorInfo[] {
   const channels = checkBatchNormShapes(x, gamma);
-  const forward = kernel<Forward>(backend, 'bn_forward', channels, [gamma, beta]);
-  if (forward === undefined) return undefined;
+  const forward = requireNativeKernels(backend)['bn_forward'] as Forward;
   const y = backend.makeOutput([...x.shape], 'float32');
   const mean = backend.makeOutput([channels], 'float32');
   const variance = backend.makeOutput([channels], 'float32');
@@ -88,7 +68,7 @@ export function batchNormTrainingSimd(
   return [y, mean, variance];
 }
 
-/** `[dx, dgamma, dbeta]` of its gradient, or `undefined` where the route does not apply. */
+/** `[dx, dgamma, dbeta]` of its gradient. */
 export function batchNormTrainingGradSimd(
   backend: NativeBackend,
   dy: TensorInfo,
@@ -97,10 +77,9 @@ export function batchNormTrainingGradSimd(
   mean: TensorInfo,
   variance: TensorInfo,
   epsilon: number,
-): TensorInfo[] | undefined {
+): TensorInfo[] {
   const channels = checkBatchNormShapes(x, gamma);
-  const backward = kernel<Backward>(backend, 'bn_backward', channels, [dy, gamma, mean, variance]);
-  if (backward === undefined) return undefined;
+  const backward = requireNativeKernels(backend)['bn_backward'] as Backward;
   const dx = backend.makeOutput([...x.shape], 'float32');
   const dgamma = backend.makeOutput([channels], 'float32');
   const dbeta = backend.makeOutput([channels], 'float32');
