@@ -82,6 +82,7 @@ export {
   type TrainingStateMeta,
   type TrainingStateStore,
 } from './training/state.js';
+export { indexedDbTrainingState, type IndexedDbTrainingStateOptions } from './training/indexeddb_state.js';
 
 // prediction
 export { accuracy, predictDigits, type PredictDigitsOptions } from './prediction/predict.js';
