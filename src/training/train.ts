@@ -10,6 +10,7 @@ import { CheckpointBestCallback } from './callbacks.js';
 import { logValue } from './logs.js';
 import { stratifiedSplit, subsetDataset } from './split.js';
 import type { LearningRateSchedule } from './schedule.js';
+import { YieldCallback, type YieldEvery } from './yield.js';
 import {
   captureTrainingState,
   restoreTrainingState,
@@ -64,8 +65,12 @@ export interface TrainDigitsOptions {
    * over (see `fileTrainingState`). A state from different settings is refused.
    */
   readonly state?: TrainingStateStore;
-  /** tfjs' `yieldEvery` (how often to let the event loop run). Default `auto`. */
-  readonly yieldEvery?: tfl.ModelFitDatasetArgs<unknown>['yieldEvery'];
+  /**
+   * How often to let the event loop run (a page repaint, a click on Stop, a
+   * signal in Node): `auto` (every 125 ms), `batch`, `epoch`, `never`, or a
+   * number of milliseconds, as tfjs' `yieldEvery`. Default `auto`.
+   */
+  readonly yieldEvery?: YieldEvery;
 }
 
 /** Where training stands, reported through {@link TrainDigitsOptions.onProgress}. */
@@ -179,7 +184,7 @@ export async function trainDigits(
     labelSmoothing,
   });
   const progress = new ProgressCallback(epochs, batches, options, history, model);
-  const callbacks: tfl.Callback[] = [progress, checkpoint];
+  const callbacks: tfl.Callback[] = [progress, checkpoint, new YieldCallback(options.yieldEvery ?? 'auto')];
   if (options.learningRate !== undefined)
     callbacks.unshift(new LearningRateCallback(options.learningRate, epochs * batches.size, batches.size));
   let resumedEpochs = 0;
@@ -212,7 +217,6 @@ export async function trainDigits(
         ...(validationTensors?.ys === undefined
           ? {}
           : { validationData: [validationTensors.xs, validationTensors.ys], validationBatchSize: 256 }),
-        yieldEvery: options.yieldEvery ?? 'auto',
       });
   } finally {
     tf.dispose([validationTensors?.xs, validationTensors?.ys].filter((t) => t !== undefined));
