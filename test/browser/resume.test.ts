@@ -92,7 +92,15 @@ describe.skipIf(!hasChromium)('web demo: training resumes after a reload', () =>
   }
 
   async function finished(): Promise<RunResult> {
-    await page.waitForFunction(() => window.digitDemo.train !== undefined, undefined, { timeout: 120_000 });
+    await page.waitForFunction(
+      () =>
+        window.digitDemo.train !== undefined ||
+        document.querySelector('#train-error')?.hasAttribute('hidden') === false,
+      undefined,
+      { timeout: 120_000 },
+    );
+    if (await page.isVisible('#train-error'))
+      throw new Error(`training failed: ${await page.textContent('#train-error')}`);
     const train = (await stats()).train;
     if (train === undefined) throw new Error('no finished run');
     const weights = await page.evaluate(async (stride) => {
