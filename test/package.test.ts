@@ -49,7 +49,8 @@ describe('the packed tarball in a fresh project', () => {
     expect(files).toContain('LICENSE');
     expect(files.filter((f) => !/^(dist\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
     expect(files.some((f) => f.endsWith('.map'))).toBe(false);
-    expect(statSync(tarball).size).toBeLessThan(200_000);
+    // A guard against shipping what should not be (maps, weights, data), not a budget for the code.
+    expect(statSync(tarball).size).toBeLessThan(220_000);
   });
 
   it('imports every export from plain Node ESM, trains on wasm and writes a submission', () => {
