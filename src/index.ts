@@ -112,6 +112,7 @@ export {
   type TrainingStateMeta,
   type TrainingStateStore,
 } from './training/state.js';
+export { indexedDbTrainingState, type IndexedDbTrainingStateOptions } from './training/indexeddb_state.js';
 
 // prediction
 export { accuracy, predictDigits, ttaViewCount, type PredictDigitsOptions } from './prediction/predict.js';

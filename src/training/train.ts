@@ -12,6 +12,7 @@ import { logValue } from './logs.js';
 import { stratifiedSplit, subsetDataset } from './split.js';
 import type { TrainingBudgetHook } from './budget.js';
 import { plannedStep, type LearningRateSchedule, type ScheduleReplan } from './schedule.js';
+import { YieldCallback, type YieldEvery } from './yield.js';
 import {
   captureTrainingState,
   restoreTrainingState,
@@ -72,8 +73,12 @@ export interface TrainDigitsOptions {
    * run still ends annealed. Changes are kept in `state`, so a resumed run replays them.
    */
   readonly budget?: TrainingBudgetHook;
-  /** tfjs' `yieldEvery` (how often to let the event loop run). Default `auto`. */
-  readonly yieldEvery?: tfl.ModelFitDatasetArgs<unknown>['yieldEvery'];
+  /**
+   * How often to let the event loop run (a page repaint, a click on Stop, a
+   * signal in Node): `auto` (every 125 ms), `batch`, `epoch`, `never`, or a
+   * number of milliseconds, as tfjs' `yieldEvery`. Default `auto`.
+   */
+  readonly yieldEvery?: YieldEvery;
 }
 
 /** Where training stands, reported through {@link TrainDigitsOptions.onProgress}. */
@@ -193,7 +198,7 @@ export async function trainDigits(
   const progress = new ProgressCallback(length, batches, options, history, model);
   const callbacks: tfl.Callback[] = [progress];
   if (options.budget !== undefined) callbacks.push(new BudgetCallback(options.budget, length, batches));
-  callbacks.push(checkpoint);
+  callbacks.push(checkpoint, new YieldCallback(options.yieldEvery ?? 'auto'));
   if (options.learningRate !== undefined) callbacks.unshift(new LearningRateCallback(options.learningRate, length));
   let resumedEpochs = 0;
   if (options.state !== undefined) {
@@ -228,7 +233,6 @@ export async function trainDigits(
         ...(validationTensors?.ys === undefined
           ? {}
           : { validationData: [validationTensors.xs, validationTensors.ys], validationBatchSize: 256 }),
-        yieldEvery: options.yieldEvery ?? 'auto',
       });
   } finally {
     tf.dispose([validationTensors?.xs, validationTensors?.ys].filter((t) => t !== undefined));

@@ -5,39 +5,20 @@
  *
  * Screenshots and the numbers measured per backend go to test/.artifacts/.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { encode } from 'fast-png';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { build, preview, type PreviewServer } from 'vite';
+import type { Browser, Page } from 'playwright-core';
+import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMnist, PIXELS_PER_IMAGE, type DigitDataset } from 'digit-recognizer';
+import { hasChromium, launchChromium, serveDemo, warnIfNoChromium, type DemoStats } from './demo_app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(
-    `[browser tests] skipped: ${CHROMIUM} not found. Install Debian's chromium (apt-get install -y chromium) to run them.`,
-  );
-}
+warnIfNoChromium();
 
 const repo = resolve(import.meta.dirname, '../..');
-const webRoot = join(repo, 'examples/web');
 const artifacts = join(repo, 'test/.artifacts');
-
-/** What the page exposes as window.digitDemo (see examples/web/src/main.ts). */
-interface DemoStats {
-  backend: string;
-  ready: boolean;
-  padSeq: number;
-  draw?: { seq: number; preprocessMs: number; predictMs: number; digit: number; confidence: number };
-  upload?: { digit: number; confidence: number };
-  predictMs: number[];
-  gallery?: { images: number; seconds: number; imagesPerSecond: number };
-  train?: { imagesPerSecond: number; epochs: number; bestValAcc: number; seconds: number };
-  offlineReady: boolean;
-}
 
 interface BackendNumbers {
   predictMsMedian?: number;
@@ -59,42 +40,8 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
   beforeAll(async () => {
     mkdirSync(artifacts, { recursive: true });
     outDir = mkdtempSync(join(tmpdir(), 'digit-web-'));
-    const configFile = join(webRoot, 'vite.config.ts');
-    // Vitest sets NODE_ENV=test, which would make Vite build a non-production
-    // bundle (import.meta.env.PROD false: no service worker). Build what `npm run web:build` builds.
-    const nodeEnv = process.env['NODE_ENV'];
-    process.env['NODE_ENV'] = 'production';
-    try {
-      await build({ root: webRoot, configFile, logLevel: 'error', build: { outDir, emptyOutDir: true } });
-    } finally {
-      if (nodeEnv === undefined) delete process.env['NODE_ENV'];
-      else process.env['NODE_ENV'] = nodeEnv;
-    }
-    server = await preview({
-      root: webRoot,
-      configFile,
-      logLevel: 'error',
-      build: { outDir },
-      preview: { host: '127.0.0.1', port: 0, strictPort: false },
-    });
-    const url = server.resolvedUrls?.local[0];
-    if (url === undefined) throw new Error('vite preview gave no URL');
-    baseUrl = url;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-        // Software WebGL (SwiftShader), so the WebGL backend can be tried without a GPU.
-        '--use-angle=swiftshader',
-        '--enable-unsafe-swiftshader',
-      ],
-    });
+    ({ server, url: baseUrl } = await serveDemo(outDir));
+    browser = await launchChromium();
     page = await browser.newPage({
       viewport: { width: 1200, height: 860 },
       deviceScaleFactor: 1,

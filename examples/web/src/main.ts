@@ -15,31 +15,11 @@ import {
   type BackendName,
 } from './backend.js';
 import { DrawPad } from './draw.js';
-import { Gallery, type GalleryStats } from './gallery.js';
+import { Gallery } from './gallery.js';
 import { ModelHolder, type Prediction } from './model.js';
-import { Trainer, type TrainStats } from './train.js';
+import type { DemoStats } from './stats.js';
+import { Trainer } from './train.js';
 import { argMax, byId, drawDigit, ProbabilityBars, percent, showError } from './ui.js';
-
-/** Numbers the page measured, for the curious (and the browser tests). */
-interface DemoStats {
-  backend: string;
-  ready: boolean;
-  /** Pad changes so far; `draw.seq` equal to it means the reading is up to date. */
-  padSeq: number;
-  draw?: { seq: number; preprocessMs: number; predictMs: number; digit: number; confidence: number };
-  upload?: { digit: number; confidence: number };
-  predictMs: number[];
-  gallery?: GalleryStats;
-  train?: TrainStats;
-  /** True once a service worker is active, i.e. the app is precached and works offline (production builds). */
-  offlineReady: boolean;
-}
-
-declare global {
-  interface Window {
-    digitDemo: DemoStats;
-  }
-}
 
 const stats: DemoStats = { backend: '', ready: false, padSeq: 0, predictMs: [], offlineReady: false };
 window.digitDemo = stats;
@@ -262,6 +242,9 @@ gallery.onStats = (s) => {
 trainer.onStats = (s) => {
   stats.train = s;
 };
+trainer.onLive = (live) => {
+  stats.training = live;
+};
 
 holder.onChange((info) => {
   modelStatus.textContent = `Model: ${info.architecture} · ${info.note}`;
@@ -334,6 +317,8 @@ async function start(): Promise<void> {
   backendSelect.disabled = false;
   stats.ready = true;
   document.body.dataset['ready'] = 'true';
+  // A training run cut short by a reload continues from its last completed epoch.
+  void trainer.resumeUnfinished();
 }
 
 // ---------- offline ----------
