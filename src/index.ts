@@ -11,9 +11,22 @@ export {
   isDigitUserError,
   type DigitInputErrorCode,
   type DigitInputLocation,
+  type DigitLimit,
   type DigitModelErrorCode,
   type DigitOutputErrorCode,
 } from './errors.js';
+export {
+  DEFAULT_MAX_ARCHIVE_BYTES,
+  DEFAULT_MAX_CSV_BYTES,
+  DEFAULT_MAX_IMAGE_PIXELS,
+  DEFAULT_MAX_LAYERS,
+  DEFAULT_MAX_MODEL_JSON_BYTES,
+  DEFAULT_MAX_ROWS,
+  DEFAULT_MAX_TOPOLOGY_DEPTH,
+  DEFAULT_MAX_WEIGHT_BYTES,
+  MAX_LINE_BYTES,
+  MAX_ZIP_DIRECTORY_BYTES,
+} from './limits.js';
 
 // data
 export {
