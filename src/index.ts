@@ -59,9 +59,10 @@ export {
 } from './model/architectures.js';
 export { batchNormalization } from './model/batch_norm.js';
 export { countFlops, summarizeDigitArchitectures, type DigitArchitectureSummary } from './model/summary.js';
-export { assertDigitModel, loadDigitModel } from './model/load.js';
+export { assertDigitModel, loadDigitModel, type LoadDigitModelOptions } from './model/load.js';
 export { fileSystemIO } from './io/file_io.js';
 export type { ModelDestination } from './io/model_io.js';
+export type { DigitModelLimits } from './io/model_limits.js';
 export { writeFileAtomic } from './io/node.js';
 
 // kernels
