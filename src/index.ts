@@ -43,6 +43,7 @@ export * from './data/csv.js';
 export * from './data/mnist.js';
 export { parseIdxImages, parseIdxLabels } from './data/idx.js';
 export { preprocessDigitImage, type PreprocessDigitOptions } from './data/preprocess.js';
+export { checkImageSize, readImageSize, type CheckImageSizeOptions, type ImageSize } from './data/image_size.js';
 
 // model
 export { buildDigitCnn, type BuildDigitCnnOptions } from './model/build.js';
