@@ -6,7 +6,7 @@
  *
  *   npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best]
  *                     [--model NAME] [--epochs N] [--ensemble K] [--holdout F] [--train-limit N]
- *                     [--backend wasm|cpu] [--seed N] [--batch-size N] [--force]
+ *                     [--backend wasm|cpu] [--seed N] [--batch-size N] [--max-rows N] [--force]
  *
  * A preset is a whole recipe (network, epochs, augmentation, schedule,
  * ensemble, test-time augmentation); `--model NAME` trains that network with a
@@ -35,6 +35,7 @@ import {
   accuracy,
   buildDigitCnn,
   CheckpointBestCallback,
+  DEFAULT_MAX_ROWS,
   DigitModelError,
   digitPresets,
   fileTrainingState,
@@ -46,6 +47,7 @@ import {
   renderPredictionGrid,
   stratifiedSplit,
   subsetDataset,
+  sweepStaleTempFiles,
   trainDigits,
   VERSION,
   writeFileAtomic,
@@ -54,9 +56,11 @@ import {
   type TrainDigitsResult,
 } from 'digit-recognizer';
 import {
+  csvLimits,
   fractionFlag,
   intFlag,
   loadKaggleData,
+  MAX_ROWS_FLAG,
   parseFlags,
   ProgressBar,
   runScript,
@@ -66,7 +70,7 @@ import {
 } from './cli.js';
 
 const USAGE =
-  'usage: npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best] [--model NAME] [--epochs N] [--ensemble K] [--holdout F] [--train-limit N] [--backend wasm|cpu] [--threads N] [--seed N] [--batch-size N] [--force]';
+  'usage: npm run kaggle -- [--data PATH] [--out DIR] [--preset fast|default|best] [--model NAME] [--epochs N] [--ensemble K] [--holdout F] [--train-limit N] [--backend wasm|cpu] [--threads N] [--seed N] [--batch-size N] [--max-rows N] [--force]';
 
 runScript('kaggle', async () => {
   const flags = parseFlags(
@@ -83,6 +87,7 @@ runScript('kaggle', async () => {
       seed: { type: 'string' },
       'batch-size': { type: 'string' },
       ...THREADS_FLAG,
+      ...MAX_ROWS_FLAG,
       force: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -157,7 +162,7 @@ runScript('kaggle', async () => {
   // 1. Load the data. Everything the user gave is checked before anything is written.
   await useBackend(flags.backend, flags.threads);
   let t = performance.now();
-  const data = await loadKaggleData(flags.data, trainLimit);
+  const data = await loadKaggleData(flags.data, trainLimit, csvLimits(flags['max-rows'], DEFAULT_MAX_ROWS));
   bar.line(
     `loaded ${data.train.count} training and ${data.test.count} test images from ${data.description} in ${seconds(t)} s (backend ${tf.getBackend()})`,
   );
@@ -175,6 +180,7 @@ runScript('kaggle', async () => {
     );
 
   mkdirSync(out, { recursive: true });
+  await sweepStaleTempFiles(out);
   if (flags.force === true) rmSync(join(out, 'run.json'), { force: true });
   const interrupt = new AbortController();
   process.once('SIGINT', () => {

@@ -64,7 +64,7 @@ export { assertDigitModel, loadDigitModel, type LoadDigitModelOptions } from './
 export { fileSystemIO } from './io/file_io.js';
 export type { ModelDestination } from './io/model_io.js';
 export type { DigitModelLimits } from './io/model_limits.js';
-export { writeFileAtomic } from './io/node.js';
+export { sweepStaleTempFiles, writeFileAtomic } from './io/node.js';
 
 // kernels
 export { registerWasmTrainingKernels } from './kernels/wasm_training.js';
