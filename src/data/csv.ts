@@ -118,7 +118,10 @@ export async function loadDigitCsv(source: DigitCsvSource, options: LoadDigitCsv
   return createDigitDataset(result.pixels, result.labels, input.name);
 }
 
-/** The input's chunks, refused (`TOO_LARGE`) once they add up to more than `maxBytes`. */
+/**
+ * The input's chunks up to `maxBytes`, then a `TOO_LARGE` refusal, unless the
+ * consumer stops first (a `limit` reached within the bytes allowed).
+ */
 async function* boundedChunks(
   input: DigitCsvInput,
   maxBytes: number,
@@ -126,8 +129,9 @@ async function* boundedChunks(
 ): AsyncGenerator<Uint8Array> {
   let total = 0;
   for await (const chunk of input.chunks) {
-    total += chunk.length;
-    if (total > maxBytes) {
+    const room = maxBytes - total;
+    if (chunk.length > room) {
+      if (room > 0) yield chunk.subarray(0, room);
       throw inputTooLarge(
         { file: input.name, line: scanner.lineNumber + 1 },
         'the CSV holds more bytes than allowed',
@@ -135,6 +139,7 @@ async function* boundedChunks(
         maxBytes,
       );
     }
+    total += chunk.length;
     yield chunk;
   }
 }
