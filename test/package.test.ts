@@ -49,7 +49,9 @@ describe('the packed tarball in a fresh project', () => {
     expect(files).toContain('LICENSE');
     expect(files.filter((f) => !/^(dist\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
     expect(files.some((f) => f.endsWith('.map'))).toBe(false);
-    expect(statSync(tarball).size).toBeLessThan(200_000);
+    // A budget against stray files, not against features: 199.9 kB before the hostile-input guards
+    // (issue 21) added about 20 kB of code.
+    expect(statSync(tarball).size).toBeLessThan(240_000);
   });
 
   it('imports every export from plain Node ESM, trains on wasm and writes a submission', () => {
