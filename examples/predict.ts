@@ -2,7 +2,7 @@
  * Predicts a test set with one or more saved models (probabilities averaged)
  * and writes a Kaggle submission.
  *
- *   npm run predict -- --model DIR/best-model [--model ANOTHER] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--chunk-rows N]
+ *   npm run predict -- --model DIR/best-model [--model ANOTHER] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--chunk-rows N] [--max-rows N]
  *
  * PATH is the competition zip (its test.csv is used), a folder with test.csv,
  * or a CSV file (plain or .gz) in Kaggle's test or train format. The CSV is
@@ -17,16 +17,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   loadDigitModel,
   loadPretrainedDigitModel,
   predictDigitCsv,
+  sweepStaleTempFiles,
   type PredictDigitCsvProgress,
 } from 'digit-recognizer';
 import {
   commandName,
+  csvLimits,
   intFlag,
+  MAX_ROWS_FLAG,
   parseFlags,
   ProgressBar,
   runScript,
@@ -36,7 +39,7 @@ import {
 } from './cli.js';
 
 const USAGE = [
-  `usage: ${commandName('predict')} --model DIR [--model DIR ...] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--threads N] [--chunk-rows N]`,
+  `usage: ${commandName('predict')} --model DIR [--model DIR ...] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--threads N] [--chunk-rows N] [--max-rows N]`,
   '',
   '  --model DIR     a saved model folder (e.g. out/best-model); several are averaged; `pretrained` is the packaged model',
   '  --data PATH     the competition zip (its test.csv), a folder with test.csv, or a CSV (plain or .gz)',
@@ -44,7 +47,11 @@ const USAGE = [
   '  --tta           average five shifted views of each image',
   '  --backend NAME  wasm (default) or cpu; --threads N sets wasm threads',
   '  --chunk-rows N  rows predicted at a time (default 4096): memory stays flat whatever the file size',
+  '  --max-rows N    most rows read (default 1,000,000): a larger file is refused',
 ].join('\n');
+
+/** Rows predicted at most unless --max-rows says otherwise: 35 times Kaggle's test.csv (memory stays flat anyway). */
+const DEFAULT_PREDICT_ROWS = 1_000_000;
 
 runScript('predict', async () => {
   const flags = parseFlags(
@@ -55,6 +62,7 @@ runScript('predict', async () => {
       backend: { type: 'string', default: 'wasm' },
       ...THREADS_FLAG,
       'chunk-rows': { type: 'string' },
+      ...MAX_ROWS_FLAG,
       tta: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -68,6 +76,7 @@ runScript('predict', async () => {
   if (flags.data === undefined) throw new UsageError(`--data is required; see --help`);
   if (flags.out === undefined) throw new UsageError(`--out is required; see --help`);
   const chunkRows = intFlag(flags['chunk-rows'], 'chunk-rows', 4096);
+  const bounds = csvLimits(flags['max-rows'], DEFAULT_PREDICT_ROWS);
   const bar = new ProgressBar();
   await useBackend(flags.backend, flags.threads);
 
@@ -93,9 +102,12 @@ runScript('predict', async () => {
       );
     }
   };
+  // A submission a killed run left half-written beside --out goes first.
+  await sweepStaleTempFiles(dirname(resolve(flags.out)), { names: [basename(flags.out)] });
   const result = await predictDigitCsv(models, path, {
     member,
     chunkRows,
+    ...bounds,
     tta: flags.tta === true,
     destination: flags.out,
     onProgress,

@@ -22,7 +22,18 @@ export type DigitInputErrorCode =
   | 'CHECKSUM_MISMATCH'
   | 'MISSING_DEPENDENCY'
   | 'BAD_IMAGE'
+  | 'TOO_LARGE'
   | 'UNSUPPORTED';
+
+/**
+ * The bound an input or model ran into (code `TOO_LARGE`): the option that
+ * sets it, as named in the message (`options.maxRows`), and its value. A
+ * script can name its own flag instead of the option.
+ */
+export interface DigitLimit {
+  readonly option: string;
+  readonly value: number;
+}
 
 /** Where in an input a problem sits. Lines and columns count from 1. */
 export interface DigitInputLocation {
@@ -44,14 +55,22 @@ export class DigitInputError extends Error {
   readonly column: number | undefined;
   /** The problem alone, without the location prefix. */
   readonly problem: string;
+  /** For `TOO_LARGE`: the limit that refused the input. */
+  readonly limit: DigitLimit | undefined;
 
-  constructor(code: DigitInputErrorCode, location: DigitInputLocation, problem: string, options?: { cause?: unknown }) {
+  constructor(
+    code: DigitInputErrorCode,
+    location: DigitInputLocation,
+    problem: string,
+    options?: { cause?: unknown; limit?: DigitLimit },
+  ) {
     super(`${formatLocation(location)}: ${problem}`, options);
     this.code = code;
     this.file = location.file;
     this.line = location.line;
     this.column = location.column;
     this.problem = problem;
+    this.limit = options?.limit;
   }
 }
 
@@ -63,6 +82,8 @@ export type DigitModelErrorCode =
   | 'WEIGHTS_SIZE'
   | 'WRONG_SHAPE'
   | 'UNKNOWN_ARCHITECTURE'
+  | 'UNSAFE_PATH'
+  | 'TOO_LARGE'
   | 'BAD_OPTIONS'
   | 'BUDGET_TOO_SMALL'
   | 'MNIST_TRAINED';
@@ -73,11 +94,19 @@ export class DigitModelError extends Error {
   readonly code: DigitModelErrorCode;
   /** The model folder, URL or architecture name concerned. */
   readonly target: string;
+  /** For `TOO_LARGE`: the limit that refused the model. */
+  readonly limit: DigitLimit | undefined;
 
-  constructor(code: DigitModelErrorCode, target: string, problem: string, options?: { cause?: unknown }) {
+  constructor(
+    code: DigitModelErrorCode,
+    target: string,
+    problem: string,
+    options?: { cause?: unknown; limit?: DigitLimit },
+  ) {
     super(`${target}: ${problem}`, options);
     this.code = code;
     this.target = target;
+    this.limit = options?.limit;
   }
 }
 

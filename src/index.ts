@@ -11,9 +11,22 @@ export {
   isDigitUserError,
   type DigitInputErrorCode,
   type DigitInputLocation,
+  type DigitLimit,
   type DigitModelErrorCode,
   type DigitOutputErrorCode,
 } from './errors.js';
+export {
+  DEFAULT_MAX_ARCHIVE_BYTES,
+  DEFAULT_MAX_CSV_BYTES,
+  DEFAULT_MAX_IMAGE_PIXELS,
+  DEFAULT_MAX_LAYERS,
+  DEFAULT_MAX_MODEL_JSON_BYTES,
+  DEFAULT_MAX_ROWS,
+  DEFAULT_MAX_TOPOLOGY_DEPTH,
+  DEFAULT_MAX_WEIGHT_BYTES,
+  MAX_LINE_BYTES,
+  MAX_ZIP_DIRECTORY_BYTES,
+} from './limits.js';
 
 // data
 export {
@@ -30,6 +43,7 @@ export * from './data/csv.js';
 export * from './data/mnist.js';
 export { parseIdxImages, parseIdxLabels } from './data/idx.js';
 export { preprocessDigitImage, type PreprocessDigitOptions } from './data/preprocess.js';
+export { checkImageSize, readImageSize, type CheckImageSizeOptions, type ImageSize } from './data/image_size.js';
 
 // model
 export { buildDigitCnn, type BuildDigitCnnOptions } from './model/build.js';
@@ -46,7 +60,7 @@ export {
 } from './model/architectures.js';
 export { batchNormalization } from './model/batch_norm.js';
 export { countFlops, summarizeDigitArchitectures, type DigitArchitectureSummary } from './model/summary.js';
-export { assertDigitModel, loadDigitModel } from './model/load.js';
+export { assertDigitModel, loadDigitModel, type LoadDigitModelOptions } from './model/load.js';
 export {
   loadPretrainedDigitModel,
   pretrainedDigitModelInfo,
@@ -62,7 +76,8 @@ export {
 } from './model/provenance.js';
 export { fileSystemIO } from './io/file_io.js';
 export type { ModelDestination } from './io/model_io.js';
-export { writeFileAtomic } from './io/node.js';
+export type { DigitModelLimits } from './io/model_limits.js';
+export { sweepStaleTempFiles, writeFileAtomic } from './io/node.js';
 
 // kernels
 export { registerWasmTrainingKernels } from './kernels/wasm_training.js';

@@ -77,6 +77,7 @@ describe('errors', () => {
       | 'MISSING_DEPENDENCY'
       | 'BAD_IMAGE'
       | 'UNSUPPORTED'
+      | 'TOO_LARGE'
     >();
     expectTypeOf<DigitModelErrorCode>().toEqualTypeOf<
       | 'NOT_FOUND'
@@ -85,6 +86,8 @@ describe('errors', () => {
       | 'WEIGHTS_SIZE'
       | 'WRONG_SHAPE'
       | 'UNKNOWN_ARCHITECTURE'
+      | 'UNSAFE_PATH'
+      | 'TOO_LARGE'
       | 'BAD_OPTIONS'
       | 'BUDGET_TOO_SMALL'
       | 'MNIST_TRAINED'
@@ -131,6 +134,9 @@ describe('data', () => {
       readonly member?: string;
       readonly labelled?: boolean;
       readonly limit?: number;
+      readonly maxRows?: number;
+      readonly maxBytes?: number;
+      readonly maxArchiveBytes?: number;
       readonly name?: string;
       readonly onProgress?: (rows: number) => void;
     }>();

@@ -1,184 +1,45 @@
 /**
- * gzip and zip decompression for CSV sources, built on fflate's streaming
- * classes so that a row limit stops inflating early and memory stays at about
- * the compressed size plus the chunks in flight.
+ * gzip decompression for CSV sources, built on fflate's streaming classes so
+ * that a row limit stops inflating early and memory stays at the chunks in
+ * flight, whatever the inflated size (zip members: `zip.ts`).
  *
  * @module
  */
-import { Gunzip, Unzip, UnzipInflate, unzipSync } from 'fflate';
+import { Gunzip } from 'fflate';
 import { DigitInputError } from '../errors.js';
 import { crc32Update } from './crc32.js';
-import type { DigitCsvInput } from './source.js';
-
-/** Compressed bytes handed to the inflater at a time (about 8 MB of CSV out). */
-const INFLATE_SLICE = 1 << 20;
-
-/** One member of a zip archive, from its central directory. */
-export interface ZipMemberInfo {
-  /** Path inside the archive. */
-  readonly name: string;
-  /** Uncompressed size in bytes. */
-  readonly size: number;
-  /** Compression method (0 stored, 8 deflate). */
-  readonly compression: number;
-}
 
 /**
- * Lists the files of a zip archive (directories left out) from its central
- * directory without inflating anything. Throws `CORRUPT_ARCHIVE` when the
- * bytes are not a readable zip. `folders`, when given, receives the directory
- * entries left out.
+ * Sizes the slices of compressed bytes handed to an fflate inflater. fflate
+ * inflates all it is given in one call, buffers doubling, and deflate can
+ * expand 1032-fold, so a slice bounds what one call allocates. A slice aims
+ * at {@link TARGET_OUT} bytes out at the highest expansion met so far: a real
+ * CSV (under 20-fold) gets the largest slices, a bomb the smallest from its
+ * second slice on, and no later stretch of tame data makes them large again.
+ * The consumer pulls the output chunk by chunk, so nothing else piles up.
  */
-export function listZipMembers(archive: Uint8Array, file: string, folders?: string[]): ZipMemberInfo[] {
-  const members: ZipMemberInfo[] = [];
-  try {
-    unzipSync(archive, {
-      filter: (info) => {
-        if (!info.name.endsWith('/'))
-          members.push({ name: info.name, size: info.originalSize, compression: info.compression });
-        else folders?.push(info.name);
-        return false;
-      },
-    });
-  } catch (error) {
-    throw new DigitInputError('CORRUPT_ARCHIVE', { file }, `not a readable zip archive (${(error as Error).message})`, {
-      cause: error,
-    });
+export class InflateSlicer {
+  private expansion = 0;
+
+  /** Bytes to hand the inflater next. */
+  next(): number {
+    if (this.expansion === 0) return FIRST_SLICE;
+    return Math.max(MIN_SLICE, Math.min(MAX_SLICE, Math.floor(TARGET_OUT / this.expansion)));
   }
-  return members;
+
+  /** Records that `input` compressed bytes gave `output` bytes. */
+  record(input: number, output: number): void {
+    if (input > 0) this.expansion = Math.max(this.expansion, output / input);
+  }
 }
 
-/**
- * Picks the CSV member of a zip archive and streams it inflated. `member`
- * matches a full path in the archive or, when unique, a base name; without it
- * the archive must hold exactly one `.csv` file. Errors: `ZIP_MEMBER_MISSING`
- * (naming the members), `CORRUPT_ARCHIVE`, `UNSUPPORTED` (compression method).
- */
-export function openZipMember(archive: Uint8Array, file: string, member: string | undefined): DigitCsvInput {
-  const folders: string[] = [];
-  const members = listZipMembers(archive, file, folders);
-  const names = members.map((m) => m.name);
-  const listing =
-    names.length > 0
-      ? `the archive holds ${names.join(', ')}`
-      : folders.length > 0
-        ? `the archive holds only folders (${folders.join(', ')}), no files`
-        : 'the archive is empty';
-  let chosen: ZipMemberInfo | undefined;
-  if (member === undefined) {
-    const csvs = members.filter((m) => /\.csv$/i.test(m.name) && !m.name.startsWith('__MACOSX/'));
-    if (csvs.length !== 1) {
-      throw new DigitInputError(
-        'ZIP_MEMBER_MISSING',
-        { file },
-        `${csvs.length === 0 ? 'no .csv file in the archive' : `${csvs.length} .csv files in the archive`}; pass options.member (${listing})`,
-      );
-    }
-    chosen = csvs[0];
-  } else {
-    chosen = members.find((m) => m.name === member);
-    if (chosen === undefined) {
-      const byBase = members.filter((m) => baseName(m.name) === member);
-      if (byBase.length === 1) chosen = byBase[0];
-    }
-    if (chosen === undefined) {
-      throw new DigitInputError('ZIP_MEMBER_MISSING', { file }, `no member ${JSON.stringify(member)}; ${listing}`);
-    }
-  }
-  const target = chosen as ZipMemberInfo;
-  const name = `${file}:${target.name}`;
-  if (target.compression !== 0 && target.compression !== 8) {
-    throw new DigitInputError(
-      'UNSUPPORTED',
-      { file: name },
-      `zip compression method ${target.compression} is not supported; re-zip with deflate`,
-    );
-  }
-  const expectedCrc = centralDirectoryCrcs(archive).get(target.name);
-  return { name, chunks: zipMemberChunks(archive, target.name, name, expectedCrc), size: target.size };
-}
-
-/**
- * The CRC-32 of each member, read from the zip's central directory (fflate
- * inflates without checking it). Best effort: an unexpected layout gives an
- * empty map and the member is then inflated unchecked, as before.
- */
-function centralDirectoryCrcs(archive: Uint8Array): Map<string, number> {
-  const crcs = new Map<string, number>();
-  const view = new DataView(archive.buffer, archive.byteOffset, archive.byteLength);
-  // The end-of-central-directory record: 22 bytes plus a comment of up to 65,535.
-  let eocd = -1;
-  for (let i = archive.length - 22; i >= 0 && i >= archive.length - 22 - 0xffff; i--) {
-    if (view.getUint32(i, true) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) return crcs;
-  const entries = view.getUint16(eocd + 10, true);
-  let p = view.getUint32(eocd + 16, true);
-  const decoder = new TextDecoder();
-  for (let n = 0; n < entries && p + 46 <= archive.length; n++) {
-    if (view.getUint32(p, true) !== 0x02014b50) return new Map();
-    const nameLength = view.getUint16(p + 28, true);
-    const next = p + 46 + nameLength + view.getUint16(p + 30, true) + view.getUint16(p + 32, true);
-    if (p + 46 + nameLength > archive.length) return new Map();
-    crcs.set(decoder.decode(archive.subarray(p + 46, p + 46 + nameLength)), view.getUint32(p + 16, true));
-    p = next;
-  }
-  return crcs;
-}
-
-function hex(crc: number): string {
-  return crc.toString(16).padStart(8, '0');
-}
-
-async function* zipMemberChunks(
-  archive: Uint8Array,
-  member: string,
-  name: string,
-  expectedCrc: number | undefined,
-): AsyncGenerator<Uint8Array> {
-  const out: Uint8Array[] = [];
-  let failure: unknown;
-  let finished = false;
-  let crc = 0;
-  const unzip = new Unzip((entry) => {
-    if (entry.name !== member || finished) return;
-    entry.ondata = (error, data, final) => {
-      if (error) failure = error;
-      else if (data.length > 0) {
-        if (expectedCrc !== undefined) crc = crc32Update(crc, data);
-        out.push(data);
-      }
-      if (final) finished = true;
-    };
-    entry.start();
-  });
-  unzip.register(UnzipInflate);
-  for (let offset = 0; offset < archive.length && !finished && failure === undefined; offset += INFLATE_SLICE) {
-    const end = Math.min(offset + INFLATE_SLICE, archive.length);
-    try {
-      unzip.push(archive.subarray(offset, end), end === archive.length);
-    } catch (error) {
-      failure = error;
-    }
-    while (out.length > 0) yield out.shift() as Uint8Array;
-  }
-  if (failure !== undefined || !finished) {
-    const why = failure === undefined ? 'its data ends early' : (failure as Error).message;
-    throw new DigitInputError('CORRUPT_ARCHIVE', { file: name }, `cannot inflate the zip member (${why})`, {
-      cause: failure,
-    });
-  }
-  if (expectedCrc !== undefined && crc !== expectedCrc) {
-    throw new DigitInputError(
-      'CORRUPT_ARCHIVE',
-      { file: name },
-      `CRC-32 mismatch: the member inflates to data with checksum ${hex(crc)}, the archive records ${hex(expectedCrc)}; the zip is damaged, download it again`,
-    );
-  }
-}
+/** Output aimed at per inflater call. */
+const TARGET_OUT = 1 << 18;
+/** Largest slice: at most about 17 MB out however the data was made (the very first bomb slice). */
+const MAX_SLICE = 1 << 14;
+const MIN_SLICE = 1 << 8;
+/** Before any expansion is known: at most about 1 MB out. */
+const FIRST_SLICE = 1 << 10;
 
 /**
  * Inflates a gzip stream chunk by chunk. Throws `CORRUPT_ARCHIVE` for bad or
@@ -188,6 +49,7 @@ async function* zipMemberChunks(
  */
 export async function* gunzipChunks(input: AsyncIterable<Uint8Array>, file: string): AsyncGenerator<Uint8Array> {
   const out: Uint8Array[] = [];
+  const slicer = new InflateSlicer();
   let crc = 0;
   let size = 0;
   let members = 1;
@@ -214,8 +76,12 @@ export async function* gunzipChunks(input: AsyncIterable<Uint8Array>, file: stri
   };
   for await (const chunk of input) {
     tail = chunk.length >= 8 ? chunk.slice(chunk.length - 8) : lastBytes(tail, chunk, 8);
-    for (let offset = 0; offset < chunk.length; offset += INFLATE_SLICE) {
-      push(chunk.subarray(offset, offset + INFLATE_SLICE), false);
+    for (let offset = 0; offset < chunk.length;) {
+      const slice = chunk.subarray(offset, offset + slicer.next());
+      const before = size;
+      push(slice, false);
+      slicer.record(slice.length, size - before);
+      offset += slice.length;
       while (out.length > 0) yield out.shift() as Uint8Array;
     }
   }
@@ -243,7 +109,6 @@ function lastBytes(a: Uint8Array, b: Uint8Array, n: number): Uint8Array {
   return joined.slice(Math.max(0, joined.length - n));
 }
 
-function baseName(path: string): string {
-  const slash = path.lastIndexOf('/');
-  return slash < 0 ? path : path.slice(slash + 1);
+function hex(crc: number): string {
+  return crc.toString(16).padStart(8, '0');
 }

@@ -8,9 +8,16 @@
  *
  * @module
  */
+import {
+  DEFAULT_MAX_ARCHIVE_BYTES,
+  DEFAULT_MAX_CSV_BYTES,
+  DEFAULT_MAX_ROWS,
+  inputTooLarge,
+  limitOption,
+} from '../limits.js';
 import { DigitCsvScanner } from './csv_scanner.js';
 import { createDigitDataset, type DigitDataset } from './dataset.js';
-import { CHUNK_BYTES, openDigitCsvInput, type DigitCsvSource } from './source.js';
+import { CHUNK_BYTES, openDigitCsvInput, type DigitCsvInput, type DigitCsvSource } from './source.js';
 
 export type { DigitCsvSource } from './source.js';
 
@@ -29,6 +36,25 @@ export interface LoadDigitCsvOptions {
   readonly labelled?: boolean;
   /** Read at most this many data rows; the rest of the input is not read or parsed. */
   readonly limit?: number;
+  /**
+   * Refuse (`TOO_LARGE`) an input with more data rows than this, before
+   * holding more: each row keeps 784 bytes. Default {@link DEFAULT_MAX_ROWS};
+   * `Infinity` lifts the bound. Rows past `limit` are never read, so never count.
+   */
+  readonly maxRows?: number;
+  /**
+   * Refuse (`TOO_LARGE`) an input of more uncompressed CSV bytes than this:
+   * before reading when the size is known (a plain file, a zip member's
+   * recorded size) and no `limit` is set, else once that many bytes are read.
+   * Default {@link DEFAULT_MAX_CSV_BYTES}; `Infinity` lifts the bound.
+   */
+  readonly maxBytes?: number;
+  /**
+   * Most bytes of a zip archive read whole from a stream (a zip's directory
+   * sits at its end; paths, bytes and Blobs are read piece by piece instead).
+   * Default {@link DEFAULT_MAX_ARCHIVE_BYTES}.
+   */
+  readonly maxArchiveBytes?: number;
   /** Name used in error messages and as the dataset's `source` (default: the path, or `<text>`, `<bytes>`, `<blob>`, `<stream>`). */
   readonly name?: string;
   /** Called as rows are parsed (about every megabyte of CSV) with the row count so far, and once at the end. */
@@ -49,18 +75,34 @@ export interface LoadDigitCsvOptions {
  * field number) and a code: `NOT_FOUND`, `UNREADABLE`, `EMPTY`, `HEADER_ONLY`,
  * `BAD_HEADER`, `COLUMN_COUNT`, `BAD_CELL`, `PIXEL_RANGE`, `LABEL_RANGE`,
  * `BAD_ENCODING`, `LINE_TOO_LONG`, `ZIP_MEMBER_MISSING`, `CORRUPT_ARCHIVE`,
- * `UNSUPPORTED`.
- * @throws {RangeError} when `options.limit` is not a non-negative integer.
+ * `TOO_LARGE` (over `maxRows`, `maxBytes` or `maxArchiveBytes`: its `limit`
+ * names the option), `UNSUPPORTED`.
+ * @throws {RangeError} when `options.limit` is not a non-negative integer, or a
+ * `max*` option is not a positive integer or `Infinity`.
  */
 export async function loadDigitCsv(source: DigitCsvSource, options: LoadDigitCsvOptions = {}): Promise<DigitDataset> {
   const { limit, onProgress } = options;
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
     throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
   }
-  const input = await openDigitCsvInput(source, { member: options.member, name: options.name });
-  const scanner = new DigitCsvScanner({ file: input.name, labelled: options.labelled, limit, sizeHint: input.size });
+  const maxRows = limitOption(options.maxRows, 'maxRows', DEFAULT_MAX_ROWS);
+  const maxBytes = limitOption(options.maxBytes, 'maxBytes', DEFAULT_MAX_CSV_BYTES);
+  const input = await openDigitCsvInput(source, {
+    member: options.member,
+    name: options.name,
+    // A known size over the bound is refused before reading, unless only the first rows are wanted.
+    maxBytes: limit === undefined ? maxBytes : undefined,
+    maxArchiveBytes: limitOption(options.maxArchiveBytes, 'maxArchiveBytes', DEFAULT_MAX_ARCHIVE_BYTES),
+  });
+  const scanner = new DigitCsvScanner({
+    file: input.name,
+    labelled: options.labelled,
+    limit,
+    maxRows,
+    sizeHint: input.size,
+  });
   let reported = -1;
-  for await (const chunk of input.chunks) {
+  for await (const chunk of boundedChunks(input, maxBytes, scanner)) {
     // Large chunks are fed in slices so progress is reported regularly.
     let more = true;
     for (let offset = 0; offset < chunk.length && more; offset += CHUNK_BYTES) {
@@ -76,6 +118,32 @@ export async function loadDigitCsv(source: DigitCsvSource, options: LoadDigitCsv
   return createDigitDataset(result.pixels, result.labels, input.name);
 }
 
+/**
+ * The input's chunks up to `maxBytes`, then a `TOO_LARGE` refusal, unless the
+ * consumer stops first (a `limit` reached within the bytes allowed).
+ */
+async function* boundedChunks(
+  input: DigitCsvInput,
+  maxBytes: number,
+  scanner: DigitCsvScanner,
+): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const chunk of input.chunks) {
+    const room = maxBytes - total;
+    if (chunk.length > room) {
+      if (room > 0) yield chunk.subarray(0, room);
+      throw inputTooLarge(
+        { file: input.name, line: scanner.lineNumber + 1 },
+        'the CSV holds more bytes than allowed',
+        'maxBytes',
+        maxBytes,
+      );
+    }
+    total += chunk.length;
+    yield chunk;
+  }
+}
+
 /** Options of {@link streamDigitCsv}. */
 export interface StreamDigitCsvOptions {
   /** Rows per chunk (the last chunk may be shorter). Default 4096: about 3.2 MB of pixels. */
@@ -86,6 +154,15 @@ export interface StreamDigitCsvOptions {
   readonly labelled?: boolean;
   /** As {@link LoadDigitCsvOptions.limit}. */
   readonly limit?: number;
+  /**
+   * As {@link LoadDigitCsvOptions.maxRows}, counted over all chunks; default
+   * `Infinity`: a stream holds one chunk at a time, however many rows.
+   */
+  readonly maxRows?: number;
+  /** As {@link LoadDigitCsvOptions.maxBytes}; default `Infinity`, the memory held being bounded anyway. */
+  readonly maxBytes?: number;
+  /** As {@link LoadDigitCsvOptions.maxArchiveBytes}. */
+  readonly maxArchiveBytes?: number;
   /** As {@link LoadDigitCsvOptions.name}. */
   readonly name?: string;
 }
@@ -118,7 +195,8 @@ export interface DigitCsvChunk extends DigitDataset {
  * }
  * ```
  * @throws {DigitInputError} as {@link loadDigitCsv}.
- * @throws {RangeError} when `chunkRows` is not a positive integer or `limit` not a non-negative integer.
+ * @throws {RangeError} when `chunkRows` is not a positive integer, `limit` not a
+ * non-negative integer, or a `max*` option not a positive integer or `Infinity`.
  */
 export async function* streamDigitCsv(
   source: DigitCsvSource,
@@ -130,9 +208,16 @@ export async function* streamDigitCsv(
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
     throw new RangeError(`limit must be a non-negative integer, got ${limit}`);
   }
-  const input = await openDigitCsvInput(source, { member: options.member, name: options.name });
+  const maxRows = limitOption(options.maxRows, 'maxRows', Number.POSITIVE_INFINITY);
+  const maxBytes = limitOption(options.maxBytes, 'maxBytes', Number.POSITIVE_INFINITY);
+  const input = await openDigitCsvInput(source, {
+    member: options.member,
+    name: options.name,
+    maxBytes: limit === undefined ? maxBytes : undefined,
+    maxArchiveBytes: limitOption(options.maxArchiveBytes, 'maxArchiveBytes', DEFAULT_MAX_ARCHIVE_BYTES),
+  });
   // No size hint: the scanner must not size its buffer for the whole file.
-  const scanner = new DigitCsvScanner({ file: input.name, labelled: options.labelled, limit });
+  const scanner = new DigitCsvScanner({ file: input.name, labelled: options.labelled, limit, maxRows });
   let offset = 0;
   let bytesRead = 0;
   const emit = (count: number): DigitCsvChunk => {
@@ -146,7 +231,7 @@ export async function* streamDigitCsv(
     offset += rows.count;
     return chunk;
   };
-  for await (const chunk of input.chunks) {
+  for await (const chunk of boundedChunks(input, maxBytes, scanner)) {
     let more = true;
     for (let start = 0; start < chunk.length && more; start += CHUNK_BYTES) {
       const slice = chunk.subarray(start, start + CHUNK_BYTES);

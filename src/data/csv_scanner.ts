@@ -29,10 +29,8 @@
  */
 import { parse as parseCsv } from 'csv-parse/browser/esm/sync';
 import { DigitInputError } from '../errors.js';
+import { inputTooLarge, MAX_LINE_BYTES } from '../limits.js';
 import { PIXELS_PER_IMAGE } from './dataset.js';
-
-/** Longest line accepted (a real row is at most about 3.2 kB): bounds the bytes carried between chunks. */
-export const MAX_LINE_BYTES = 1 << 20;
 
 /** The header of Kaggle's train.csv: `label,pixel0,...,pixel783`. */
 export const LABELLED_HEADER: readonly string[] = Object.freeze([
@@ -52,6 +50,8 @@ export interface DigitCsvScannerOptions {
   readonly labelled?: boolean | undefined;
   /** Stop after this many data rows. */
   readonly limit?: number | undefined;
+  /** Refuse (`TOO_LARGE`) an input with more data rows than this (rows handed out by `take` count too). */
+  readonly maxRows?: number | undefined;
   /** Total input bytes when known: used to size the output once, without regrowing. */
   readonly sizeHint?: number | undefined;
 }
@@ -60,7 +60,7 @@ export interface DigitCsvScannerOptions {
 export interface DigitCsvScanResult {
   /** Number of data rows (images). */
   readonly count: number;
-  /** `count * 784` pixels, exactly sized. */
+  /** `count * 784` pixels: exactly sized, or a view of a buffer at most 1/8 longer (a copy would double the peak). */
   readonly pixels: Uint8Array;
   /** `count` labels, or `undefined` for an unlabelled file. */
   readonly labels: Uint8Array | undefined;
@@ -77,6 +77,7 @@ export class DigitCsvScanner {
   private readonly file: string;
   private readonly wantLabelled: boolean | undefined;
   private readonly limit: number;
+  private readonly maxRows: number;
   private readonly sizeHint: number | undefined;
 
   private headerSeen = false;
@@ -104,12 +105,18 @@ export class DigitCsvScanner {
     this.file = options.file;
     this.wantLabelled = options.labelled;
     this.limit = options.limit ?? Number.POSITIVE_INFINITY;
+    this.maxRows = options.maxRows ?? Number.POSITIVE_INFINITY;
     this.sizeHint = options.sizeHint;
   }
 
   /** Data rows parsed so far (including rows already handed out by {@link take}). */
   get rows(): number {
     return this.taken + this.count;
+  }
+
+  /** Number of the last line parsed (1-based; 0 before any). */
+  get lineNumber(): number {
+    return this.line;
   }
 
   /** Whether the header has a `label` column; meaningful once the header is parsed. */
@@ -198,9 +205,10 @@ export class DigitCsvScanner {
       throw new DigitInputError('HEADER_ONLY', { file: this.file, line: 1 }, 'the CSV has a header but no data rows');
     }
     const n = this.count;
-    const pixels =
-      this.pixels.length === n * PIXELS_PER_IMAGE ? this.pixels : this.pixels.slice(0, n * PIXELS_PER_IMAGE);
-    const labels = !this.labelled ? undefined : this.labels.length === n ? this.labels : this.labels.slice(0, n);
+    const fit = (a: Uint8Array, length: number): Uint8Array =>
+      a.length === length ? a : a.length - length <= a.length / 8 ? a.subarray(0, length) : a.slice(0, length);
+    const pixels = fit(this.pixels, n * PIXELS_PER_IMAGE);
+    const labels = this.labelled ? fit(this.labels, n) : undefined;
     this.pixels = new Uint8Array(0);
     this.labels = new Uint8Array(0);
     return { count: n, pixels, labels, labelled: this.labelled };
@@ -300,7 +308,7 @@ export class DigitCsvScanner {
         }
       }
       if (ok) {
-        count++;
+        if (++count + this.taken > this.maxRows) this.tooManyRows(line);
         continue;
       }
       const nl = buf.indexOf(NL, rowStart);
@@ -326,7 +334,16 @@ export class DigitCsvScanner {
       have === 0 ? hinted : 0,
       Math.ceil(bytesLeft / (2 * PIXELS_PER_IMAGE)) + 1,
     );
-    if (Number.isFinite(this.limit)) rows = Math.min(rows, Math.max(this.limit - this.taken, this.count + 1));
+    // One row past maxRows is parsed before the refusal, so room for it is all that is ever needed.
+    const cap = Math.max(Math.min(this.limit, this.maxRows + 1) - this.taken, this.count + 1);
+    if (rows >= cap) rows = cap;
+    else if (Number.isFinite(cap)) {
+      // Grow through cap / 2^k, so the last step doubles into the cap: old and new arrays then hold
+      // 1.5 caps at once rather than up to 2.
+      let aligned = cap;
+      while (Math.ceil(aligned / 2) >= rows) aligned = Math.ceil(aligned / 2);
+      rows = aligned;
+    }
     const pixels = new Uint8Array(rows * PIXELS_PER_IMAGE);
     pixels.set(this.pixels.subarray(0, this.count * PIXELS_PER_IMAGE));
     this.pixels = pixels;
@@ -498,7 +515,17 @@ export class DigitCsvScanner {
         this.pixels[base + i - offset] = value;
       }
     }
-    this.count++;
+    if (++this.count + this.taken > this.maxRows) this.tooManyRows(this.line);
+  }
+
+  /** Refuses the row on `line`, one past {@link maxRows}. */
+  private tooManyRows(line: number): never {
+    throw inputTooLarge(
+      { file: this.file, line },
+      `more data rows than allowed: line ${line} holds row ${this.maxRows + 1}`,
+      'maxRows',
+      this.maxRows,
+    );
   }
 
   /** Throws the error for a carriage return that does not end a line (old Mac line ends). */

@@ -9,6 +9,7 @@
  * @module
  */
 import { IMAGE_SIZE, PIXELS_PER_IMAGE } from './dataset.js';
+import { checkImageSize } from './image_size.js';
 
 /** Options of {@link preprocessDigitImage}. */
 export interface PreprocessDigitOptions {
@@ -29,6 +30,12 @@ export interface PreprocessDigitOptions {
   readonly box?: number;
   /** Shift the digit so its centre of mass is at the image centre (MNIST) rather than centring its bounding box. Default true. */
   readonly centerOfMass?: boolean;
+  /**
+   * Most pixels accepted, checked before anything is allocated (the work
+   * takes 4 bytes a pixel besides the picture's own 4). Default
+   * {@link DEFAULT_MAX_IMAGE_PIXELS}: 4096 x 4096.
+   */
+  readonly maxPixels?: number;
 }
 
 /**
@@ -48,6 +55,7 @@ export interface PreprocessDigitOptions {
  * A picture with no ink gives 784 zeros.
  *
  * @param rgba `width * height * 4` bytes, e.g. `ImageData.data`.
+ * @throws {DigitInputError} `TOO_LARGE` when `width * height` is over `options.maxPixels`.
  * @throws {RangeError} when the sizes and the array do not match or an option is out of range.
  */
 export function preprocessDigitImage(
@@ -56,9 +64,7 @@ export function preprocessDigitImage(
   height: number,
   options: PreprocessDigitOptions = {},
 ): Uint8Array {
-  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-    throw new RangeError(`width and height must be positive integers, got ${width} x ${height}`);
-  }
+  checkImageSize(width, height, options.maxPixels === undefined ? {} : { maxPixels: options.maxPixels });
   if (rgba.length !== width * height * 4) {
     throw new RangeError(`expected ${width * height * 4} RGBA bytes for ${width} x ${height}, got ${rgba.length}`);
   }
@@ -132,7 +138,9 @@ export function preprocessDigitImage(
 
 /**
  * Ink strength per pixel, 0..255 as floats: luminance over the implied
- * background, inverted for dark ink, minus the background level.
+ * background, inverted for dark ink, minus the background level. One array:
+ * luminance and alpha are recomputed where needed, rounded to float32 as an
+ * array would hold them, so results do not depend on the saving.
  */
 function inkLevels(
   rgba: Uint8Array | Uint8ClampedArray,
@@ -141,19 +149,17 @@ function inkLevels(
   polarity: PreprocessDigitOptions['polarity'],
 ): Float32Array {
   const n = width * height;
-  const lum = new Float32Array(n);
-  const alpha = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = i * 4;
-    lum[i] = 0.299 * (rgba[p] as number) + 0.587 * (rgba[p + 1] as number) + 0.114 * (rgba[p + 2] as number);
-    alpha[i] = (rgba[p + 3] as number) / 255;
-  }
+  const lum = (i: number): number =>
+    Math.fround(
+      0.299 * (rgba[i * 4] as number) + 0.587 * (rgba[i * 4 + 1] as number) + 0.114 * (rgba[i * 4 + 2] as number),
+    );
+  const alpha = (i: number): number => Math.fround((rgba[i * 4 + 3] as number) / 255);
   const darkInk = polarity === 'dark-ink' || (polarity === 'auto' && borderIsLight(lum, alpha, width, height));
   const ink = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const a = alpha[i] as number;
+    const a = alpha(i);
     // Transparent pixels become background: white under dark ink, black under light ink.
-    const v = (lum[i] as number) * a + (darkInk ? 255 : 0) * (1 - a);
+    const v = lum(i) * a + (darkInk ? 255 : 0) * (1 - a);
     ink[i] = darkInk ? 255 - v : v;
   }
   // The background level: the border's 10th percentile of ink (robust to strokes touching the edge).
@@ -163,12 +169,17 @@ function inkLevels(
 }
 
 /** Whether the border (transparent pixels excluded) is mostly light, i.e. the ink is dark. */
-function borderIsLight(lum: Float32Array, alpha: Float32Array, width: number, height: number): boolean {
+function borderIsLight(
+  lum: (i: number) => number,
+  alpha: (i: number) => number,
+  width: number,
+  height: number,
+): boolean {
   let sum = 0;
   let weight = 0;
   forBorder(width, height, (i) => {
-    const a = alpha[i] as number;
-    sum += (lum[i] as number) * a;
+    const a = alpha(i);
+    sum += lum(i) * a;
     weight += a;
   });
   // A fully transparent border says nothing: assume strokes drawn on nothing are dark ink (a canvas default).

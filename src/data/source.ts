@@ -7,8 +7,11 @@
  */
 import { DigitInputError } from '../errors.js';
 import { isNode, toInputError } from '../io/node.js';
-import { gunzipChunks, openZipMember } from './archive.js';
+import { DEFAULT_MAX_ARCHIVE_BYTES, inputTooLarge } from '../limits.js';
+import { gunzipChunks } from './archive.js';
 import { concatBytes } from './csv_scanner.js';
+import { blobReader, bytesReader, fileReader, readerChunks, type RandomAccessBytes } from './random_access.js';
+import { openZipMember } from './zip.js';
 
 /**
  * Where a digit CSV comes from:
@@ -42,6 +45,17 @@ export interface OpenDigitCsvOptions {
   readonly member?: string | undefined;
   /** Name for messages when the source has none of its own. */
   readonly name?: string | undefined;
+  /**
+   * Refuse, before reading, an input whose uncompressed size is known (a
+   * plain file, bytes, a Blob, a zip member's recorded size) and larger than
+   * this. Default: no check.
+   */
+  readonly maxBytes?: number | undefined;
+  /**
+   * Most bytes of a zip archive read whole from a source that cannot be read
+   * at random (a stream); default {@link DEFAULT_MAX_ARCHIVE_BYTES}.
+   */
+  readonly maxArchiveBytes?: number | undefined;
 }
 
 /** An opened source: decompressed chunks and the name to use in messages. */
@@ -69,60 +83,82 @@ export function isCsvText(source: string): boolean {
 
 /**
  * Opens any {@link DigitCsvSource} as a stream of uncompressed byte chunks.
- * Zip archives are read whole (their directory sits at the end) and the member
- * is then inflated chunk by chunk; gzip is inflated as it streams in.
+ * gzip is inflated as it streams in. A zip archive is read through random
+ * access when the source allows it (paths, bytes, Blobs): its directory from
+ * the end, then the member piece by piece; a zip from a stream is read whole
+ * first, up to `maxArchiveBytes`.
  */
 export async function openDigitCsvInput(
   source: DigitCsvSource,
   options: OpenDigitCsvOptions = {},
 ): Promise<DigitCsvInput> {
+  const maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
   const raw = await openRaw(source, options.name);
-  if (raw.text) return { name: raw.name, chunks: raw.chunks, size: raw.size };
-  const { head, rest } = await peek(raw.chunks, SNIFF_BYTES);
-  const all = prepend(head, rest);
-  if (isGzip(head)) {
-    // Look inside: a zip, tar or second gzip wrapped in gzip is not a CSV.
-    const inner = await peek(gunzipChunks(all, raw.name), SNIFF_BYTES);
-    const chunks = prepend(inner.head, inner.rest);
-    const what = isGzip(inner.head)
-      ? 'another gzip file'
-      : isZip(inner.head)
-        ? 'a zip archive'
-        : isTar(inner.head)
-          ? 'a tar archive'
-          : undefined;
-    if (what !== undefined) {
-      await chunks.return(undefined);
+  if (raw.text) return { name: raw.name, chunks: raw.chunks(), size: raw.size };
+  const reader = raw.reader;
+  try {
+    let all: AsyncGenerator<Uint8Array>;
+    let head: Uint8Array;
+    if (reader !== undefined) {
+      head = await reader.read(0, SNIFF_BYTES);
+      if (isZip(head)) return await openZipMember(reader, raw.name, options.member, { maxBytes });
+      all = prepend(new Uint8Array(0), raw.chunks()[Symbol.asyncIterator]());
+    } else {
+      const peeked = await peek(raw.chunks(), SNIFF_BYTES);
+      head = peeked.head;
+      all = prepend(head, peeked.rest);
+      if (isZip(head)) {
+        const archive = await readAll(all, raw.name, options.maxArchiveBytes ?? DEFAULT_MAX_ARCHIVE_BYTES);
+        return await openZipMember(bytesReader(archive), raw.name, options.member, { maxBytes });
+      }
+    }
+    if (isGzip(head)) {
+      // Look inside: a zip, tar or second gzip wrapped in gzip is not a CSV.
+      const inner = await peek(gunzipChunks(all, raw.name), SNIFF_BYTES);
+      const chunks = prepend(inner.head, inner.rest);
+      const what = isGzip(inner.head)
+        ? 'another gzip file'
+        : isZip(inner.head)
+          ? 'a zip archive'
+          : isTar(inner.head)
+            ? 'a tar archive'
+            : undefined;
+      if (what !== undefined) {
+        await chunks.return(undefined);
+        throw new DigitInputError(
+          'UNSUPPORTED',
+          { file: raw.name },
+          `the gzip file holds ${what}, not CSV text; unpack it and pass the CSV (or the zip) itself`,
+        );
+      }
+      return { name: raw.name, chunks, size: undefined };
+    }
+    const binary = isTar(head)
+      ? 'a tar archive; extract the CSV from it'
+      : head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47
+        ? 'a PNG image'
+        : head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff
+          ? 'a JPEG image'
+          : head[0] === 0x25 && head[1] === 0x50 && head[2] === 0x44 && head[3] === 0x46
+            ? 'a PDF document'
+            : undefined;
+    if (binary !== undefined) {
+      await all.return(undefined);
       throw new DigitInputError(
-        'UNSUPPORTED',
-        { file: raw.name },
-        `the gzip file holds ${what}, not CSV text; unpack it and pass the CSV (or the zip) itself`,
+        'BAD_ENCODING',
+        { file: raw.name, line: 1, column: 1 },
+        `this is ${binary}, not a CSV text file`,
       );
     }
-    return { name: raw.name, chunks, size: undefined };
+    if (raw.size !== undefined && raw.size > maxBytes) {
+      await all.return(undefined);
+      throw inputTooLarge({ file: raw.name }, `the CSV is ${raw.size} bytes, more than allowed`, 'maxBytes', maxBytes);
+    }
+    return { name: raw.name, chunks: all, size: raw.size };
+  } catch (error) {
+    await reader?.close();
+    throw error;
   }
-  if (isZip(head)) {
-    const archive = await readAll(all);
-    return openZipMember(archive, raw.name, options.member);
-  }
-  const binary = isTar(head)
-    ? 'a tar archive; extract the CSV from it'
-    : head[0] === 0x89 && head[1] === 0x50 && head[2] === 0x4e && head[3] === 0x47
-      ? 'a PNG image'
-      : head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff
-        ? 'a JPEG image'
-        : head[0] === 0x25 && head[1] === 0x50 && head[2] === 0x44 && head[3] === 0x46
-          ? 'a PDF document'
-          : undefined;
-  if (binary !== undefined) {
-    await all.return(undefined);
-    throw new DigitInputError(
-      'BAD_ENCODING',
-      { file: raw.name, line: 1, column: 1 },
-      `this is ${binary}, not a CSV text file`,
-    );
-  }
-  return { name: raw.name, chunks: all, size: raw.size };
 }
 
 /** Bytes looked at to recognise a format: a tar header's "ustar" sits at offset 257. */
@@ -149,25 +185,27 @@ function isTar(head: Uint8Array): boolean {
 
 interface RawInput {
   readonly name: string;
-  readonly chunks: AsyncIterable<Uint8Array>;
+  /** The bytes in order; called once. A reader's chunks close it when they end. */
+  readonly chunks: () => AsyncIterable<Uint8Array>;
   readonly size: number | undefined;
   /** True for string text: never decompressed. */
   readonly text: boolean;
+  /** Random access, for sources that allow it (regular files, bytes, Blobs). */
+  readonly reader?: RandomAccessBytes;
 }
 
 async function openRaw(source: DigitCsvSource, fallbackName: string | undefined): Promise<RawInput> {
   if (typeof source === 'string') {
     return isCsvText(source) ? textInput(source, fallbackName ?? '<text>') : fileInput(source, fallbackName);
   }
-  if (source instanceof Uint8Array) {
-    return { name: fallbackName ?? '<bytes>', chunks: sliceChunks(source), size: source.length, text: false };
-  }
-  if (source instanceof ArrayBuffer) {
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) {
+    const bytes = source instanceof Uint8Array ? source : new Uint8Array(source);
     return {
       name: fallbackName ?? '<bytes>',
-      chunks: sliceChunks(new Uint8Array(source)),
-      size: source.byteLength,
+      chunks: () => sliceChunks(bytes),
+      size: bytes.length,
       text: false,
+      reader: bytesReader(bytes),
     };
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
@@ -175,20 +213,26 @@ async function openRaw(source: DigitCsvSource, fallbackName: string | undefined)
     const name = fallbackName ?? (typeof fileName === 'string' && fileName !== '' ? fileName : '<blob>');
     return {
       name,
-      chunks: webStreamChunks(source.stream() as ReadableStream<Uint8Array>, name),
+      chunks: () => webStreamChunks(source.stream() as ReadableStream<Uint8Array>, name),
       size: source.size,
       text: false,
+      reader: blobReader(source, name),
     };
   }
   if (typeof (source as ReadableStream<Uint8Array>).getReader === 'function') {
     const name = fallbackName ?? '<stream>';
-    return { name, chunks: webStreamChunks(source as ReadableStream<Uint8Array>, name), size: undefined, text: false };
+    return {
+      name,
+      chunks: () => webStreamChunks(source as ReadableStream<Uint8Array>, name),
+      size: undefined,
+      text: false,
+    };
   }
   if (typeof (source as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
     const name = fallbackName ?? '<stream>';
     return {
       name,
-      chunks: iterableChunks(source as AsyncIterable<Uint8Array | string>, name),
+      chunks: () => iterableChunks(source as AsyncIterable<Uint8Array | string>, name),
       size: undefined,
       text: false,
     };
@@ -209,7 +253,7 @@ async function openRaw(source: DigitCsvSource, fallbackName: string | undefined)
 
 function textInput(text: string, name: string): RawInput {
   const bytes = new TextEncoder().encode(text);
-  return { name, chunks: sliceChunks(bytes), size: bytes.length, text: true };
+  return { name, chunks: () => sliceChunks(bytes), size: bytes.length, text: true };
 }
 
 async function fileInput(path: string, name: string | undefined): Promise<RawInput> {
@@ -223,21 +267,25 @@ async function fileInput(path: string, name: string | undefined): Promise<RawInp
   }
   const fs = await import('node:fs/promises');
   let handle: import('node:fs/promises').FileHandle;
-  let size: number;
+  let stat: import('node:fs').Stats;
   try {
     handle = await fs.open(path, 'r');
   } catch (error) {
     throw toInputError(error, file);
   }
   try {
-    const stat = await handle.stat();
+    stat = await handle.stat();
     if (stat.isDirectory()) throw new DigitInputError('UNREADABLE', { file }, 'is a directory, expected a file');
-    size = stat.size;
   } catch (error) {
     await handle.close();
     throw toInputError(error, file);
   }
-  return { name: file, chunks: fileChunks(handle, file), size, text: false };
+  if (!stat.isFile()) {
+    // A pipe or device: read in order, as it comes; its size says nothing.
+    return { name: file, chunks: () => fileChunks(handle, file), size: undefined, text: false };
+  }
+  const reader = fileReader(handle, stat.size, file);
+  return { name: file, chunks: () => readerChunks(reader, CHUNK_BYTES), size: stat.size, text: false, reader };
 }
 
 async function* fileChunks(handle: import('node:fs/promises').FileHandle, file: string): AsyncGenerator<Uint8Array> {
@@ -357,13 +405,21 @@ async function* prepend(head: Uint8Array, rest: AsyncIterator<Uint8Array>): Asyn
   }
 }
 
-/** Concatenates a whole stream. */
-async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+/** Concatenates a whole stream, refusing it once past `maxBytes`. */
+async function readAll(chunks: AsyncGenerator<Uint8Array>, name: string, maxBytes: number): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of chunks) {
     parts.push(chunk);
     total += chunk.length;
+    if (total > maxBytes) {
+      throw inputTooLarge(
+        { file: name },
+        'a zip archive from a stream is read whole (its directory sits at its end), and this one is larger than allowed; pass a path or Blob to read it piece by piece',
+        'maxArchiveBytes',
+        maxBytes,
+      );
+    }
   }
   if (parts.length === 1) return parts[0] as Uint8Array;
   const out = new Uint8Array(total);

@@ -1,5 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DigitModelError } from '../errors.js';
+import { openConfinedFile, readConfinedFile, type ConfinedFile } from './confined.js';
+import {
+  checkTopology,
+  checkWeightPaths,
+  declaredWeightBytes,
+  resolveModelLimits,
+  type DigitModelLimits,
+  type ResolvedModelLimits,
+} from './model_limits.js';
 import { nodeModules, writeIndexedData } from './node.js';
 
 const MODEL_JSON = 'model.json';
@@ -12,11 +21,19 @@ const MODEL_JSON = 'model.json';
  * Saving never exposes a mix of old and new: the weights go to a new file named
  * after their content hash, then `model.json` is replaced atomically to point at
  * it, and only then are older weight files removed.
+ *
+ * Loading reads only what lies in the folder: weights paths must be distinct
+ * plain file names whose real path (symlinks resolved) is inside it, regular
+ * files; `model.json` and the declared weight bytes are bounded by `limits`
+ * before they are read, and so is the topology's depth and layer count.
+ * Refusals are {@link DigitModelError}s (`UNSAFE_PATH`, `TOO_LARGE`) naming
+ * the manifest entry.
  */
-export function fileSystemIO(directory: string): tf.io.IOHandler {
+export function fileSystemIO(directory: string, limits: DigitModelLimits = {}): tf.io.IOHandler {
+  const resolved = resolveModelLimits(limits);
   return {
     save: (artifacts) => saveToDirectory(directory, artifacts),
-    load: () => loadFromDirectory(directory),
+    load: () => loadFromDirectory(directory, resolved),
   };
 }
 
@@ -57,41 +74,41 @@ function weightBytes(data: tf.io.WeightData | undefined): Uint8Array {
   return out;
 }
 
-const DTYPE_BYTES: Record<string, number> = {
-  float32: 4,
-  int32: 4,
-  bool: 1,
-  complex64: 8,
-  string: 1,
-  uint8: 1,
-  uint16: 2,
-  float16: 2,
-};
-
-async function loadFromDirectory(directory: string): Promise<tf.io.ModelArtifacts> {
+async function loadFromDirectory(directory: string, limits: ResolvedModelLimits): Promise<tf.io.ModelArtifacts> {
   const { fs, path } = await nodeModules(directory);
   const jsonPath = path.join(directory, MODEL_JSON);
-  let text: string;
+  const expectation = 'expected a folder saved by this library or tfjs';
+  let realDirectory: string;
   try {
-    text = await fs.readFile(jsonPath, 'utf8');
+    realDirectory = await fs.realpath(directory);
+    if (!(await fs.stat(realDirectory)).isDirectory()) {
+      throw new DigitModelError('NOT_FOUND', directory, `is a file, expected a model folder; ${expectation}`);
+    }
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const folder = await fs.stat(directory).catch(() => undefined);
-    const what =
-      folder === undefined
-        ? `no ${MODEL_JSON}: the folder does not exist`
-        : !folder.isDirectory()
-          ? 'is a file, expected a model folder'
-          : code === 'ENOENT'
-            ? `no ${MODEL_JSON} here`
-            : `cannot read ${MODEL_JSON} (${code ?? String(error)})`;
-    throw new DigitModelError('NOT_FOUND', directory, `${what}; expected a folder saved by this library or tfjs`, {
+    if (error instanceof DigitModelError) throw error;
+    throw new DigitModelError('NOT_FOUND', directory, `no ${MODEL_JSON}: the folder does not exist; ${expectation}`, {
       cause: error,
     });
   }
+  // Every file is opened through its real path and must lie in the folder: a model from someone else
+  // cannot make this process read, and leak as "weights", any other file it can read.
+  const bytes = await readConfinedFile(
+    directory,
+    realDirectory,
+    MODEL_JSON,
+    MODEL_JSON,
+    directory,
+    (cause) => {
+      const code = (cause as NodeJS.ErrnoException).code;
+      const what = code === 'ENOENT' ? `no ${MODEL_JSON} here` : `cannot read ${MODEL_JSON} (${code ?? String(cause)})`;
+      return new DigitModelError('NOT_FOUND', directory, `${what}; ${expectation}`, { cause });
+    },
+    limits.maxModelJsonBytes,
+    'maxModelJsonBytes',
+  );
   let modelJson: tf.io.ModelJSON;
   try {
-    modelJson = JSON.parse(text) as tf.io.ModelJSON;
+    modelJson = JSON.parse(new TextDecoder().decode(bytes)) as tf.io.ModelJSON;
   } catch (error) {
     throw new DigitModelError('BAD_JSON', jsonPath, `is not valid JSON (${(error as Error).message})`, {
       cause: error,
@@ -119,38 +136,62 @@ async function loadFromDirectory(directory: string): Promise<tf.io.ModelArtifact
       );
     }
   });
+  checkTopology(modelJson.modelTopology, jsonPath, limits);
+  checkWeightPaths(modelJson.weightsManifest, jsonPath);
   const specs: tf.io.WeightsManifestEntry[] = [];
-  const chunks: Uint8Array[] = [];
-  for (const group of modelJson.weightsManifest) {
-    specs.push(...group.weights);
-    for (const file of group.paths) {
-      const weightsPath = path.join(directory, file);
-      try {
-        chunks.push(new Uint8Array(await fs.readFile(weightsPath)));
-      } catch (error) {
-        throw new DigitModelError(
-          'MISSING_WEIGHTS',
-          directory,
-          `weights file ${file} named in ${MODEL_JSON} is missing or unreadable`,
-          { cause: error },
+  const where: string[] = [];
+  modelJson.weightsManifest.forEach((group, g) => {
+    group.weights.forEach((spec, w) => {
+      specs.push(spec);
+      where.push(`weightsManifest[${g}].weights[${w}]`);
+    });
+  });
+  // Checked before any weight is read.
+  const expected = declaredWeightBytes(specs, jsonPath, limits, (i) => where[i] as string);
+  const files: ConfinedFile[] = [];
+  try {
+    for (const [g, group] of modelJson.weightsManifest.entries()) {
+      for (const [p, file] of group.paths.entries()) {
+        files.push(
+          await openConfinedFile(
+            directory,
+            realDirectory,
+            file,
+            `weightsManifest[${g}].paths[${p}]`,
+            directory,
+            (cause) =>
+              new DigitModelError(
+                'MISSING_WEIGHTS',
+                directory,
+                `weights file ${file} named in ${MODEL_JSON} is missing or unreadable`,
+                { cause },
+              ),
+          ),
         );
       }
     }
+    const held = files.reduce((n, f) => n + f.size, 0);
+    if (held !== expected) {
+      throw new DigitModelError(
+        'WEIGHTS_SIZE',
+        directory,
+        `weights hold ${held} bytes but ${MODEL_JSON} describes ${expected}; the folder is incomplete or mixed`,
+      );
+    }
+  } catch (error) {
+    await Promise.all(files.map((f) => f.close().catch(() => undefined)));
+    throw error;
   }
-  const weights = weightBytes(
-    chunks.map((c) => c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength) as ArrayBuffer),
-  );
-  // Quantised weights (uint8/uint16/float16, e.g. from tfjs-converter) are stored at their quantised width.
-  const expected = specs.reduce(
-    (n, s) => n + (DTYPE_BYTES[s.quantization?.dtype ?? s.dtype] ?? 4) * s.shape.reduce((a, b) => a * b, 1),
-    0,
-  );
-  if (weights.byteLength !== expected) {
-    throw new DigitModelError(
-      'WEIGHTS_SIZE',
-      directory,
-      `weights hold ${weights.byteLength} bytes but ${MODEL_JSON} describes ${expected}; the folder is incomplete or mixed`,
-    );
+  const weights = new Uint8Array(expected);
+  let offset = 0;
+  for (const [i, file] of files.entries()) {
+    try {
+      await file.readInto(weights, offset);
+    } catch (error) {
+      await Promise.all(files.slice(i + 1).map((f) => f.close().catch(() => undefined)));
+      throw error;
+    }
+    offset += file.size;
   }
-  return tf.io.getModelArtifactsForJSONSync(modelJson, specs, weights.buffer as ArrayBuffer);
+  return tf.io.getModelArtifactsForJSONSync(modelJson, specs, weights.buffer);
 }

@@ -34,10 +34,7 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
   const { fs, path } = await nodeModules(target);
   const dir = path.dirname(path.resolve(target));
   await assertWritableTarget(fs, dir, target);
-  const temp = path.join(
-    dir,
-    `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`,
-  );
+  const temp = path.join(dir, tempFileName(path.basename(target)));
   try {
     const handle = await fs.open(temp, 'wx');
     try {
@@ -50,6 +47,57 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string)
   } catch (error) {
     await fs.rm(temp, { force: true }).catch(() => undefined);
     throw toOutputError(error, target);
+  }
+}
+
+/**
+ * The temp file a write of `name` goes through: `.NAME.PID.RANDOM.tmp`, beside
+ * the target, renamed over it once complete. A process killed mid-write leaves
+ * it behind; {@link sweepStaleTempFiles} removes it later.
+ */
+export function tempFileName(name: string): string {
+  return `.${name}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
+}
+
+const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-z]+\.tmp$/;
+
+/**
+ * Removes from `directory` the temp files ({@link tempFileName}) that killed
+ * writers left: those of a process no longer running on this machine, and
+ * this process's own from before it started (a container may give every run
+ * the same process id). A live writer's files are kept. `names` limits the
+ * sweep to the temp files of those target names (for a folder shared with
+ * other files). Returns the names removed; a missing folder has none.
+ */
+export async function sweepStaleTempFiles(
+  directory: string,
+  options: { readonly names?: readonly string[] } = {},
+): Promise<string[]> {
+  const { fs, path } = await nodeModules(directory);
+  const entries = await fs.readdir(directory).catch(() => [] as string[]);
+  const started = Date.now() - process.uptime() * 1000;
+  const stale: string[] = [];
+  for (const entry of entries) {
+    const match = TEMP_FILE.exec(entry);
+    if (match === null || (options.names !== undefined && !options.names.includes(match[1] as string))) continue;
+    const pid = Number(match[2]);
+    if (pid === process.pid) {
+      const stat = await fs.stat(path.join(directory, entry)).catch(() => undefined);
+      if (stat === undefined || stat.mtimeMs >= started) continue;
+    } else if (isRunning(pid)) continue;
+    await fs.rm(path.join(directory, entry), { force: true });
+    stale.push(entry);
+  }
+  return stale;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: running, as another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -135,9 +183,8 @@ export async function writeIndexedData(
   await writeFileAtomic(path.join(directory, dataFile), data);
   await writeFileAtomic(path.join(directory, indexName), indexText(dataFile));
   const pattern = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{16}\\.bin$`);
-  // Also sweeps temp files a killed writer left behind (one writer per directory is assumed).
-  const stale = (await fs.readdir(directory)).filter(
-    (f) => (pattern.test(f) && f !== dataFile) || /^\..+\.\d+\.[0-9a-z]+\.tmp$/.test(f),
-  );
+  const stale = (await fs.readdir(directory)).filter((f) => pattern.test(f) && f !== dataFile);
   await Promise.all(stale.map((f) => fs.rm(path.join(directory, f), { force: true })));
+  // And the temp files killed writers left behind.
+  await sweepStaleTempFiles(directory);
 }

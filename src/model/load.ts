@@ -1,18 +1,34 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/dataset.js';
 import { DigitModelError } from '../errors.js';
-import { describeModelIO, resolveModelIO, type ModelDestination } from '../io/model_io.js';
+import { describeModelIO, resolveModelLoader, type ModelDestination } from '../io/model_io.js';
+import { resolveModelLimits, type DigitModelLimits } from '../io/model_limits.js';
+
+/** Options of {@link loadDigitModel}: the bounds a model from elsewhere is read within. */
+export type LoadDigitModelOptions = DigitModelLimits;
 
 /**
  * Loads a saved digit classifier (for example `out/best-model`) and checks it is
  * one: input `[28, 28, 1]`, output 10 classes. A missing, incomplete or foreign
  * model gives a {@link DigitModelError} naming the folder and the problem.
+ *
+ * A model from someone else reads nothing outside itself: a folder's (or a
+ * URL's) weights must be distinct plain file names beside `model.json`
+ * (symlinks resolved, on Node), else `UNSAFE_PATH`; `model.json`, the declared
+ * weight bytes, the topology's depth and its layers are bounded by `options`
+ * before they are read (`TOO_LARGE`, whose `limit` names the option). Browser
+ * storage is sized from its stored info first; a custom `IOHandler` is checked
+ * once it has loaded.
  */
-export async function loadDigitModel(source: ModelDestination): Promise<tfl.LayersModel> {
+export async function loadDigitModel(
+  source: ModelDestination,
+  options: LoadDigitModelOptions = {},
+): Promise<tfl.LayersModel> {
   const target = describeModelIO(source);
+  const limits = resolveModelLimits(options);
   let model: tfl.LayersModel;
   try {
-    model = await tfl.loadLayersModel(resolveModelIO(source));
+    model = await tfl.loadLayersModel(resolveModelLoader(source, limits));
   } catch (error) {
     if (error instanceof DigitModelError) throw error;
     // One line: scripts print the message alone, and tfjs messages may span lines.

@@ -10,7 +10,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { streamDigitCsv, type DigitCsvSource, type StreamDigitCsvOptions } from '../data/csv.js';
 import { DigitOutputError } from '../errors.js';
 import { assertNotMnistTrained } from '../model/provenance.js';
-import { nodeModules, toOutputError } from '../io/node.js';
+import { nodeModules, tempFileName, toOutputError } from '../io/node.js';
 import { predictDigits } from './predict.js';
 import { SUBMISSION_HEADER } from './submission.js';
 
@@ -190,10 +190,7 @@ class AtomicTextWriter {
     const targetStat = await fs.stat(target).catch(() => undefined);
     if (targetStat?.isDirectory() === true)
       throw new DigitOutputError('IS_DIRECTORY', target, 'is a directory, expected a file path');
-    const temp = path.join(
-      dir,
-      `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`,
-    );
+    const temp = path.join(dir, tempFileName(path.basename(target)));
     try {
       return new AtomicTextWriter(target, temp, await fs.open(temp, 'wx'), fs);
     } catch (error) {

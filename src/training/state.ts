@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { DigitModelError } from '../errors.js';
+import { readConfinedFile } from '../io/confined.js';
 import { nodeModules, writeIndexedData } from '../io/node.js';
+import { DEFAULT_MAX_MODEL_JSON_BYTES, DEFAULT_MAX_WEIGHT_BYTES } from '../limits.js';
 import type { ScheduleReplan } from './schedule.js';
 import type { DigitEpochRecord } from './train.js';
 
@@ -48,26 +51,48 @@ interface NamedTensor {
 }
 
 /**
+ * Most bytes of a saved training state: the model's weights, the best epoch's
+ * copy and Adam's two moments, each within {@link DEFAULT_MAX_WEIGHT_BYTES}.
+ */
+const MAX_STATE_BYTES = 4 * DEFAULT_MAX_WEIGHT_BYTES;
+
+/**
  * A {@link TrainingStateStore} in a directory (Node): `state.json` naming a
  * content-hashed `state.<hash>.bin`, replaced atomically after each epoch.
+ * Reading is confined to the folder as a model folder's is (plain file names,
+ * real paths inside it, regular files, sizes bounded before reading).
  */
 export function fileTrainingState(directory: string): TrainingStateStore {
   return {
     description: directory,
     read: async () => {
-      const { fs, path } = await nodeModules(directory);
-      const text = await fs.readFile(path.join(directory, STATE_JSON), 'utf8').catch(() => undefined);
-      if (text === undefined) return undefined;
+      const { fs } = await nodeModules(directory);
+      const real = await fs.realpath(directory).catch(() => undefined);
+      if (real === undefined) return undefined;
+      let absent = false;
+      const missing = (cause: unknown): Error => {
+        absent = (cause as NodeJS.ErrnoException).code === 'ENOENT';
+        return new DigitModelError('NOT_FOUND', directory, `cannot read ${STATE_JSON}`, { cause });
+      };
+      const read = (name: string, entry: string, max: number): Promise<Uint8Array> =>
+        readConfinedFile(directory, real, name, entry, directory, missing, max, undefined);
+      let text: string;
+      try {
+        text = new TextDecoder().decode(await read(STATE_JSON, STATE_JSON, DEFAULT_MAX_MODEL_JSON_BYTES));
+      } catch (error) {
+        if (absent) return undefined;
+        throw error;
+      }
       const index = JSON.parse(text) as {
         meta: TrainingStateMeta;
         specs: tf.io.WeightsManifestEntry[];
         dataFile: string;
       };
-      const bytes = await fs.readFile(path.join(directory, index.dataFile));
+      const bytes = await read(String(index.dataFile), `${STATE_JSON} dataFile`, MAX_STATE_BYTES);
       return {
         meta: index.meta,
         specs: index.specs,
-        data: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+        data: bytes.buffer as ArrayBuffer,
       };
     },
     write: (state) =>

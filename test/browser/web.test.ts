@@ -7,6 +7,7 @@
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { crc32 } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { encode } from 'fast-png';
 import type { Browser, Page } from 'playwright-core';
@@ -161,6 +162,35 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
       expect(await page.textContent('#upload-digit')).toBe('2');
     }
     await page.screenshot({ path: join(artifacts, 'web-upload.png') });
+  }, 60_000);
+
+  it('refuses a picture that claims too many pixels before decoding it, in one line', async () => {
+    await page.click('#tab-upload');
+    // A 57-byte PNG whose header claims 100,000 x 100,000 pixels (40 GB decoded); its data is never read.
+    const chunk = (type: string, data: Uint8Array): Buffer => {
+      const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(data.length);
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(body));
+      return Buffer.concat([length, body, crc]);
+    };
+    const header = Buffer.alloc(13);
+    header.writeUInt32BE(100_000, 0);
+    header.writeUInt32BE(100_000, 4);
+    header.set([8, 6, 0, 0, 0], 8);
+    const png = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', header),
+      chunk('IEND', new Uint8Array(0)),
+    ]);
+    await page.setInputFiles('#upload-file', { name: 'bomb.png', mimeType: 'image/png', buffer: png });
+    await page.waitForSelector('#upload-error:not([hidden])');
+    expect(await page.textContent('#upload-error')).toBe(
+      'bomb.png is 100000 x 100000 pixels; pictures up to 4096 x 4096 pixels are read.',
+    );
+    // The page still reads pictures.
+    expect(await page.evaluate(() => window.digitDemo.ready)).toBe(true);
   }, 60_000);
 
   it('predicts a test CSV in the gallery, pages it and downloads the submission', async () => {

@@ -4,7 +4,7 @@
  */
 import './style.css';
 import * as tf from '@tensorflow/tfjs-core';
-import { preprocessDigitImage } from 'digit-recognizer';
+import { checkImageSize, DEFAULT_MAX_IMAGE_PIXELS, preprocessDigitImage, readImageSize } from 'digit-recognizer';
 import {
   BACKENDS,
   describeBackend,
@@ -190,9 +190,26 @@ dropZone.addEventListener('drop', (e) => {
   if (file !== undefined) void readUpload(file);
 });
 
+/** Largest picture file read: phone photos are a few megabytes. */
+const MAX_UPLOAD_BYTES = 32 << 20;
+
 async function readUpload(file: File): Promise<void> {
   uploadError.hidden = true;
   try {
+    // Measured before decoding: a few kilobytes of PNG can claim 100,000 x 100,000 pixels, gigabytes decoded.
+    if (file.size > MAX_UPLOAD_BYTES)
+      throw new Error(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB; pictures up to 32 MB are read.`);
+    const size = readImageSize(new Uint8Array(await file.arrayBuffer()));
+    if (size === undefined || size.width === 0 || size.height === 0)
+      throw new Error(`${file.name} could not be read as an image (PNG, JPEG, WebP, GIF or BMP).`);
+    try {
+      checkImageSize(size.width, size.height, { name: file.name });
+    } catch {
+      const side = Math.sqrt(DEFAULT_MAX_IMAGE_PIXELS);
+      throw new Error(
+        `${file.name} is ${size.width} x ${size.height} pixels; pictures up to ${side} x ${side} pixels are read.`,
+      );
+    }
     let bitmap: ImageBitmap;
     try {
       bitmap = await createImageBitmap(file);
