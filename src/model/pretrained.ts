@@ -17,7 +17,6 @@ export interface PretrainedDigitModelInfo {
   readonly mnistTestAccuracy: number;
   /** The command that trains and writes it again. */
   readonly command: string;
-  readonly trainedSeconds: number;
 }
 
 /** The shipped model as the generated module holds it: tfjs model artifacts with base64 weights. */
