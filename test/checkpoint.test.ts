@@ -9,6 +9,7 @@ import {
   DigitModelError,
   fileSystemIO,
   loadDigitModel,
+  quantizeWeights,
   type CheckpointSaved,
 } from 'digit-recognizer';
 import { tempDir, useBackend } from './helpers.js';
@@ -42,11 +43,23 @@ describe('fileSystemIO and loadDigitModel', () => {
     expect(weightsOf(await loadDigitModel(target))).toEqual(weightsOf(model));
   });
 
-  it('loads quantised (float16) weights, as the browser app ships them', async () => {
-    const model = await loadDigitModel(join(import.meta.dirname, '../examples/web/public/model'));
-    expect(model.countParams()).toBe(225_034);
-    const out = model.predict(tf.zeros([1, 28, 28, 1])) as tf.Tensor;
-    expect(tf.sum(out).dataSync()[0]).toBeCloseTo(1, 3);
+  it('saves and loads quantised (uint8) weights from a folder, as the pretrained model ships them', async () => {
+    const model = buildDigitCnn({ architecture: 'compact', seed: 8 });
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    const target = join(dir, 'quantised');
+    await fileSystemIO(target).save!(quantizeWeights(artifacts!));
+    const loaded = await loadDigitModel(target);
+    expect(loaded.countParams()).toBe(225_034);
+    const x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 3);
+    const a = (model.predict(x) as tf.Tensor).dataSync();
+    const b = (loaded.predict(x) as tf.Tensor).dataSync();
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(0.02);
   });
 
   it('rejects missing, broken and foreign model folders with typed errors', async () => {

@@ -117,7 +117,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     const backend = await page.inputValue('#backend');
     expect(['webgl', 'wasm', 'cpu']).toContain(backend);
     expect(await page.textContent('#backend-status')).toMatch(/WebGL|WASM|CPU/);
-    expect(await page.textContent('#model-status')).toMatch(/compact · pretrained/);
+    expect(await page.textContent('#model-status')).toMatch(/strong · pretrained/);
 
     expect(await drawAndRead(ONE)).toBe('1');
     await page.screenshot({ path: join(artifacts, 'web-draw-1.png') });
@@ -193,7 +193,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     expect(await page.evaluate(() => window.digitDemo.ready)).toBe(true);
   }, 60_000);
 
-  it('predicts a test CSV in the gallery, pages it and downloads the submission', async () => {
+  it('predicts a test CSV in the gallery and pages it; the MNIST-trained default model writes no submission for it', async () => {
     await page.click('#tab-gallery');
     const count = 130;
     const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
@@ -203,11 +203,12 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     const csv = join(outDir, 'test.csv');
     writeFileSync(csv, `${header}\n${rows.join('\n')}\n`);
     await page.setInputFiles('#gallery-file', csv);
-    await page.waitForFunction(
-      () => !document.querySelector<HTMLButtonElement>('#gallery-download')?.disabled,
-      undefined,
-      { timeout: 60_000 },
-    );
+    await page.waitForFunction(() => !document.querySelector<HTMLButtonElement>('#gallery-png')?.disabled, undefined, {
+      timeout: 60_000,
+    });
+    // Unlabelled images, as a competition's test.csv: the pretrained model learnt from MNIST's training images.
+    expect(await page.isDisabled('#gallery-download')).toBe(true);
+    expect(await page.getAttribute('#gallery-download', 'title')).toMatch(/trained on MNIST's training images/);
     expect(await page.textContent('#gallery-page')).toBe('Page 1 of 3');
     expect(await page.locator('#gallery-grid > li').count()).toBe(60);
     // Least confident first.
@@ -221,6 +222,15 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     expect(await page.textContent('#gallery-page')).toBe('Page 3 of 3');
     expect(await page.locator('#gallery-grid > li').count()).toBe(10);
 
+    // The same images with their labels are an evaluation, which it may write out.
+    const labelled = join(outDir, 'labelled.csv');
+    writeFileSync(labelled, `label,${header}\n${rows.map((r, i) => `${mnist.labels![i]},${r}`).join('\n')}\n`);
+    await page.setInputFiles('#gallery-file', labelled);
+    await page.waitForFunction(
+      () => !document.querySelector<HTMLButtonElement>('#gallery-download')?.disabled,
+      undefined,
+      { timeout: 60_000 },
+    );
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#gallery-download')]);
     expect(download.suggestedFilename()).toBe('submission.csv');
     const text = readFileSync(await download.path(), 'utf8');
@@ -330,17 +340,9 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
       });
       expect(cached.names).toHaveLength(1);
       expect(cached.names[0]).toMatch(/^digit-recognizer-web-[0-9a-f]{16}$/);
-      for (const path of [
-        '/',
-        '/index.html',
-        '/model/model.json',
-        '/model/info.json',
-        '/data/mnist-test-1000.csv.gz',
-        '/data/mnist-train-6000.csv.gz',
-      ])
+      for (const path of ['/', '/index.html', '/data/mnist-test-1000.csv.gz', '/data/mnist-train-6000.csv.gz'])
         expect(cached.urls).toContain(path);
       expect(cached.urls.filter((u) => u.endsWith('.wasm'))).toHaveLength(3);
-      expect(cached.urls.some((u) => /\.bin$/.test(u))).toBe(true);
 
       await context.setOffline(true);
       // The network really is gone, for the worker too: a file it has not cached fails.
@@ -355,7 +357,7 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
       await page.reload();
       await waitReady();
       expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
-      expect(await page.textContent('#model-status')).toMatch(/compact · pretrained/);
+      expect(await page.textContent('#model-status')).toMatch(/strong · pretrained/);
       expect(await drawAndRead(ONE)).toBe('1');
 
       // CPU offline, then the bundled sample (data/ from the cache) on it.

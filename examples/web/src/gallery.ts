@@ -7,6 +7,7 @@ import {
   accuracy,
   createDigitDataset,
   formatSubmission,
+  trainingProvenance,
   loadDigitCsv,
   PIXELS_PER_IMAGE,
   predictDigits,
@@ -156,7 +157,13 @@ export class Gallery {
       this.summary.textContent = `${formatNumber(data.count)} images predicted in ${seconds.toFixed(2)} s (${formatNumber(this.stats.imagesPerSecond)} images/s)${known}.`;
       this.sortOrder();
       this.view.hidden = false;
-      this.download.disabled = false;
+      // A model that learnt from MNIST's training images has seen most of the competition's test images:
+      // it may score a labelled file, not write a submission for unlabelled images.
+      const refused = data.labels === undefined && trainingProvenance(model)?.mnistTrain === true;
+      this.download.disabled = refused;
+      this.download.title = refused
+        ? "This model was trained on MNIST's training images, which include most of the competition's test images: train on the competition's train.csv to write a submission."
+        : '';
       this.png.disabled = false;
       this.show(0);
       this.onStats?.(this.stats);

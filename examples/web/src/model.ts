@@ -5,7 +5,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { IMAGE_SIZE, loadDigitModel, NUM_CLASSES, pixelsToFloats, type ModelDestination } from 'digit-recognizer';
+import {
+  IMAGE_SIZE,
+  loadDigitModel,
+  loadPretrainedDigitModel,
+  NUM_CLASSES,
+  pixelsToFloats,
+  pretrainedDigitModelInfo,
+  type ModelDestination,
+} from 'digit-recognizer';
 
 export const TRAINED_MODEL_URL = 'indexeddb://digit-recognizer-web';
 const TRAINED_INFO_KEY = 'digit-recognizer-web:trained-model';
@@ -15,12 +23,6 @@ export interface ModelInfo {
   readonly architecture: string;
   /** Shown next to the model name, e.g. "98.4% on MNIST test". */
   readonly note: string;
-}
-
-/** What scripts/pretrain.ts writes beside the pretrained model. */
-interface PretrainedInfo {
-  readonly architecture: string;
-  readonly mnistTestAccuracy: number;
 }
 
 export interface Prediction {
@@ -55,7 +57,7 @@ export class ModelHolder {
     this.listeners.push(listener);
   }
 
-  /** Loads the model trained here before, if any, else the pretrained one served with the app. */
+  /** Loads the model trained here before, if any, else the package's pretrained one. */
   async loadStartupModel(): Promise<void> {
     const trained = await trainedModelExists();
     if (trained) {
@@ -74,19 +76,15 @@ export class ModelHolder {
     await this.loadPretrained();
   }
 
+  /** The package's pretrained model: its weights are part of the bundle, so nothing is fetched. */
   async loadPretrained(): Promise<void> {
-    const base = new URL('model/', document.baseURI);
-    const model = await loadDigitModel(new URL('model.json', base).href);
-    let note = 'pretrained on MNIST';
-    let architecture = model.name;
-    try {
-      const info = (await (await fetch(new URL('info.json', base))).json()) as PretrainedInfo;
-      architecture = info.architecture;
-      note = `pretrained · ${(info.mnistTestAccuracy * 100).toFixed(1)}% on MNIST test`;
-    } catch {
-      // info.json is optional.
-    }
-    await this.use(model, { kind: 'pretrained', architecture, note });
+    const model = await loadPretrainedDigitModel();
+    const info = pretrainedDigitModelInfo();
+    const note =
+      info === undefined
+        ? 'pretrained on MNIST'
+        : `pretrained · ${(info.mnistTestAccuracy * 100).toFixed(2)}% on MNIST test`;
+    await this.use(model, { kind: 'pretrained', architecture: info?.architecture ?? model.name, note });
   }
 
   /** Makes `model` the shared model (taking ownership) and remembers trained models' info. */
