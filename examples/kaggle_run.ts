@@ -330,9 +330,12 @@ export class KaggleRun {
     const saved = this.force ? undefined : savedPlan(planFile, s);
     const t = clock();
     let calibrated = 0;
+    // A resumed run's budget counts what the interrupted one spent (its planning and the epochs its
+    // states hold), not the time it was down, and continues from there.
+    const spent = saved === undefined ? 0 : saved.elapsedSeconds + this.savedEpochSeconds();
     const digit: DigitPlan =
       saved !== undefined
-        ? { ...saved, clock, startedAt: 0, elapsedSeconds: clock() }
+        ? { ...saved, clock, startedAt: -spent, elapsedSeconds: clock() + spent }
         : await planDigitTraining({
             seconds: s.minutes! * 60,
             trainImages: train.count,
@@ -367,6 +370,24 @@ export class KaggleRun {
       `plan for this machine: ${p.recipe.architecture} x ${p.ensemble}, ${p.epochs} epochs each, ${views(p.ttaViews)}: about ${formatMinutes(p.estimate.total)} of ${formatMinutes(p.budgetSeconds)} (${how}; the same plan without a budget: --arch ${p.recipe.architecture} --epochs ${p.epochs} --ensemble ${p.ensemble} --tta ${p.ttaViews})`,
     );
     return { digit, budget: new DigitBudget(digit), recipe: p.recipe, models: p.ensemble, epochs: p.epochs };
+  }
+
+  /** Seconds of the epochs the training states in `out` hold (every model's), for a resumed budget. */
+  private savedEpochSeconds(): number {
+    let seconds = 0;
+    for (const name of existsSync(this.out) ? readdirSync(this.out) : []) {
+      if (!/^train-state(-\d+)?$/.test(name)) continue;
+      try {
+        const index = JSON.parse(readFileSync(join(this.out, name, 'state.json'), 'utf8')) as {
+          meta?: { history?: { seconds?: unknown }[] };
+        };
+        for (const h of index.meta?.history ?? [])
+          if (typeof h.seconds === 'number' && h.seconds > 0) seconds += h.seconds;
+      } catch {
+        // No state there (yet): nothing was spent on it.
+      }
+    }
+    return seconds;
   }
 
   /** `model 2/3: ` when the plan has several models. */
@@ -590,7 +611,7 @@ function finishedRun(out: string, settings: Settings): string | undefined {
 function savedPlan(
   file: string,
   settings: Settings,
-): Omit<DigitPlan, 'clock' | 'startedAt' | 'elapsedSeconds'> | undefined {
+): Omit<DigitPlan, 'clock' | 'startedAt'> | undefined {
   try {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { settings?: object; plan?: DigitPlan };
     if (JSON.stringify(saved.settings) !== JSON.stringify(settings) || saved.plan === undefined) return undefined;

@@ -21,7 +21,7 @@ const ARGS = [
 ];
 
 // A budgeted run: the plan is calibrated on this machine, so its epochs are whatever fits.
-const BUDGET_ARGS = [...NODE_ARGS, join(ROOT, 'examples/kaggle.ts'), '--minutes', '2', '--train-limit', '2000'];
+const BUDGET_ARGS = [...NODE_ARGS, join(ROOT, 'examples/kaggle.ts'), '--minutes', '0.75', '--train-limit', '2000'];
 
 function runToEnd(out: string, extra: string[] = [], args = ARGS) {
   const r = spawnSync(process.execPath, [...args, '--out', out, ...extra], {
