@@ -608,10 +608,7 @@ function finishedRun(out: string, settings: Settings): string | undefined {
 }
 
 /** The plan an interrupted run with the same settings saved, if any. */
-function savedPlan(
-  file: string,
-  settings: Settings,
-): Omit<DigitPlan, 'clock' | 'startedAt'> | undefined {
+function savedPlan(file: string, settings: Settings): Omit<DigitPlan, 'clock' | 'startedAt'> | undefined {
   try {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { settings?: object; plan?: DigitPlan };
     if (JSON.stringify(saved.settings) !== JSON.stringify(settings) || saved.plan === undefined) return undefined;

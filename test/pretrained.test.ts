@@ -103,11 +103,11 @@ describe('loadPretrainedDigitModel', () => {
     const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
     const never = join(dir, 'never.csv');
     const csv = `${header}\n${Array.from(test.pixels.subarray(0, 784)).join(',')}\n`;
-    await expect(
-      predictDigitCsv(model, { text: csv, name: 'test.csv' }, { destination: never }),
-    ).rejects.toMatchObject({
-      code: 'MNIST_TRAINED',
-    });
+    await expect(predictDigitCsv(model, { text: csv, name: 'test.csv' }, { destination: never })).rejects.toMatchObject(
+      {
+        code: 'MNIST_TRAINED',
+      },
+    );
     expect(existsSync(never)).toBe(false);
     model.dispose();
   });
