@@ -1,2 +1,2 @@
 /** This library's version, as published. */
-export const VERSION = '0.1.0';
+export const VERSION = '0.2.0';

@@ -73,8 +73,9 @@ function runPreset(preset: string, data: string | undefined): void {
   const record = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as {
     validationAccuracy: number;
     testAccuracy: number | null;
-    models: unknown[];
-    settings: { epochs: number };
+    models: { steps: number; epochSeconds: number[] }[];
+    recipe: { architecture: string; tta: number };
+    plan: { architecture: string; epochs: number; ensemble: number; ttaViews: number; events: unknown[] } | null;
   };
   rows.push({
     recipe: `ours --preset ${preset}`,
@@ -83,8 +84,20 @@ function runPreset(preset: string, data: string | undefined): void {
     minutes,
     validation: record.validationAccuracy,
     test: record.testAccuracy,
-    note: `${record.models.length} model(s), ${record.settings.epochs} epochs${values['train-limit'] === undefined ? '' : `, first ${values['train-limit']} training rows only`}`,
+    note: `${planNote(record)}${values['train-limit'] === undefined ? '' : `, first ${values['train-limit']} training rows only`}`,
   });
+}
+
+/** What the budget planned and what ran: network, models, epochs, test-time views, re-plans. */
+function planNote(record: {
+  models: { epochSeconds: number[] }[];
+  recipe: { architecture: string; tta: number };
+  plan: { epochs: number; ensemble: number; ttaViews: number; events: unknown[] } | null;
+}): string {
+  const ran = `${record.recipe.architecture} x ${record.models.length}, ${record.models.map((m) => m.epochSeconds.length).join('+')} epochs, ${record.recipe.tta} view(s)`;
+  if (record.plan === null) return ran;
+  const p = record.plan;
+  return `planned ${p.ensemble} x ${p.epochs} epochs, ${p.ttaViews} view(s); ran ${ran}; ${p.events.length} re-plan(s)`;
 }
 
 function runPytorch(): void {
