@@ -22,29 +22,31 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import { wasmKernels } from '../../src/kernels/wasm/register_all_kernels.js';
 import { configureWasmThreads } from '../../src/kernels/wasm_threads.js';
 import * as current from '../../src/kernels/wasm_training.js';
 import { buildDigitCnn } from '../../src/model/build.js';
+import { startBench } from '../lib/setup.js';
 
 /** The commit the reorganisation started from. */
 const BEFORE_ROUTE_TABLES = '06a28fe1c5f8b71f33eec5a28f679fcba81024b1';
 
-const { values: flags } = parseArgs({
+const bench = await startBench(import.meta.url, {
+  about:
+    "a training step of each zoo network on an earlier commit's kernels against the working tree's, in one process",
+  backend: 'none',
   options: {
     base: { type: 'string', default: BEFORE_ROUTE_TABLES },
-    threads: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '8' },
     steps: { type: 'string', default: '3' },
     batch: { type: 'string', default: '64' },
     archs: { type: 'string', default: 'seed,compact,lean,strong' },
   },
 });
+const flags = { ...bench.flags, threads: String(bench.threads) };
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = join(ROOT, 'bench/.out/routes_ab');
 const [ROUNDS, STEPS, BATCH] = [Number(flags.rounds), Number(flags.steps), Number(flags.batch)];
@@ -195,19 +197,28 @@ for (const arch of ARCHS) {
 }
 install(arms[1] as Arm);
 
-mkdirSync(OUT, { recursive: true });
-const report = {
-  date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version },
-  load: loadavg(),
-  command: ['npm run bench --', ...process.argv.slice(1).map((a) => relative(ROOT, a) || a)].join(' '),
-  base: flags.base,
-  threads: Number(flags.threads),
-  rounds: ROUNDS,
-  steps: STEPS,
-  batch: BATCH,
-  results,
-};
-writeFileSync(join(OUT, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
-console.log(`\nFigures: ${relative(ROOT, join(OUT, 'results.json'))}`);
+const table = bench.results.table(
+  'steps',
+  `Training step, batch ${BATCH}, ${flags.threads} threads, medians of ${ROUNDS} rounds of ${STEPS} steps, arms alternating; base = the kernels of that commit (HEAD: the same code, a control for the harness)`,
+  [
+    { key: 'base', label: 'base' },
+    { key: 'net', label: 'net' },
+    { key: 'identical', label: 'identical step' },
+    { key: 'baseMs', label: 'base ms/step', digits: 1 },
+    { key: 'currentMs', label: 'current ms/step', digits: 1 },
+    { key: 'ratio', label: 'current / base', digits: 3 },
+  ],
+);
+const baseName = flags.base === BEFORE_ROUTE_TABLES ? 'before the route tables' : flags.base;
+for (const r of results) {
+  table.row({
+    base: baseName,
+    net: r.arch,
+    identical: r.identical ? 'yes' : 'NO',
+    baseMs: r.baseMs,
+    currentMs: r.currentMs,
+    ratio: r.ratio,
+  });
+}
+await bench.results.save([{ table: 'steps', keys: ['base', 'net'] }]);
 if (results.some((r) => !r.identical)) process.exitCode = 1;

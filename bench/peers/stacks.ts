@@ -1,0 +1,137 @@
+/**
+ * Training and prediction throughput of the same networks in the stacks a Python user would run on
+ * this CPU, in one run with ours: Keras 3 on TensorFlow's CPU build (oneDNN) for `seed` and
+ * `strong`, PyTorch 2 (CPU wheel) for `seed`, against this package on wasm. Run by hand, alone:
+ *
+ *   ../shared/peers/setup-venv.sh DIR                       (once: a venv where pip reaches the wheels)
+ *   npm run bench -- bench/peers/stacks.ts --venv DIR [--rounds 2] [--steps 60]
+ *
+ * Each configuration runs in its own process, the stacks alternating round by round; the table
+ * gives each one's median over the rounds. Ours is bench/steps/train.ts's child (trainDigits over
+ * MNIST batches of 64, no augmentation); the peers train on random data, which costs the same.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { median } from '../lib/ab.js';
+import { ROOT } from '../lib/results.js';
+import { startBench } from '../lib/setup.js';
+
+const bench = await startBench(import.meta.url, {
+  about: 'training and prediction images/s of seed and strong: ours on wasm against Keras/TensorFlow and PyTorch',
+  backend: 'none',
+  options: {
+    venv: { type: 'string' },
+    rounds: { type: 'string', default: '2' },
+    steps: { type: 'string', default: '60' },
+    peers: { type: 'string', default: join(ROOT, '../shared/peers') },
+  },
+});
+const flags = bench.flags;
+if (flags.venv === undefined || !existsSync(join(flags.venv, 'bin/python'))) {
+  process.stderr.write('bench/peers/stacks.ts: --venv DIR is needed (../shared/peers/setup-venv.sh DIR makes one)\n');
+  process.exit(1);
+}
+const python = join(resolve(flags.venv), 'bin/python');
+const threads = String(bench.threads);
+
+interface Run {
+  readonly stack: string;
+  readonly net: string;
+  run(): { train: number; predict: number };
+}
+
+function ours(net: string): Run {
+  return {
+    stack: 'ours (wasm, tfjs 4.22)',
+    net,
+    run: () => {
+      const r = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--conditions=digit-recognizer-source',
+          join(ROOT, 'bench/steps/train.ts'),
+          '--child',
+          '--arch',
+          net,
+          '--threads',
+          threads,
+          '--steps',
+          flags.steps,
+          '--batch',
+          '64',
+        ],
+        { cwd: ROOT, encoding: 'utf8' },
+      );
+      if (r.status !== 0) throw new Error(`ours ${net}: ${r.stderr}`);
+      const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+        trainImagesPerSecond: number;
+        predictImagesPerSecond: number;
+      };
+      return { train: out.trainImagesPerSecond, predict: out.predictImagesPerSecond };
+    },
+  };
+}
+
+function peer(stack: string, script: string, net: string, args: string[]): Run {
+  return {
+    stack,
+    net,
+    run: () => {
+      const r = spawnSync(python, [join(flags.peers, script), ...args], { encoding: 'utf8' });
+      const m = /train img\/s ([\d.]+) predict img\/s ([\d.]+)/.exec(r.stdout);
+      if (r.status !== 0 || m === null) throw new Error(`${stack} ${net}: ${r.stderr.slice(-400)}`);
+      return { train: Number(m[1]), predict: Number(m[2]) };
+    },
+  };
+}
+
+const runs: Run[] = [
+  ours('seed'),
+  peer('Keras 3 on TensorFlow 2.21 CPU', 'keras_seed_speed.py', 'seed', ['64', threads, 'seed']),
+  peer('PyTorch 2 CPU', 'torch2_seed_speed.py', 'seed', ['64', threads]),
+  ours('strong'),
+  peer('Keras 3 on TensorFlow 2.21 CPU', 'keras_seed_speed.py', 'strong', ['64', threads, 'strong']),
+  ours('lean'),
+  ours('compact'),
+];
+const samples = new Map<Run, { train: number[]; predict: number[] }>(runs.map((r) => [r, { train: [], predict: [] }]));
+for (let round = 0; round < Number(flags.rounds); round++) {
+  for (const r of round % 2 === 0 ? runs : [...runs].reverse()) {
+    const { train, predict } = r.run();
+    samples.get(r)!.train.push(train);
+    samples.get(r)!.predict.push(predict);
+    process.stderr.write(
+      `round ${round + 1}: ${r.stack} ${r.net}: train ${train.toFixed(1)}, predict ${predict.toFixed(0)} img/s\n`,
+    );
+  }
+}
+const table = bench.results.table(
+  'stacks',
+  `Batch 64, ${threads} threads, median of ${flags.rounds} rounds (alternating order), each configuration in its own process`,
+  [
+    { key: 'net', label: 'net' },
+    { key: 'stack', label: 'stack' },
+    { key: 'train', label: 'train images/s', digits: 0 },
+    { key: 'trainVsOurs', label: 'train vs ours', digits: 2, suffix: 'x' },
+    { key: 'predict', label: 'predict images/s', digits: 0 },
+    { key: 'predictVsOurs', label: 'predict vs ours', digits: 2, suffix: 'x' },
+  ],
+);
+for (const r of runs) {
+  const s = samples.get(r)!;
+  const mine = runs.find((o) => o.net === r.net && o.stack.startsWith('ours'))!;
+  const base = samples.get(mine)!;
+  table.row({
+    net: r.net,
+    stack: r.stack,
+    train: median(s.train),
+    trainVsOurs: median(s.train) / median(base.train),
+    predict: median(s.predict),
+    predictVsOurs: median(s.predict) / median(base.predict),
+  });
+}
+await bench.results.save();
