@@ -129,6 +129,29 @@ describe('DigitBudget', () => {
     expect(run.seconds).toBeGreaterThan(900 * 0.85);
   });
 
+  it('on a host that drifts ±10 % over minutes, neither swings the epoch count up and down nor leaves a stub epoch', async () => {
+    for (const seconds of [120, 900, 7200]) {
+      const host = { now: 3 };
+      const plan = await planFor(host, seconds);
+      // A shared host: slow and fast minutes in turn, and a jittery step now and then.
+      let n = 0;
+      const drift = (t: number): number => 1 + 0.1 * Math.sin((t / seconds) * 12) + (++n % 7 === 0 ? 0.3 : 0);
+      const run = simulate(host, plan, drift);
+      const changes = run.budget.events.map((e) => e.change);
+      expect(run.seconds, `${seconds} s budget`).toBeLessThanOrEqual(seconds);
+      expect(run.seconds, `${seconds} s budget`).toBeGreaterThan(seconds * 0.85);
+      // Direction changes: a shortening after a stretch, or a stretch after a shortening.
+      const directions = changes.filter((c) => /^model \d+: /.test(c)).map(isStretch);
+      const swings = directions.filter((d, i) => i > 0 && d !== directions[i - 1]).length;
+      expect(swings, changes.join('\n')).toBeLessThanOrEqual(1);
+      const perEpoch = Math.ceil(TRAIN / 64);
+      for (const steps of run.steps) {
+        const stub = steps % perEpoch;
+        expect(stub === 0 || stub >= perEpoch * 0.25, `${steps} steps`).toBe(true);
+      }
+    }
+  });
+
   it('decides the same way for the same clock readings, and ends at once when there is no time left', async () => {
     const a = simulate({ now: 3 }, await planFor({ now: 3 }, 900), (t) => (t > 300 ? 1.6 : 1));
     const b = simulate({ now: 3 }, await planFor({ now: 3 }, 900), (t) => (t > 300 ? 1.6 : 1));

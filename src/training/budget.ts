@@ -32,6 +32,16 @@ const WINDOW = 15;
 const STRETCH_SPARE = 0.03;
 /** A run is stretched only at an epoch's end, and only by at least this factor. */
 const STRETCH_MIN = 1.02;
+/**
+ * A stretch plans the rest at this much above the step time seen now. A shared host's speed swings
+ * up and down over minutes (the re-plans bench/recipes/presets.ts records show it), and a stretch
+ * that fills the budget to the brim is undone by the next slow minute, so the epoch count would
+ * swing with it (test/budget.test.ts drives such a host). The cushion shrinks with the training
+ * left, so later stretches still fill the budget.
+ */
+const STRETCH_CUSHION = 0.2;
+/** A re-planned schedule never ends with an epoch shorter than this share of one: it ends before it. */
+const MIN_LAST_EPOCH = 0.25;
 /** A shortened run aims this share below what still fits, so one re-plan holds while the estimate settles. */
 const SHORTEN_HEADROOM = 0.05;
 /**
@@ -46,8 +56,8 @@ const MAX_GROWTH = 1.5;
 /**
  * Keeps a planned run inside its budget while it trains: after every step it compares the time left
  * with what the rest needs at the speed the host shows now (the current model's remaining steps, the
- * later models, the final prediction), and when they disagree it re-plans in this order: drop
- * test-time augmentation, then shorten every remaining model's schedule in proportion, dropping the
+ * later models, the final prediction), and when they disagree it re-plans in this order: give back
+ * what it stretched, drop test-time augmentation, then shorten every remaining model's schedule in proportion, dropping the
  * last models when they would fall below the recipe's `minEpochs`. When the host is faster than
  * calibrated it stretches the remaining schedules instead, at epoch ends, up to 1.5x the plan.
  *
@@ -127,7 +137,7 @@ export class DigitBudget {
     if (n.train + n.final <= left) {
       const atEpochEnd = done % perEpoch === 0;
       const spare = left - this.plan.budgetSeconds * STRETCH_SPARE;
-      const ratio = (spare - n.final) / Math.max(n.train, 1e-9);
+      const ratio = (spare - n.final) / Math.max(n.train * (1 + STRETCH_CUSHION), 1e-9);
       if (!atEpochEnd || ratio < STRETCH_MIN || n.train === 0) return total;
       this.lastReplan = now;
       return this.rescale(k, done, total, perEpoch, ratio, now);
@@ -139,13 +149,18 @@ export class DigitBudget {
     )
       return total;
     this.lastReplan = now;
+    const shortfall = (): number => Math.max(0, ((left - n.final) * (1 - SHORTEN_HEADROOM)) / Math.max(n.train, 1e-9));
+    let ratio = shortfall();
+    // A schedule this budget stretched gives the stretch back before the plan's test-time views go.
+    if (this.views > 1 && done + (total - done) * ratio >= this.plan.epochs * perEpoch) {
+      return this.rescale(k, done, total, perEpoch, ratio, now);
+    }
     if (this.views > 1) {
       this.dropTta(k + 1);
       n = need();
       if (n.train + n.final <= left) return total;
+      ratio = shortfall();
     }
-    const shortfall = (): number => Math.max(0, ((left - n.final) * (1 - SHORTEN_HEADROOM)) / Math.max(n.train, 1e-9));
-    let ratio = shortfall();
     // Drop the last models while shortening would leave them below the recipe's minimum.
     while (this.models > k + 1 && Math.floor(this.epochs[this.models - 1]! * ratio) < this.plan.recipe.minEpochs) {
       this.epochs.pop();
@@ -163,8 +178,12 @@ export class DigitBudget {
   /** Scales the current model's remaining steps and the later models' epochs by `ratio`. */
   private rescale(k: number, done: number, total: number, perEpoch: number, ratio: number, now: number): number {
     const planned = this.plan.epochs * perEpoch;
-    const target = Math.min(Math.floor(planned * MAX_GROWTH), done + Math.floor((total - done) * ratio));
+    let target = Math.min(Math.floor(planned * MAX_GROWTH), done + Math.floor((total - done) * ratio));
+    const stub = target % perEpoch;
+    if (stub > 0 && stub < perEpoch * MIN_LAST_EPOCH && target - stub > done) target -= stub;
     const next = Math.max(done, target);
+    // A stretch the stub rule trimmed back to the current plan or below changes nothing.
+    if (ratio > 1 && next < total) return total;
     for (let j = k + 1; j < this.models; j++) {
       this.epochs[j] = Math.min(
         Math.floor(this.plan.epochs * MAX_GROWTH),
