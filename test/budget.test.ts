@@ -133,9 +133,14 @@ describe('DigitBudget', () => {
     for (const seconds of [120, 900, 7200]) {
       const host = { now: 3 };
       const plan = await planFor(host, seconds);
-      // A shared host: slow and fast minutes in turn, and a jittery step now and then.
+      // A shared host: slow and fast minutes in turn, bursts of twenty steps a third slower or
+      // faster, and a jittery step now and then.
       let n = 0;
-      const drift = (t: number): number => 1 + 0.1 * Math.sin((t / seconds) * 12) + (++n % 7 === 0 ? 0.3 : 0);
+      const drift = (t: number): number => {
+        const h = (Math.floor(++n / 20) * 2654435761) >>> 0;
+        const burst = h % 5 === 0 ? -0.3 : h % 5 === 1 ? 0.3 : 0;
+        return 1 + 0.1 * Math.sin(t / 40) + burst + (n % 7 === 0 ? 0.3 : 0);
+      };
       const run = simulate(host, plan, drift);
       const changes = run.budget.events.map((e) => e.change);
       expect(run.seconds, `${seconds} s budget`).toBeLessThanOrEqual(seconds);

@@ -28,6 +28,15 @@ const TRUSTED_AFTER = 5;
  * garbage collection), and settled on a host's new speed within half as many.
  */
 const WINDOW = 15;
+/**
+ * A second reading: the median of the steps in the last 2 % of the budget (at least WINDOW, at most
+ * LONG_WINDOW steps). On a shared host fifteen steps can read a third slower or faster than the
+ * minutes around them; a re-plan made on such a burst is taken back a few seconds later. So a stretch
+ * trusts the slower of the two readings and a shortening the faster: a real change of speed shows in
+ * both within 2 % of the budget, which the shortening's headroom then makes up.
+ */
+const LONG_SHARE = 0.02;
+const LONG_WINDOW = 255;
 /** A stretched run aims to end this share of the budget early, as the planner's margin does. */
 const STRETCH_SPARE = 0.03;
 /** A run is stretched only at an epoch's end, and only by at least this factor. */
@@ -74,6 +83,8 @@ export class DigitBudget {
   private samples = 0;
   private modelSteps = 0;
   private readonly recent: number[] = [];
+  private readonly recentLong: number[] = [];
+  private readonly longWindow: number;
   private last: { model: number; done: number; at: number } | undefined;
   private lastReplan = -Infinity;
 
@@ -83,6 +94,8 @@ export class DigitBudget {
     this.views = plan.ttaViews;
     this.perEpoch = Math.ceil(plan.trainImages / plan.recipe.batchSize);
     this.stepSeconds = plan.cost.trainSecondsPerImage * plan.recipe.batchSize;
+    const longSteps = Math.round((LONG_SHARE * plan.budgetSeconds) / this.stepSeconds);
+    this.longWindow = Math.min(LONG_WINDOW, Math.max(WINDOW, longSteps));
     this.epochOverhead = plan.validationImages * plan.cost.predictSecondsPerImage + EPOCH_OVERHEAD_SECONDS;
   }
 
@@ -129,16 +142,20 @@ export class DigitBudget {
     if (k >= this.models) return done;
     if (this.samples < TRUSTED_AFTER) return total;
     const left = this.plan.startedAt + this.plan.budgetSeconds - now;
+    const steady = median(this.recentLong);
+    const shortenStep = Math.min(this.stepSeconds, steady);
     const need = (): { train: number; final: number } => ({
-      train: this.trainingSeconds(total - done, perEpoch) + this.laterModelsSeconds(k),
+      train: this.trainingSeconds(total - done, perEpoch, shortenStep) + this.laterModelsSeconds(k, shortenStep),
       final: this.finalSeconds(this.views),
     });
     let n = need();
     if (n.train + n.final <= left) {
-      const atEpochEnd = done % perEpoch === 0;
+      if (done % perEpoch !== 0) return total;
+      const step = Math.max(this.stepSeconds, steady);
+      const train = this.trainingSeconds(total - done, perEpoch, step) + this.laterModelsSeconds(k, step);
       const spare = left - this.plan.budgetSeconds * STRETCH_SPARE;
-      const ratio = (spare - n.final) / Math.max(n.train * (1 + STRETCH_CUSHION), 1e-9);
-      if (!atEpochEnd || ratio < STRETCH_MIN || n.train === 0) return total;
+      const ratio = (spare - n.final) / Math.max(train * (1 + STRETCH_CUSHION), 1e-9);
+      if (ratio < STRETCH_MIN || train === 0) return total;
       this.lastReplan = now;
       return this.rescale(k, done, total, perEpoch, ratio, now);
     }
@@ -216,6 +233,8 @@ export class DigitBudget {
     this.recent.push(gap);
     if (this.recent.length > WINDOW) this.recent.shift();
     this.stepSeconds = median(this.recent);
+    this.recentLong.push(gap);
+    if (this.recentLong.length > this.longWindow) this.recentLong.shift();
     this.samples++;
   }
 
@@ -223,14 +242,14 @@ export class DigitBudget {
     return this.stepSeconds / (this.plan.cost.trainSecondsPerImage * this.plan.recipe.batchSize);
   }
 
-  private trainingSeconds(steps: number, perEpoch: number): number {
-    return steps * this.stepSeconds + Math.ceil(steps / perEpoch) * this.epochOverhead;
+  private trainingSeconds(steps: number, perEpoch: number, stepSeconds = this.stepSeconds): number {
+    return steps * stepSeconds + Math.ceil(steps / perEpoch) * this.epochOverhead;
   }
 
-  private laterModelsSeconds(k: number): number {
+  private laterModelsSeconds(k: number, stepSeconds = this.stepSeconds): number {
     let seconds = 0;
     for (let j = k + 1; j < this.models; j++)
-      seconds += this.trainingSeconds(this.epochs[j]! * this.perEpoch, this.perEpoch);
+      seconds += this.trainingSeconds(this.epochs[j]! * this.perEpoch, this.perEpoch, stepSeconds);
     return seconds;
   }
 
