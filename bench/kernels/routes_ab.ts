@@ -46,7 +46,7 @@ const bench = await startBench(import.meta.url, {
     archs: { type: 'string', default: 'seed,compact,lean,strong' },
   },
 });
-const flags = { ...bench.flags, threads: bench.flags.threads ?? '2' };
+const flags = { ...bench.flags, threads: String(bench.threads) };
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = join(ROOT, 'bench/.out/routes_ab');
 const [ROUNDS, STEPS, BATCH] = [Number(flags.rounds), Number(flags.steps), Number(flags.batch)];

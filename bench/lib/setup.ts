@@ -51,7 +51,7 @@ export type ParsedFlags<O extends Options> = ReturnType<
 export interface Bench<O extends Options> {
   readonly flags: ParsedFlags<O>;
   readonly positionals: string[];
-  /** XNNPACK threads (wasm backends), else 1. */
+  /** XNNPACK threads (wasm backends, and the children of a bench without a backend), 1 on cpu. */
   readonly threads: number;
   readonly results: ResultsWriter;
 }
@@ -79,7 +79,8 @@ export async function startBench<const O extends Options>(scriptUrl: string, spe
     refuse(script, `unexpected argument "${parsed.positionals[0]}"`);
   const flags = parsed.values as ParsedFlags<O>;
   const shared = parsed.values as { threads?: string; results?: string; 'allow-load'?: boolean };
-  const threads = spec.backend.startsWith('wasm') ? Number(shared.threads ?? spec.threads ?? 2) : 1;
+  // A bench without a backend of its own (backend 'none') passes the count to its children.
+  const threads = spec.backend === 'cpu' ? 1 : Number(shared.threads ?? spec.threads ?? 2);
   if (!Number.isInteger(threads) || threads < 1) refuse(script, `--threads must be a positive integer`);
 
   const load = currentLoad();
