@@ -23,21 +23,14 @@ function files(dir: string): string[] {
 const tree = files('');
 
 describe('file names', () => {
-  // One file of examples/ still to rename (with its importer, vite.config.ts).
-  const PENDING = new Set(['examples/web/scripts/sample-data.ts']);
-
   it('of code are snake_case: lower case, digits and underscores before the first dot', () => {
     // Docs keep the names their links use.
     const offenders = tree.filter((path) => {
       if (!/\.(ts|mts|js|mjs|py|c|h|sh)$/.test(path)) return false;
       const stem = path.split('/').at(-1)!.split('.')[0]!;
-      return stem !== '' && !/^[a-z0-9_]+$/.test(stem) && !PENDING.has(path);
+      return stem !== '' && !/^[a-z0-9_]+$/.test(stem);
     });
     expect(offenders).toEqual([]);
-  });
-
-  it('the pending exceptions still exist (drop them once renamed)', () => {
-    for (const path of PENDING) expect(existsSync(join(ROOT, path)), path).toBe(true);
   });
 });
 

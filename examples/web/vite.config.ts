@@ -14,7 +14,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultClientConditions, defineConfig, type Plugin, type ResolvedConfig } from 'vite';
-import { writeSampleData } from './scripts/sample-data.js';
+import { writeSampleData } from './scripts/sample_data.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
