@@ -7,6 +7,7 @@ import { IMAGE_SIZE, PIXELS_PER_IMAGE, NUM_CLASSES, type DigitDataset } from '..
 import { confusionMatrix, type DigitConfusionMatrix } from '../prediction/confusion.js';
 import type { DigitPredictions } from '../prediction/predictions.js';
 import type { Rgb } from './font.js';
+import { checkPictureSize, integerOption } from './limits.js';
 import {
   lineHeight,
   mix,
@@ -65,7 +66,6 @@ const MIN_TINT = 0.12;
 /** Mistakes in one cell that get the darkest red (more when some cell has more). */
 const WRONG_FULL = 10;
 const MAX_SCALE = 8;
-const MAX_PIXELS = 32_000_000;
 
 /**
  * Draws the confusion matrix of `predictions` against the labels of `data`:
@@ -290,11 +290,7 @@ export function renderConfusionMatrix(
   const height = Math.ceil(
     y + (rows === 0 ? 0 : rows * tileHeight + (rows - 1) * tileGapY) + margin - (rows === 0 ? 8 * f : 0),
   );
-  if (width * height > MAX_PIXELS) {
-    throw new RangeError(
-      `the picture would be ${width} x ${height} pixels; show fewer images (maxImages) or use a smaller scale`,
-    );
-  }
+  checkPictureSize(width, height, 'show fewer images (maxImages) or use a smaller scale');
 
   const scene: Scene = { width, height, title, shapes };
   return { png: sceneToPng(scene), svg: sceneToSvg(scene), width, height, matrix, shown };
@@ -336,13 +332,4 @@ function pickMisread(
 
 function percentText(value: number, digits = 2): string {
   return Number.isFinite(value) ? `${(value * 100).toFixed(digits)}%` : '?';
-}
-
-function integerOption(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min}..${max}`;
-    throw new RangeError(`${name} is ${String(value)}, expected an integer ${range}`);
-  }
-  return value;
 }

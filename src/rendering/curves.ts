@@ -6,6 +6,7 @@
 import type { DigitEpochRecord } from '../training/train.js';
 import { formatTick, formatValue, linearAxis, type Axis } from './axis.js';
 import type { Rgb } from './font.js';
+import { checkPictureSize, integerOption } from './limits.js';
 import { lineHeight, sceneToPng, sceneToSvg, textPixels, type Point, type Scene, type Shape } from './scene.js';
 
 /** One run's history with the name its legend line shows, for {@link renderTrainingCurves} on an ensemble. */
@@ -107,7 +108,6 @@ const MAX_SCALE = 8;
 /** Dots on every epoch up to this many epochs; beyond, only on points with no neighbour to join. */
 const MARKER_EPOCHS = 40;
 const MAX_NOTES = 3;
-const MAX_PIXELS = 32_000_000;
 
 /**
  * Draws training curves like a Keras `history` plot: loss, accuracy and (when
@@ -124,10 +124,7 @@ export function renderTrainingCurves(
   options: RenderTrainingCurvesOptions = {},
 ): TrainingCurves {
   const series = readSeries(history);
-  const scale = options.scale ?? 2;
-  if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 1 || scale > MAX_SCALE) {
-    throw new RangeError(`scale is ${String(scale)}, expected an integer 1..${MAX_SCALE}`);
-  }
+  const scale = integerOption(options.scale, 2, 1, MAX_SCALE, 'scale');
   const title = options.title ?? 'Training history';
   if (typeof title !== 'string') throw new TypeError('title must be a string');
   const f = scale;
@@ -257,9 +254,7 @@ export function renderTrainingCurves(
     panelLeft += layout.width + panelGap;
   }
   const height = Math.ceil(bottom + margin);
-  if (width * height > MAX_PIXELS) {
-    throw new RangeError(`the picture would be ${width} x ${height} pixels; use a smaller scale or fewer runs`);
-  }
+  checkPictureSize(width, height, 'use a smaller scale or fewer runs');
 
   const scene: Scene = { width, height, title, shapes };
   return { png: sceneToPng(scene), svg: sceneToSvg(scene), width, height, panels: panels.map((p) => p.id) };

@@ -9,6 +9,7 @@ import { writeFileAtomic } from '../io/node.js';
 import type { DigitPredictions } from '../prediction/predictions.js';
 import { bytesToBase64 } from './base64.js';
 import { GLYPH_HEIGHT, GLYPH_SPACING, drawText, fillRect, textWidth, type Rgb } from './font.js';
+import { checkPictureSize, integerOption } from './limits.js';
 
 /** How {@link renderPredictionGrid} picks, lays out and marks the tiles. */
 export interface RenderPredictionGridOptions {
@@ -61,8 +62,6 @@ export interface PredictionGrid {
 }
 
 const MAX_SCALE = 16;
-/** Largest picture drawn (about 100 MB of RGB), against runaway `count` values. */
-const MAX_PIXELS = 32_000_000;
 const WHITE: Rgb = [255, 255, 255];
 const TEXT: Rgb = [20, 20, 20];
 const MUTED: Rgb = [96, 96, 96];
@@ -180,11 +179,7 @@ export function renderPredictionGrid(
   const gridHeight = rows * cellHeight + (rows - 1) * gapY;
   const height = 2 * margin + headingHeight + gridHeight + legendHeight;
   const legendTop = margin + headingHeight + gridHeight + legendHeight - lineHeight;
-  if (width * height > MAX_PIXELS) {
-    throw new RangeError(
-      `the picture would be ${width} x ${height} pixels; show fewer images (count) or use a smaller scale`,
-    );
-  }
+  checkPictureSize(width, height, 'show fewer images (count) or use a smaller scale');
   const gridLeft = margin + Math.floor((width - 2 * margin - gridWidth) / 2);
   tiles.forEach((tile, k) => {
     tile.x = gridLeft + (k % columns) * (cellWidth + gapX);
@@ -412,15 +407,6 @@ function pickIndices(options: RenderPredictionGridOptions, imageCount: number): 
   const count = integerOption(options.count, 40, 1, Number.MAX_SAFE_INTEGER, 'count');
   const n = Math.min(count, imageCount - start);
   return Array.from({ length: n }, (_, k) => start + k);
-}
-
-function integerOption(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `${min}..${max}`;
-    throw new RangeError(`${name} is ${String(value)}, expected an integer ${range}`);
-  }
-  return value;
 }
 
 function markOption(value: boolean | number | undefined, shown: number): number {
