@@ -20,7 +20,7 @@ import {
   type DigitInputErrorCode,
   type DigitModelErrorCode,
 } from 'digit-recognizer';
-import { tempDir, useBackend } from './helpers.js';
+import { pool, tempDir, useBackend } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TSX = join(ROOT, 'node_modules/.bin/tsx');
@@ -754,21 +754,6 @@ function runPredict(args: string[]): Promise<ScriptResult> {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => done({ code, stdout, stderr }));
   });
-}
-
-/** Runs `jobs` with at most `width` at a time. */
-async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
-  const results = new Array<T>(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        results[i] = await (jobs[i] as () => Promise<T>)();
-      }
-    }),
-  );
-  return results;
 }
 
 /** The script's one line for a library error, as runScript prints it. */

@@ -43,3 +43,18 @@ export function syntheticDigits(count: number, seed = 1): DigitDataset {
   }
   return createDigitDataset(pixels, labels, 'synthetic');
 }
+
+/** Runs `jobs` at most `width` at a time (subprocess tests that would swamp two cores run all at once). */
+export async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
+  const results = new Array<T>(jobs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        results[i] = await (jobs[i] as () => Promise<T>)();
+      }
+    }),
+  );
+  return results;
+}

@@ -47,7 +47,7 @@ import {
   type ImageSize,
 } from 'digit-recognizer';
 import { TEST_HEADER, writeGzipBomb, writeZipBomb, ZERO_ROW, type BombContent } from './bombs.js';
-import { syntheticDigits, tempDir, useBackend } from './helpers.js';
+import { pool, syntheticDigits, tempDir, useBackend } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const NODE_ARGS = ['--import', 'tsx', '--conditions=digit-recognizer-source'];
@@ -74,21 +74,6 @@ function runChild(args: string[]): Promise<{ code: number | null; stdout: string
       done({ code, stdout, stderr, peak });
     });
   });
-}
-
-/** Runs `jobs` at most `width` at a time. */
-async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promise<T[]> {
-  const results = new Array<T>(jobs.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < jobs.length) {
-        const i = next++;
-        results[i] = await (jobs[i] as () => Promise<T>)();
-      }
-    }),
-  );
-  return results;
 }
 
 // ---- decompression bombs ----
