@@ -129,6 +129,19 @@ describe('DigitBudget', () => {
     expect(run.seconds).toBeGreaterThan(900 * 0.85);
   });
 
+  it('fills the budget on a host twice as fast as its calibration read, models and ensembles alike', async () => {
+    // A calibration in a process's first seconds can read steps this slow; at a 1.5x bound on the
+    // stretch, these runs ended at 70-80 % of their budgets.
+    for (const seconds of [900, 7200]) {
+      const host = { now: 3 };
+      const plan = await planFor(host, seconds);
+      const run = simulate(host, plan, () => 0.52);
+      expect(run.seconds, `${seconds} s budget`).toBeLessThanOrEqual(seconds);
+      expect(run.seconds, `${seconds} s budget`).toBeGreaterThan(seconds * 0.88);
+      for (const steps of run.steps) expect(steps).toBeLessThanOrEqual(2 * plan.epochs * Math.ceil(TRAIN / 64));
+    }
+  });
+
   it('on a host that drifts ±10 % over minutes, neither swings the epoch count up and down nor leaves a stub epoch', async () => {
     for (const seconds of [120, 900, 7200]) {
       const host = { now: 3 };
