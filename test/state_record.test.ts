@@ -1,9 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { buildDigitCnn, DigitInputError, DigitModelError, indexedDbTrainingState } from 'digit-recognizer';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  buildDigitCnn,
+  DigitInputError,
+  DigitModelError,
+  fileTrainingState,
+  indexedDbTrainingState,
+} from 'digit-recognizer';
 import { captureTrainingState, type StoredTrainingState, type TrainingStateMeta } from '../src/training/state.js';
 import { decodeStateIndex, encodeStateIndex, MAX_STATE_INDEX_BYTES } from '../src/training/state_record.js';
-import { useBackend } from './helpers.js';
+import { tempDir, useBackend } from './helpers.js';
 
 const WHERE = 'IndexedDB "test"';
 const MAX = 1 << 20;
@@ -154,6 +162,27 @@ describe('training state records', () => {
     }
   });
 
+  it("keeps a budget's re-plans, which a resumed run replays", () => {
+    const replans = [
+      { from: 591, total: 9456 },
+      { from: 4137, total: 8800 },
+    ];
+    const withReplans: StoredTrainingState = { ...state(), meta: { ...meta, replans } };
+    const decoded = decodeStateIndex(encodeStateIndex(withReplans, WHERE, MAX), WHERE, MAX);
+    expect(decoded.meta.replans).toEqual(replans);
+    const broken = (edit: (r: { from: number; total: number }[]) => void): (() => unknown) =>
+      decodeEdited((i) => {
+        const m = i['meta'] as { replans?: { from: number; total: number }[] };
+        m.replans = replans.map((r) => ({ ...r }));
+        edit(m.replans);
+      });
+    expect(broken((r) => (r[1]!.from = 100))).toThrow(/meta\.replans\[1\]\.from: expected an integer from 591/);
+    expect(broken((r) => (r[0]!.total = 10))).toThrow(/meta\.replans\[0\]\.total: expected an integer from 591/);
+    expect(decodeEdited((i) => ((i['meta'] as Record<string, unknown>)['replans'] = {}))).toThrow(
+      /meta\.replans: expected an array/,
+    );
+  });
+
   it('refuses to write a state whose bytes disagree with its specs', () => {
     expect(() => encodeStateIndex(state(new ArrayBuffer(26)), WHERE, MAX)).toThrow(
       /the specs describe 27 bytes of tensors but the data has 26/,
@@ -163,5 +192,64 @@ describe('training state records', () => {
   it('says in Node that IndexedDB is a browser store', () => {
     expect(() => indexedDbTrainingState('runs')).toThrow(DigitInputError);
     expect(() => indexedDbTrainingState('runs')).toThrow(/IndexedDB "runs": IndexedDB is not available here/);
+  });
+});
+
+describe('a training state in a folder', () => {
+  it('round-trips metadata, re-plans and non-finite numbers', async () => {
+    const dir = tempDir();
+    const store = fileTrainingState(dir);
+    const saved: StoredTrainingState = { ...state(), meta: { ...meta, replans: [{ from: 3, total: 9 }] } };
+    await store.write(saved);
+    const back = await store.read();
+    expect(back?.meta).toEqual(saved.meta);
+    expect(back?.meta.best.value).toBe(-Infinity);
+    expect(back?.specs).toEqual(saved.specs);
+    expect(back?.data.byteLength).toBe(27);
+  });
+
+  it('refuses, naming the file and the entry, what a damaged or hostile folder holds', async () => {
+    const dir = tempDir();
+    await fileTrainingState(dir).write(state());
+    const good = readFileSync(join(dir, 'state.json'), 'utf8');
+    const dataFile = readdirSync(dir).find((n) => n.endsWith('.bin'))!;
+    const edited = (edit: (index: Record<string, unknown>) => void): string => {
+      const index = JSON.parse(good) as Record<string, unknown>;
+      edit(index);
+      return JSON.stringify(index);
+    };
+    const cases: [string, string, RegExp][] = [
+      ['not JSON', '{"meta":', /state\.json: not valid JSON/],
+      ['an array', '[]', /state\.json: expected an object/],
+      ['no data file', edited((i) => delete i['dataFile']), /dataFile: expected a string/],
+      [
+        'a history that is not an array',
+        edited((i) => ((i['meta'] as Record<string, unknown>)['history'] = 7)),
+        /meta\.history: expected an array/,
+      ],
+      [
+        'tensors beyond the bound',
+        edited((i) => ((i['specs'] as { shape: number[] }[])[0]!.shape = [2 ** 20, 2 ** 20])),
+        /tensors take more than/,
+      ],
+      [
+        'sizes that disagree with the data',
+        edited((i) => ((i['specs'] as { shape: number[] }[])[0]!.shape = [2, 4])),
+        /has 27 bytes but the specs describe 35/,
+      ],
+      ['a data file outside the folder', edited((i) => (i['dataFile'] = `../${dataFile}`)), /dataFile/],
+    ];
+    for (const [what, text, message] of cases) {
+      writeFileSync(join(dir, 'state.json'), text);
+      const thrown = await fileTrainingState(dir)
+        .read()
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(thrown, what).toBeInstanceOf(DigitModelError);
+      expect((thrown as Error).message, what).toContain(dir);
+      expect((thrown as Error).message, what).toMatch(message);
+    }
   });
 });

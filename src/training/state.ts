@@ -5,6 +5,7 @@ import { readConfinedFile } from '../io/confined.js';
 import { nodeModules, writeIndexedData } from '../io/node.js';
 import { DEFAULT_MAX_MODEL_JSON_BYTES, DEFAULT_MAX_WEIGHT_BYTES } from '../limits.js';
 import type { ScheduleReplan } from './schedule.js';
+import { readStateParts, stateJson } from './state_record.js';
 import type { DigitEpochRecord } from './train.js';
 
 /** What a resumable run records after each completed epoch (tensors apart). */
@@ -83,21 +84,34 @@ export function fileTrainingState(directory: string): TrainingStateStore {
         if (absent) return undefined;
         throw error;
       }
-      const index = JSON.parse(text) as {
-        meta: TrainingStateMeta;
-        specs: tf.io.WeightsManifestEntry[];
-        dataFile: string;
-      };
-      const bytes = await read(String(index.dataFile), `${STATE_JSON} dataFile`, MAX_STATE_BYTES);
-      return {
-        meta: index.meta,
-        specs: index.specs,
-        data: bytes.buffer as ArrayBuffer,
-      };
+      // The folder may hold anything (a damaged write by other code, a stranger's file): every
+      // field is checked, and the tensor sizes are bounded, before the bytes are read.
+      const where = `${directory}/${STATE_JSON}`;
+      let index: unknown;
+      try {
+        index = JSON.parse(text);
+      } catch {
+        throw new DigitModelError('BAD_JSON', where, 'not valid JSON');
+      }
+      if (typeof index !== 'object' || index === null || Array.isArray(index))
+        throw new DigitModelError('BAD_JSON', where, 'expected an object');
+      const { meta, specs, dataFile } = index as Record<string, unknown>;
+      if (typeof dataFile !== 'string') throw new DigitModelError('BAD_JSON', where, 'dataFile: expected a string');
+      const parts = readStateParts(meta, specs, where, MAX_STATE_BYTES);
+      const bytes = await read(dataFile, `${STATE_JSON} dataFile`, MAX_STATE_BYTES);
+      if (bytes.byteLength !== parts.dataBytes) {
+        throw new DigitModelError(
+          'WEIGHTS_SIZE',
+          where,
+          `${dataFile} has ${bytes.byteLength} bytes but the specs describe ${parts.dataBytes}`,
+        );
+      }
+      const data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      return { meta: parts.meta, specs: parts.specs, data };
     },
     write: (state) =>
       writeIndexedData(directory, 'state', new Uint8Array(state.data), STATE_JSON, (dataFile) =>
-        JSON.stringify({ meta: state.meta, specs: state.specs, dataFile }),
+        stateJson({ meta: state.meta, specs: state.specs, dataFile }),
       ),
     clear: async () => {
       const { fs } = await nodeModules(directory);

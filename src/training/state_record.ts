@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { DigitModelError } from '../errors.js';
+import type { ScheduleReplan } from './schedule.js';
 import type { StoredTrainingState, TrainingStateMeta } from './state.js';
 import type { DigitEpochRecord } from './train.js';
 
@@ -22,6 +23,8 @@ const MAX_SPECS = 10_000;
 const MAX_RANK = 6;
 const MAX_NAME = 256;
 const MAX_EPOCHS = 100_000;
+const MAX_REPLANS = 100_000;
+const MAX_STEPS = Number.MAX_SAFE_INTEGER;
 const BYTES_PER_ELEMENT: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1 };
 
 /** What {@link decodeStateIndex} returns: everything but the tensor bytes. */
@@ -46,10 +49,7 @@ export function encodeStateIndex(state: StoredTrainingState, where: string, maxB
       where,
       `the specs describe ${dataBytes} bytes of tensors but the data has ${state.data.byteLength}`,
     );
-  const text = JSON.stringify(
-    { format: FORMAT, version: 1, meta: state.meta, specs: state.specs, dataBytes },
-    (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v),
-  );
+  const text = stateJson({ format: FORMAT, version: 1, meta: state.meta, specs: state.specs, dataBytes });
   decodeStateIndex(text, where, maxBytes);
   return text;
 }
@@ -73,12 +73,25 @@ export function decodeStateIndex(text: string, where: string, maxBytes: number):
   if (index['format'] !== FORMAT) fail('BAD_JSON', where, `not a training state (format is not "${FORMAT}")`);
   if (index['version'] !== 1)
     fail('BAD_JSON', where, `training state version ${String(index['version'])} is not supported (expected 1)`);
-  const meta = readMeta(index['meta'], where);
-  const specs = readSpecs(index['specs'], where);
-  const dataBytes = specBytes(specs, where, 'specs', maxBytes);
+  const { meta, specs, dataBytes } = readStateParts(index['meta'], index['specs'], where, maxBytes);
   if (index['dataBytes'] !== dataBytes)
     fail('WEIGHTS_SIZE', where, `dataBytes is ${String(index['dataBytes'])} but the specs describe ${dataBytes} bytes`);
   return { meta, specs, dataBytes };
+}
+
+/**
+ * Checks a state's metadata and specs as {@link decodeStateIndex} does, for stores that keep them in
+ * their own envelope (a folder's `state.json`): every field, and tensor sizes within `maxBytes`.
+ */
+export function readStateParts(meta: unknown, specs: unknown, where: string, maxBytes: number): StateIndex {
+  const checkedMeta = readMeta(meta, where);
+  const checkedSpecs = readSpecs(specs, where);
+  return { meta: checkedMeta, specs: checkedSpecs, dataBytes: specBytes(checkedSpecs, where, 'specs', maxBytes) };
+}
+
+/** JSON with non-finite numbers as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`, which the readers take back. */
+export function stateJson(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 }
 
 function readMeta(value: unknown, where: string): TrainingStateMeta {
@@ -101,7 +114,24 @@ function readMeta(value: unknown, where: string): TrainingStateMeta {
       monitor: string(best['monitor'], where, 'meta.best.monitor', MAX_NAME),
     },
     fingerprint: string(meta['fingerprint'], where, 'meta.fingerprint', MAX_STATE_INDEX_BYTES),
+    ...(meta['replans'] === undefined ? {} : { replans: readReplans(meta['replans'], where) }),
   };
+}
+
+/** A budget's re-plans: steps from which the run had `total` steps, in the order they were made. */
+function readReplans(value: unknown, where: string): ScheduleReplan[] {
+  if (!Array.isArray(value)) fail('BAD_JSON', where, 'meta.replans: expected an array');
+  if (value.length > MAX_REPLANS)
+    fail('BAD_JSON', where, `meta.replans: ${value.length} re-plans, more than ${MAX_REPLANS}`);
+  let last = 0;
+  return value.map((v: unknown, i) => {
+    const path = `meta.replans[${i}]`;
+    const r = object(v, where, path);
+    const from = integer(r['from'], where, `${path}.from`, last, MAX_STEPS);
+    const total = integer(r['total'], where, `${path}.total`, from, MAX_STEPS);
+    last = from;
+    return { from, total };
+  });
 }
 
 function readRecord(value: unknown, where: string, path: string, expectedEpoch: number): DigitEpochRecord {
