@@ -1,3 +1,4 @@
+import { median } from './median.js';
 import { EPOCH_OVERHEAD_SECONDS, RESERVE_SECONDS, type DigitPlan } from './plan.js';
 
 /**
@@ -61,9 +62,10 @@ const REPLAN_INTERVAL = 0.01;
 const URGENT_OVERRUN = 0.02;
 /**
  * A model grows to at most this multiple of its planned epochs (fitDataset needs a bound). Twice the
- * plan, so a host that runs at half the calibrated step time still fills its budget: a calibration
- * taken in the first seconds of a process has read steps that slow (the re-plans in
- * bench/results/presets.json), and at 1.5 `default` ended minutes early.
+ * plan, so a host that runs at half the calibrated step time still fills its budget: a shared host's
+ * speed swings over minutes and a calibration sees only seconds of it, so runs have read steps that
+ * much faster than calibrated (the re-plans in bench/results/presets.json), and at 1.5 `default`
+ * ended minutes early.
  */
 const MAX_GROWTH = 2;
 
@@ -279,12 +281,6 @@ export class DigitBudget {
   private record(model: number, change: string): void {
     this.events.push({ seconds: this.plan.clock() - this.plan.startedAt, model, change });
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function blend(old: number, sample: number, weight: number): number {

@@ -4,6 +4,7 @@ import { buildDigitCnn } from '../model/build.js';
 import { predictDigits } from '../prediction/predict.js';
 import { augmentRanges } from './augment.js';
 import { batchDataset } from './batches.js';
+import { median } from './median.js';
 import type { DigitRecipeCost } from './plan.js';
 import type { DigitRecipe } from './recipes.js';
 import { prepareTraining } from './train.js';
@@ -64,7 +65,7 @@ export async function calibrateDigitRecipe(
       tf.dispose([xs, ys]);
       if (i >= warmup) perImage.push((clock() - started) / xs.shape[0]);
     }
-    const trainSecondsPerImage = perImage.length > 0 ? median(perImage) : Number.NaN;
+    const trainSecondsPerImage = median(perImage);
 
     const predictCount = Math.min(data.count, options.predictImages ?? 512);
     const batchSize = 256;
@@ -85,10 +86,4 @@ export async function calibrateDigitRecipe(
 
 function subsetOf(data: DigitDataset, count: number): DigitDataset {
   return createDigitDataset(data.pixels.subarray(0, count * PIXELS_PER_IMAGE), undefined, data.source);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
