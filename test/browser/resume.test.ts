@@ -105,7 +105,7 @@ describe.skipIf(!hasChromium)('web demo: training resumes after a reload', () =>
       throw new Error(`training failed: ${await page.textContent('#train-error')}`);
     const train = (await stats()).train;
     if (train === undefined) throw new Error('no finished run');
-    const weights = await page.evaluate(async (stride) => {
+    const checkpoint = await page.evaluate(async (stride) => {
       // The checkpoint as tfjs' IndexedDB handler stores it: database tensorflowjs, store models_store.
       const db = await new Promise<IDBDatabase>((resolve, reject) => {
         const open = indexedDB.open('tensorflowjs');
@@ -132,7 +132,7 @@ describe.skipIf(!hasChromium)('web demo: training resumes after a reload', () =>
         provenance: saved.modelArtifacts.userDefinedMetadata?.digitRecognizer,
       };
     }, WEIGHT_STRIDE);
-    return { history: train.history, resumedEpochs: train.resumedEpochs, ...weights };
+    return { history: train.history, resumedEpochs: train.resumedEpochs, ...checkpoint };
   }
 
   /** The state store's record, read raw: present while a run is unfinished, gone once it has finished. */
