@@ -170,18 +170,9 @@ void FN(grad_dy)(const float* dy, int batch, int oh, int ow, int c, int cp, int 
   }
 }
 
-/* Filter gradient, between chunks of the batch: dst[p][i] += src[p][i] for N*N arrays of `size` floats (a multiple of 4). */
-EXPORT("add_into" SUFFIX)
-void FN(add_into)(float* const* dst, const float* const* src, int size) {
-  for (int p = 0; p < N * N; p++) {
-    float* d = dst[p];
-    const float* s = src[p];
-    for (int i = 0; i < size; i += 4) wasm_v128_store(d + i, wasm_f32x4_add(wasm_v128_load(d + i), wasm_v128_load(s + i)));
-  }
-}
-
 /*
- * Filter gradient, step 3 of 3. ins: N*N pointers to S, the products summed over every tile, with
+ * Filter gradient, step 3 of 3 (step 2, the products, is outer_products.c). ins: N*N pointers to
+ * S, the products summed over every tile, with
  * channel pair (input i, output o) at o * oStride + i * iStride (D^T X is [coP, ciP]: oStride = ciP,
  * iStride = 1; X^T D is [ciP, coP]: oStride = 1, iStride = coP). dw: [R, R, ci, co] receives
  * A'^T S A' for each channel pair.

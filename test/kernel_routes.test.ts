@@ -421,7 +421,7 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
         conv3: {
           forward: 'FusedConv2D:stock',
           dx: 'Conv2DBackpropInput:sub-pixel',
-          dW: 'Conv2DBackpropFilter:transposed-conv',
+          dW: 'Conv2DBackpropFilter:direct-simd',
         },
         bn3: BN,
         conv4: { forward: 'FusedConv2D:winograd-3x3', dx: 'Conv2DBackpropInput:winograd-3x3', dW: W3 },
@@ -431,7 +431,7 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
         conv6: {
           forward: 'FusedConv2D:stock',
           dx: 'Conv2DBackpropInput:col2im',
-          dW: 'Conv2DBackpropFilter:transposed-conv',
+          dW: 'Conv2DBackpropFilter:direct-simd',
         },
         bn6: BN,
         conv7: {
@@ -620,7 +620,7 @@ const ROUTE_CASES: RouteCase[] = [
     { label: '5x5 same, 9x10, 8 -> 12', x: [2, 9, 10, 8], filter: [5, 5, 8, 12], strides: 1, pad: 'same' },
     {
       forward: { wasm: ['winograd-5x5', 'stock'], ...CPU_CONV },
-      dW: { wasm: ['winograd-5x5', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
+      dW: { wasm: ['winograd-5x5', 'direct-simd', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
       dx: { wasm: ['winograd-5x5', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
     },
   ),
@@ -654,6 +654,14 @@ const ROUTE_CASES: RouteCase[] = [
       forward: { wasm: ['stock'], ...CPU_CONV },
       dW: { wasm: ['patches-matmul', 'transposed-conv'], ...CPU_CONV },
       dx: { wasm: ['sub-pixel', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
+    },
+  ),
+  ...convCases(
+    { label: '5x5 same stride 2, odd 11x12, 4 -> 8', x: [2, 11, 12, 4], filter: [5, 5, 4, 8], strides: 2, pad: 'same' },
+    {
+      forward: { wasm: ['stock'], ...CPU_CONV },
+      dW: { wasm: ['direct-simd', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
+      dx: { wasm: ['col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
     },
   ),
   ...convCases(

@@ -13,42 +13,53 @@
  *    and sums in float64 across rows (closer to exact than the float32 sums of the others).
  *    Bench: npm run bench -- bench/kernels/single_channel_conv.ts.
  *    Zoo: seed conv1; compact conv1; lean conv1; strong conv1.
- * 2. `winograd-5x5`: the dual Winograd F(5x5, 4x4), ./helpers/winograd.ts `winogradFilterGrad`.
+ * 2. `winograd-5x5`: the dual Winograd F(5x5, 4x4), ./helpers/winograd.ts `winogradFilterGrad`,
+ *    its products summed in the module (./helpers/outer_products.ts).
  *    Applies: stride 1, a 5x5 filter, float32, the SIMD module ready. Pays: always.
  *    Why: 64 multiplications per 16 outputs instead of 400, and the direct routes are long thin
  *    matmuls that XNNPACK runs slowly even for few channels.
- *    Bench: npm run bench -- bench/kernels/winograd.ts.
+ *    Bench: npm run bench -- bench/kernels/winograd.ts; bench/kernels/filter_grad.ts.
  *    Zoo: seed conv2.
  * 3. `winograd-3x3`: the dual Winograd F(3x3, 4x4), likewise.
  *    Applies: stride 1, a 3x3 filter, float32, the SIMD module ready.
  *    Pays: at least 1,024 input x output channel pairs (`winogradPays`).
  *    Why: 36 multiplications per 16 outputs instead of 144; below 1,024 channel pairs the
  *    transforms cost more than the products save.
- *    Bench: npm run bench -- bench/kernels/winograd.ts --filter 3.
+ *    Bench: npm run bench -- bench/kernels/filter_grad.ts (against `direct-simd` and `transposed-conv`).
  *    Zoo: compact conv2; lean conv2, conv3, conv4; strong conv2, conv4, conv5.
- * 4. `patches-matmul`: dW = patchesᵀ · dy, one plain matmul on the stock kernel, the transposed
+ * 4. `direct-simd`: dW summed directly, tap by tap and image by image, as outer products of x's
+ *    and dy's pixels in WebAssembly SIMD (./helpers/outer_products.ts), on the calling thread.
+ *    Applies: input and output channels in fours, float32, the SIMD module ready.
+ *    Pays: at least 16 output pixels per image.
+ *    Why: `transposed-conv` hands XNNPACK a convolution whose "filter" is all of dy, repacked on
+ *    every call, with a tiny output to split between threads; one thread summing a 4 x 8 block
+ *    of dW in registers beats it, strided layers included. With a 1x1 output (a head like
+ *    strong's conv7) each block sums one pixel per image and the loop's overhead loses.
+ *    Bench: npm run bench -- bench/kernels/filter_grad.ts.
+ *    Zoo: strong conv3, conv6.
+ * 5. `patches-matmul`: dW = patchesᵀ · dy, one plain matmul on the stock kernel, the transposed
  *    patch matrix `[KH*KW*Ci, B*OH*OW]` built over the heap (./helpers/im2col.ts).
  *    Applies: the wasm heap. Pays: at most 4 input channels.
  *    Why: with few input channels the patch matrix is small, and the `transposed-conv` route would
  *    be a convolution with one "image" and B channels, a shape XNNPACK runs slowly.
  *    Bench: npm run bench -- bench/kernels/single_channel_conv.ts (its general arm, for the 3x3 first layers).
  *    Zoo: none (the zoo's first layers take `one-channel-simd`).
- * 5. `transposed-conv`: one forward `Conv2D` of xᵀ `[Ci,H,W,B]` (channels as the batch) with dyᵀ
+ * 6. `transposed-conv`: one forward `Conv2D` of xᵀ `[Ci,H,W,B]` (channels as the batch) with dyᵀ
  *    `[OH,OW,B,Co]` as its filter, dilated by the stride, then a transpose of the
  *    `[Ci,KH,KW,Co]` result to `[KH,KW,Ci,Co]`. Applies: always.
  *    Why: XNNPACK runs it at forward speed, dilations > 1 included, so stride 2 needs no zeros.
  *    Bench: npm run bench -- bench/kernels/seed_kernels.ts.
- *    Zoo: strong conv3, conv6, conv7.
+ *    Zoo: strong conv7.
  */
 import type { NamedAttrMap, TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
 import { firstOutput, runStock, type BackpropFilterAttrs, type ExplicitPadding, type KernelArgs } from '../registry.js';
 import { routedKernel, type Route } from '../routes.js';
-import { plainMatMul } from './batch_mat_mul.js';
 import { as4D, backpropConvInfo } from './helpers/conv_info.js';
 import { asHeapBackend, hasHeapAccess } from './helpers/heap.js';
 import { im2colTransposed } from './helpers/im2col.js';
 import { KernelRunner } from './helpers/kernel_runner.js';
+import { filterGradDirect, outerProductsFit } from './helpers/outer_products.js';
 import { asNativeBackend, nativeReady } from './helpers/native.js';
 import { conv2DBackpropFilterSingleChannelSimd, singleChannelConvFits } from './helpers/single_channel_conv_simd.js';
 import { winogradFilterGrad, winogradPays, winogradSide, type FilterSide } from './helpers/winograd.js';
@@ -74,11 +85,13 @@ function winogradRoute(side: FilterSide): Route<FilterGradContext> {
       nativeReady(ctx.args.backend),
     pays: ({ info }) => winogradPays('filterGradient', side, info.inChannels, info.outChannels),
     run: ({ args, x, dy, filterShape, info }) =>
-      winogradFilterGrad(
-        asNativeBackend(args.backend),
-        { x, dy, filterShape, padTop: info.padInfo.top, padLeft: info.padInfo.left },
-        plainMatMul(args.backend),
-      ),
+      winogradFilterGrad(asNativeBackend(args.backend), {
+        x,
+        dy,
+        filterShape,
+        padTop: info.padInfo.top,
+        padLeft: info.padInfo.left,
+      }),
   };
 }
 
@@ -90,6 +103,12 @@ const routes: Route<FilterGradContext>[] = [
   },
   winogradRoute(5),
   winogradRoute(3),
+  {
+    name: 'direct-simd',
+    applies: (ctx) => outerProductsFit(ctx.info) && float32(ctx) && nativeReady(ctx.args.backend),
+    pays: ({ info }) => info.outHeight * info.outWidth >= 16,
+    run: ({ args, x, dy, info }) => filterGradDirect(asNativeBackend(args.backend), x, dy, info),
+  },
   {
     name: 'patches-matmul',
     applies: ({ args }) => hasHeapAccess(args.backend),

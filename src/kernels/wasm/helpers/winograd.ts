@@ -2,7 +2,8 @@
  * 5x5 and 3x3, stride-1 convolutions by Winograd's minimal filtering F(4x4, 5x5) and F(4x4, 3x3)
  * (Lavin & Gray 2015) on the wasm backend: each 8x8 (6x6) input tile and each filter are
  * transformed (native/winograd.c, WebAssembly SIMD, running on tfjs' own heap), the 64 (36)
- * transformed positions become as many plain matrix products on XNNPACK (all its threads), and a
+ * transformed positions become as many plain matrix products (on XNNPACK, all its threads, for
+ * the forward pass and the input gradient; in the module for the filter gradient), and a
  * last transform turns the products into 4x4 output tiles: 64 multiplications per 16 outputs
  * instead of 400 (36 instead of 144), paid for with the transforms' memory traffic (on the calling
  * thread only), so the routes take it only where channels are wide ({@link winogradPays}).
@@ -16,6 +17,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
 import { heapPointer as pointer, requireNativeKernels, type NativeBackend } from './native.js';
+import { outerProductsAdd } from './outer_products.js';
 
 /** Output pixels per tile side (F(4x4, 5x5) and F(4x4, 3x3)); input tiles are TILE_OUT + r - 1 wide. */
 const TILE_OUT = 4;
@@ -69,7 +71,6 @@ interface VariantExports {
   filter: FilterTransform;
   output: OutputTransform;
   grad_dy: DyTransform;
-  add_into(dst: number, src: number, size: number): void;
   grad_output(ins: number, ci: number, co: number, oStride: number, iStride: number, dw: number): void;
 }
 
@@ -83,7 +84,6 @@ function variants(exports: WebAssembly.Exports): WinogradExports {
       filter: get('filter'),
       output: get('output'),
       grad_dy: get('grad_dy'),
-      add_into: get('add_into'),
       grad_output: get('grad_output'),
     };
   };
@@ -282,10 +282,15 @@ export interface WinogradFilterGrad {
 /**
  * dW by Winograd F(r x r, 4x4), the dual of the forward algorithm (dy's 4x4 tiles play the
  * filters): X = Bᵀ x B per 8x8 (6x6) tile of x (the forward input transform), D = G' dy G'ᵀ per
- * 4x4 tile of dy, S[p] = Σ over tiles D[p]ᵀ X[p] (or its transpose) as 64 (36) products on
- * XNNPACK, dW = A'ᵀ S A'. The module must be ready for this backend.
+ * 4x4 tile of dy, S[p] = Σ over tiles X[p]ᵀ D[p] for each of the 64 (36) positions, dW = A'ᵀ S A'.
+ * The module must be ready for this backend.
+ *
+ * The products run in the module too (./outer_products.ts), on the calling thread, not on
+ * XNNPACK's: each is a reduction over every tile of the batch into a small [ci, co] block, which
+ * XNNPACK runs as a long, narrow matmul, repacking the whole right operand on every call after a
+ * transpose of the left one (bench/kernels/routes_ab.ts --base 729b271 times the step before and after).
  */
-export function winogradFilterGrad(backend: WinogradBackend, grad: WinogradFilterGrad, matMul: MatMul): TensorInfo {
+export function winogradFilterGrad(backend: WinogradBackend, grad: WinogradFilterGrad): TensorInfo {
   const { x, dy, filterShape, padTop, padLeft } = grad;
   const [r, rw] = filterShape;
   if (!isFilterSide(r, rw)) throw new Error(`Winograd: no transforms for a ${r}x${rw} filter`);
@@ -299,12 +304,8 @@ export function winogradFilterGrad(backend: WinogradBackend, grad: WinogradFilte
   const { tilesH, tilesW, tilesPerImage, chunk } = tiling(batch, oh, ow, cinP + coutP, positionCount);
   const scratch = new Scratch(backend);
   const keep = (info: TensorInfo): TensorInfo => scratch.keep(info);
-  let sums: TensorInfo[] = [];
-  // XNNPACK repacks a product's right operand on every call, and that dominates these long,
-  // narrow products, so the operand with fewer channels goes on the right: Xᵀ·D for the seed
-  // net's conv2 (100 -> 50 channels), Dᵀ·X for conv1 (1 -> 100; Xᵀ·D there would have 4 rows to
-  // split between threads). bench/kernels/winograd.ts times the filter gradient.
-  const xFirst = cinP > coutP;
+  const sums = Array.from({ length: positionCount }, () => backend.makeOutput([cinP, coutP], 'float32'));
+  const sumTable = pointerArray(backend, sums);
   const dw = backend.makeOutput(filterShape, 'float32');
   try {
     for (let b0 = 0; b0 < batch; b0 += chunk) {
@@ -338,37 +339,17 @@ export function winogradFilterGrad(backend: WinogradBackend, grad: WinogradFilte
         tilesW,
         pointer(backend, dTable),
       );
-      const products = ds.map((d, p) =>
-        xFirst ? matMul(xs[p] as TensorInfo, d, true) : matMul(d, xs[p] as TensorInfo, true),
-      );
-      if (sums.length === 0) {
-        sums = products;
-      } else {
-        for (const product of products) keep(product);
-        const sumTable = keep(pointerArray(backend, sums));
-        wino.add_into(
-          pointer(backend, sumTable),
-          pointer(backend, keep(pointerArray(backend, products))),
-          coutP * cinP,
-        );
-      }
+      outerProductsAdd(backend, { a: xTable, b: dTable, c: sumTable }, positionCount, tiles, cinP, coutP, b0 === 0);
       scratch.release();
     }
-    const sumTable = keep(pointerArray(backend, sums));
-    wino.grad_output(
-      pointer(backend, sumTable),
-      cin,
-      cout,
-      xFirst ? 1 : cinP,
-      xFirst ? coutP : 1,
-      pointer(backend, dw),
-    );
+    // S[p] is [ciP, coP]: channel pair (i, o) at o * 1 + i * coP.
+    wino.grad_output(pointer(backend, sumTable), cin, cout, 1, coutP, pointer(backend, dw));
     return dw;
   } catch (error) {
     backend.disposeData(dw.dataId);
     throw error;
   } finally {
     scratch.release();
-    for (const info of sums) backend.disposeData(info.dataId);
+    for (const info of [...sums, sumTable]) backend.disposeData(info.dataId);
   }
 }

@@ -1,0 +1,146 @@
+/*
+ * Sums of outer products, C += Σ_t a_tᵀ b_t, in WebAssembly SIMD on the tfjs wasm backend's heap
+ * (pointers are tensors' offsets there; no memory of its own): the products of the filter
+ * gradients, whose reduction runs over every pixel of the batch while the result (input x output
+ * channels) is small. XNNPACK sees such a product as a long, narrow matmul: it repacks the right
+ * operand (the whole reduction) on every call and splits the few output rows between threads,
+ * which costs more than the arithmetic. Here a 4 x 8 block of C lives in 8 registers for a whole
+ * run of t, each step one broadcast of a per row and two loads of b.
+ *
+ * Rows and columns of C come in fours (callers pad channels to 4); a last 4-column block takes a
+ * 4 x 4 tile. Sums are float32, added in t order.
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(name)))
+
+/* Rows of t per pass over C's blocks: a and b's rows for one pass stay in L1 (2 x 128 rows of up to 64 channels). */
+#define T_CHUNK 128
+
+/*
+ * The operands of a block: `runs` runs of k rows each; row t of run r is a + r * a_run + t * lda
+ * (and b likewise). One run for the Winograd products, one per output row for the direct gradient.
+ */
+typedef struct {
+  int lda, ldb, k, runs;
+  long a_run, b_run;
+} Rows;
+
+/* c[4 x 8] (row stride ldc) += Σ over the rows of a[row + 0..3]ᵀ b[row + 0..7]. */
+static inline void tile_4x8(const float* a0, const float* b0_, Rows rows, float* c, int ldc) {
+  v128_t c00 = wasm_v128_load(c), c01 = wasm_v128_load(c + 4);
+  v128_t c10 = wasm_v128_load(c + ldc), c11 = wasm_v128_load(c + ldc + 4);
+  v128_t c20 = wasm_v128_load(c + 2 * ldc), c21 = wasm_v128_load(c + 2 * ldc + 4);
+  v128_t c30 = wasm_v128_load(c + 3 * ldc), c31 = wasm_v128_load(c + 3 * ldc + 4);
+  for (int r = 0; r < rows.runs; r++) {
+    const float* a = a0 + r * rows.a_run;
+    const float* b = b0_ + r * rows.b_run;
+    for (int t = 0; t < rows.k; t++, a += rows.lda, b += rows.ldb) {
+    const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    v128_t s = wasm_v128_load32_splat(a);
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, b0));
+    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, b1));
+    s = wasm_v128_load32_splat(a + 1);
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, b0));
+    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, b1));
+    s = wasm_v128_load32_splat(a + 2);
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, b0));
+    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, b1));
+    s = wasm_v128_load32_splat(a + 3);
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, b0));
+    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, b1));
+    }
+  }
+  wasm_v128_store(c, c00), wasm_v128_store(c + 4, c01);
+  wasm_v128_store(c + ldc, c10), wasm_v128_store(c + ldc + 4, c11);
+  wasm_v128_store(c + 2 * ldc, c20), wasm_v128_store(c + 2 * ldc + 4, c21);
+  wasm_v128_store(c + 3 * ldc, c30), wasm_v128_store(c + 3 * ldc + 4, c31);
+}
+
+/* c[4 x 4] (row stride ldc) += Σ over the rows of a[row + 0..3]ᵀ b[row + 0..3]. */
+static inline void tile_4x4(const float* a0, const float* b0_, Rows rows, float* c, int ldc) {
+  v128_t c0 = wasm_v128_load(c), c1 = wasm_v128_load(c + ldc);
+  v128_t c2 = wasm_v128_load(c + 2 * ldc), c3 = wasm_v128_load(c + 3 * ldc);
+  for (int r = 0; r < rows.runs; r++) {
+    const float* a = a0 + r * rows.a_run;
+    const float* b = b0_ + r * rows.b_run;
+    for (int t = 0; t < rows.k; t++, a += rows.lda, b += rows.ldb) {
+    const v128_t b0 = wasm_v128_load(b);
+    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a), b0));
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a + 1), b0));
+    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a + 2), b0));
+    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a + 3), b0));
+    }
+  }
+  wasm_v128_store(c, c0), wasm_v128_store(c + ldc, c1);
+  wasm_v128_store(c + 2 * ldc, c2), wasm_v128_store(c + 3 * ldc, c3);
+}
+
+/* c[m x n] (row stride n) += Σ over the rows of a[row + 0..m-1]ᵀ b[row + 0..n-1]; m and n multiples of 4. */
+static void outer_add(const float* a, const float* b, Rows rows, int m, int n, float* c) {
+  for (int i = 0; i < m; i += 4) {
+    int j = 0;
+    for (; j + 8 <= n; j += 8) tile_4x8(a + i, b + j, rows, c + i * n + j, n);
+    if (j < n) tile_4x4(a + i, b + j, rows, c + i * n + j, n);
+  }
+}
+
+/*
+ * The Winograd filter gradient's products (src/kernels/wasm/helpers/winograd.ts): for each of
+ * `count` positions p, c[p] [m x n] += a[p]ᵀ b[p] (= when `overwrite`), a[p] [k x m] and b[p]
+ * [k x n] row-major.
+ * t runs in chunks so that a chunk's rows are reread from L1 by every block of C.
+ */
+EXPORT("outer_products_add")
+void outer_products_add(const float* const* as, const float* const* bs, float* const* cs, int count, int k, int m,
+                        int n, int overwrite) {
+  for (int p = 0; p < count; p++) {
+    if (overwrite)
+      for (int i = 0; i < m * n; i += 4) wasm_v128_store(cs[p] + i, wasm_f32x4_splat(0.0f));
+    for (int t0 = 0; t0 < k; t0 += T_CHUNK) {
+      const int kc = k - t0 < T_CHUNK ? k - t0 : T_CHUNK;
+      const Rows rows = {m, n, kc, 1, 0, 0};
+      outer_add(as[p] + (long)t0 * m, bs[p] + (long)t0 * n, rows, m, n, cs[p]);
+    }
+  }
+}
+
+/*
+ * The filter gradient of a convolution, directly: dw [kh, kw, ci, co] = Σ over images and output
+ * pixels of x's pixel under filter tap (fy, fx) times dy's pixel, NHWC, any stride, zero padding
+ * (pad_top, pad_left; taps that fall outside x add nothing), dilation 1; ci and co multiples of 4.
+ * Image by image, so that one image of x and of dy stays in L2 while all the taps read it; for a
+ * tap, each output row reads a strided run of x pixels (stride sw * ci), and a block of dw sums
+ * every row of the image in registers before it is stored.
+ * dw is overwritten.
+ */
+EXPORT("filter_grad_direct")
+void filter_grad_direct(const float* x, const float* dy, int batch, int h, int w, int ci, int oh, int ow, int co,
+                        int kh, int kw, int sh, int sw, int pad_top, int pad_left, float* dw) {
+  const long size = (long)kh * kw * ci * co;
+  for (long i = 0; i < size; i += 4) wasm_v128_store(dw + i, wasm_f32x4_splat(0.0f));
+  for (int b = 0; b < batch; b++) {
+    const float* xb = x + (long)b * h * w * ci;
+    const float* dyb = dy + (long)b * oh * ow * co;
+    for (int fy = 0; fy < kh; fy++) {
+      for (int fx = 0; fx < kw; fx++) {
+        /* Output columns whose input column ox * sw + fx - pad_left lies inside x. */
+        int lo = 0;
+        while (lo < ow && lo * sw + fx - pad_left < 0) lo++;
+        int hi = ow;
+        while (hi > lo && (hi - 1) * sw + fx - pad_left >= w) hi--;
+        if (lo == hi) continue;
+        /* Output rows whose input row y * sh + fy - pad_top lies inside x. */
+        int top = 0;
+        while (top < oh && top * sh + fy - pad_top < 0) top++;
+        int bottom = oh;
+        while (bottom > top && (bottom - 1) * sh + fy - pad_top >= h) bottom--;
+        if (top == bottom) continue;
+        const float* a = xb + ((long)(top * sh + fy - pad_top) * w + lo * sw + fx - pad_left) * ci;
+        const float* g = dyb + ((long)top * ow + lo) * co;
+        const Rows rows = {sw * ci, co, hi - lo, bottom - top, (long)sh * w * ci, (long)ow * co};
+        outer_add(a, g, rows, ci, co, dw + ((long)fy * kw + fx) * ci * co);
+      }
+    }
+  }
+}
