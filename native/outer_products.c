@@ -19,11 +19,14 @@
 
 /*
  * The operands of a block: `runs` runs of k rows each; row t of run r is a + r * a_run + t * lda
- * (and b likewise). One run for the Winograd products, one per output row for the direct gradient.
+ * (and b likewise), and C's row i takes a's element i * a_row of it. One run for the Winograd
+ * products, one per output row for the direct filter gradient.
  */
 typedef struct {
   int lda, ldb, k, runs;
   long a_run, b_run;
+  /* Stride between the a elements of C's rows (1: a row's channels; co: the next pixel's dy). */
+  int a_row;
 } Rows;
 
 /* c[4 x 8] (row stride ldc) += Σ over the rows of a[row + 0..3]ᵀ b[row + 0..7]. */
@@ -40,13 +43,13 @@ static inline void tile_4x8(const float* a0, const float* b0_, Rows rows, float*
     v128_t s = wasm_v128_load32_splat(a);
     c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, b0));
     c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + 1);
+    s = wasm_v128_load32_splat(a + 1 * rows.a_row);
     c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, b0));
     c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + 2);
+    s = wasm_v128_load32_splat(a + 2 * rows.a_row);
     c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, b0));
     c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + 3);
+    s = wasm_v128_load32_splat(a + 3 * rows.a_row);
     c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, b0));
     c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, b1));
     }
@@ -67,9 +70,9 @@ static inline void tile_4x4(const float* a0, const float* b0_, Rows rows, float*
     for (int t = 0; t < rows.k; t++, a += rows.lda, b += rows.ldb) {
     const v128_t b0 = wasm_v128_load(b);
     c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a), b0));
-    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a + 1), b0));
-    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a + 2), b0));
-    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a + 3), b0));
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a + 1 * rows.a_row), b0));
+    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a + 2 * rows.a_row), b0));
+    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a + 3 * rows.a_row), b0));
     }
   }
   wasm_v128_store(c, c0), wasm_v128_store(c + ldc, c1);
@@ -99,7 +102,7 @@ void outer_products_add(const float* const* as, const float* const* bs, float* c
       for (int i = 0; i < m * n; i += 4) wasm_v128_store(cs[p] + i, wasm_f32x4_splat(0.0f));
     for (int t0 = 0; t0 < k; t0 += T_CHUNK) {
       const int kc = k - t0 < T_CHUNK ? k - t0 : T_CHUNK;
-      const Rows rows = {m, n, kc, 1, 0, 0};
+      const Rows rows = {m, n, kc, 1, 0, 0, 1};
       outer_add(as[p] + (long)t0 * m, bs[p] + (long)t0 * n, rows, m, n, cs[p]);
     }
   }
@@ -138,8 +141,81 @@ void filter_grad_direct(const float* x, const float* dy, int batch, int h, int w
         if (top == bottom) continue;
         const float* a = xb + ((long)(top * sh + fy - pad_top) * w + lo * sw + fx - pad_left) * ci;
         const float* g = dyb + ((long)top * ow + lo) * co;
-        const Rows rows = {sw * ci, co, hi - lo, bottom - top, (long)sh * w * ci, (long)ow * co};
+        const Rows rows = {sw * ci, co, hi - lo, bottom - top, (long)sh * w * ci, (long)ow * co, 1};
         outer_add(a, g, rows, ci, co, dw + ((long)fy * kw + fx) * ci * co);
+      }
+    }
+  }
+}
+
+/* c[1 x 8] += Σ_{t<k} a[t] b[t*ldb + 0..7]: one pixel of the direct input gradient. */
+static inline void tile_1x8(const float* a, const float* b, int ldb, int k, float* c) {
+  v128_t c0 = wasm_v128_load(c), c1 = wasm_v128_load(c + 4);
+  for (int t = 0; t < k; t++, b += ldb) {
+    const v128_t s = wasm_v128_load32_splat(a + t);
+    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(s, wasm_v128_load(b)));
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(s, wasm_v128_load(b + 4)));
+  }
+  wasm_v128_store(c, c0), wasm_v128_store(c + 4, c1);
+}
+
+/* c[1 x 4] += Σ_{t<k} a[t] b[t*ldb + 0..3]. */
+static inline void tile_1x4(const float* a, const float* b, int ldb, int k, float* c) {
+  v128_t c0 = wasm_v128_load(c);
+  for (int t = 0; t < k; t++, b += ldb) c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a + t), wasm_v128_load(b)));
+  wasm_v128_store(c, c0);
+}
+
+/*
+ * The input gradient of a convolution, directly: dx [batch, h, w, ci] = Σ over the filter taps
+ * that reach each pixel of dy's pixel (co channels) times the tap's filter slice, NHWC, any
+ * stride, zero padding, dilation 1; ci and co multiples of 4. filter: [kh, kw, ci, co]; wt: the
+ * caller's scratch of kh * kw * co * ci floats, which receives the filter with each tap's slice
+ * transposed to [co, ci] (so that a vector of dx's channels reads contiguous weights).
+ *
+ * Pixels of a row with the same phase (ix mod sw) are reached by the same taps from consecutive
+ * dy pixels, so they go four at a time through the 4 x 8 blocks (a block's row i reads the dy
+ * pixel co floats after row i-1's); where a tap reaches only some of the four (at dx's edges),
+ * each reached pixel takes a 1 x 8 block. Blocks add into dx, zeroed first, one tap at a time.
+ */
+EXPORT("input_grad_direct")
+void input_grad_direct(const float* dy, const float* filter, int batch, int h, int w, int ci, int oh, int ow, int co,
+                       int kh, int kw, int sh, int sw, int pad_top, int pad_left, float* wt, float* dx) {
+  for (int tap = 0; tap < kh * kw; tap++)
+    for (int i = 0; i < ci; i++)
+      for (int o = 0; o < co; o++) wt[((long)tap * co + o) * ci + i] = filter[((long)tap * ci + i) * co + o];
+  const long size = (long)batch * h * w * ci;
+  for (long i = 0; i < size; i += 4) wasm_v128_store(dx + i, wasm_f32x4_splat(0.0f));
+  for (int b = 0; b < batch; b++) {
+    for (int iy = 0; iy < h; iy++) {
+      float* row = dx + ((long)b * h + iy) * w * ci;
+      for (int fy = 0; fy < kh; fy++) {
+        const int ty = iy + pad_top - fy;
+        if (ty < 0 || ty % sh != 0 || ty / sh >= oh) continue;
+        const float* dy_row = dy + ((long)b * oh + ty / sh) * ow * co;
+        for (int fx = 0; fx < kw; fx++) {
+          const float* wtap = wt + ((long)fy * kw + fx) * co * ci;
+          /* The first pixel of the row this tap reaches: ix = ox * sw + fx - pad_left for ox >= 0. */
+          int ix = fx - pad_left;
+          int ox = 0;
+          while (ix < 0) ix += sw, ox++;
+          /* Four reached pixels at a time (ix, ix + sw, ...: consecutive dy pixels ox, ox + 1, ...). */
+          const Rows rows = {1, ci, co, 1, 0, 0, co};
+          for (; ox + 3 < ow && ix + 3 * sw < w; ox += 4, ix += 4 * sw) {
+            const float* a = dy_row + (long)ox * co;
+            float* c = row + (long)ix * ci;
+            int j = 0;
+            for (; j + 8 <= ci; j += 8) tile_4x8(a, wtap + j, rows, c + j, sw * ci);
+            if (j < ci) tile_4x4(a, wtap + j, rows, c + j, sw * ci);
+          }
+          for (; ox < ow && ix < w; ox++, ix += sw) {
+            const float* a = dy_row + (long)ox * co;
+            float* c = row + (long)ix * ci;
+            int j = 0;
+            for (; j + 8 <= ci; j += 8) tile_1x8(a, wtap + j, ci, co, c + j);
+            if (j < ci) tile_1x4(a, wtap + j, ci, co, c + j);
+          }
+        }
       }
     }
   }

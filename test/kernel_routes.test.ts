@@ -420,7 +420,7 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
         bn2: BN,
         conv3: {
           forward: 'FusedConv2D:stock',
-          dx: 'Conv2DBackpropInput:sub-pixel',
+          dx: 'Conv2DBackpropInput:direct-simd',
           dW: 'Conv2DBackpropFilter:direct-simd',
         },
         bn3: BN,
@@ -430,7 +430,7 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
         bn5: BN,
         conv6: {
           forward: 'FusedConv2D:stock',
-          dx: 'Conv2DBackpropInput:col2im',
+          dx: 'Conv2DBackpropInput:direct-simd',
           dW: 'Conv2DBackpropFilter:direct-simd',
         },
         bn6: BN,
@@ -621,7 +621,7 @@ const ROUTE_CASES: RouteCase[] = [
     {
       forward: { wasm: ['winograd-5x5', 'stock'], ...CPU_CONV },
       dW: { wasm: ['winograd-5x5', 'direct-simd', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
-      dx: { wasm: ['winograd-5x5', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
+      dx: { wasm: ['winograd-5x5', 'direct-simd', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
     },
   ),
   ...convCases(
@@ -661,7 +661,7 @@ const ROUTE_CASES: RouteCase[] = [
     {
       forward: { wasm: ['stock'], ...CPU_CONV },
       dW: { wasm: ['direct-simd', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
-      dx: { wasm: ['col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
+      dx: { wasm: ['direct-simd', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
     },
   ),
   ...convCases(
@@ -903,7 +903,7 @@ describe('stock wasm MaxPoolGrad', () => {
 describe('overrideKernelRoutes', () => {
   it('refuses unknown kernels, routes and modes, changing nothing', async () => {
     expect(() => overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixels': 'off' } })).toThrow(
-      /has no route 'sub-pixels' \(routes: one-channel-simd, sub-pixel,/,
+      /has no route 'sub-pixels' \(routes: one-channel-simd, direct-simd, sub-pixel,/,
     );
     expect(() => overrideKernelRoutes({ Conv3D: { stock: 'off' } })).toThrow(/no wasm kernel 'Conv3D'/);
     expect(() => overrideKernelRoutes({ '*': { 'no-such-route': 'off' } })).toThrow(/has no route 'no-such-route'/);

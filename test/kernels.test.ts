@@ -513,7 +513,7 @@ describe('wasm training kernels', () => {
     expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers - 1);
   });
 
-  it('computes strided input gradients by sub-pixel phases as dy·Wᵀ + col2im does, padding and cropping each phase', async () => {
+  it('computes strided input gradients by sub-pixel phases and by direct SIMD sums as dy·Wᵀ + col2im does, padding and cropping each phase', async () => {
     await use('wasm');
     const cases: {
       x: [number, number, number, number];
@@ -558,7 +558,7 @@ describe('wasm training kernels', () => {
           dx.dispose();
           return out;
         };
-        const off = overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'off' } });
+        const off = overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'off', 'direct-simd': 'off' } });
         const reference = await traceKernelRoutes(run);
         off();
         const force = overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'force' } });
@@ -570,10 +570,19 @@ describe('wasm training kernels', () => {
         expect(topRoutes(got.routes), label).toEqual(['Conv2DBackpropInput:sub-pixel']);
         expect(relativeError(got.result, reference.result), label).toBeLessThan(1e-5);
         expect(tf.memory().numDataBuffers).toBe(before);
+        // The direct SIMD sum takes the layers with channels in fours: the same dx, also freeing its scratch.
+        const direct = overrideKernelRoutes({ Conv2DBackpropInput: { 'direct-simd': 'force' } });
+        const summed = await traceKernelRoutes(run);
+        direct();
+        if (c.filter[2] % 4 === 0 && c.filter[3] % 4 === 0) {
+          expect(topRoutes(summed.routes), label).toEqual(['Conv2DBackpropInput:direct-simd']);
+          expect(relativeError(summed.result, reference.result), label).toBeLessThan(1e-5);
+          expect(tf.memory().numDataBuffers).toBe(before);
+        }
         tf.dispose([dy, filter]);
       }
     } finally {
-      overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'auto' } });
+      overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixel': 'auto', 'direct-simd': 'auto' } });
     }
   });
 

@@ -18,14 +18,14 @@
  *    Applies: stride 1, a 5x5 filter, float32, the SIMD module ready. Pays: always.
  *    Why: 64 multiplications per 16 outputs instead of 400, and the direct routes are long thin
  *    matmuls that XNNPACK runs slowly even for few channels.
- *    Bench: npm run bench -- bench/kernels/winograd.ts; bench/kernels/filter_grad.ts.
+ *    Bench: npm run bench -- bench/kernels/winograd.ts; bench/kernels/conv_grads.ts.
  *    Zoo: seed conv2.
  * 3. `winograd-3x3`: the dual Winograd F(3x3, 4x4), likewise.
  *    Applies: stride 1, a 3x3 filter, float32, the SIMD module ready.
  *    Pays: at least 1,024 input x output channel pairs (`winogradPays`).
  *    Why: 36 multiplications per 16 outputs instead of 144; below 1,024 channel pairs the
  *    transforms cost more than the products save.
- *    Bench: npm run bench -- bench/kernels/filter_grad.ts (against `direct-simd` and `transposed-conv`).
+ *    Bench: npm run bench -- bench/kernels/conv_grads.ts (against `direct-simd` and `transposed-conv`).
  *    Zoo: compact conv2; lean conv2, conv3, conv4; strong conv2, conv4, conv5.
  * 4. `direct-simd`: dW summed directly, tap by tap and image by image, as outer products of x's
  *    and dy's pixels in WebAssembly SIMD (./helpers/outer_products.ts), on the calling thread.
@@ -35,7 +35,7 @@
  *    every call, with a tiny output to split between threads; one thread summing a 4 x 8 block
  *    of dW in registers beats it, strided layers included. With a 1x1 output (a head like
  *    strong's conv7) each block sums one pixel per image and the loop's overhead loses.
- *    Bench: npm run bench -- bench/kernels/filter_grad.ts.
+ *    Bench: npm run bench -- bench/kernels/conv_grads.ts.
  *    Zoo: strong conv3, conv6.
  * 5. `patches-matmul`: dW = patchesᵀ · dy, one plain matmul on the stock kernel, the transposed
  *    patch matrix `[KH*KW*Ci, B*OH*OW]` built over the heap (./helpers/im2col.ts).

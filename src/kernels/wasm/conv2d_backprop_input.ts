@@ -13,7 +13,18 @@
  *    Bench: npm run bench -- bench/kernels/single_channel_conv.ts.
  *    Zoo: lean conv1; strong conv1 (`seed` and `compact` train their first layer as a plain
  *    convolution, whose dx tfjs skips).
- * 2. `sub-pixel`: dx as sh*sw stride-1 `Conv2D`s of dy, one per output phase, interleaved
+ * 2. `direct-simd`: each pixel of dx summed directly over the taps that reach it, in WebAssembly
+ *    SIMD (./helpers/outer_products.ts), on the calling thread: four pixels of one phase by eight
+ *    channels in registers per tap.
+ *    Applies: input and output channels in fours, NHWC, float32, the SIMD module ready.
+ *    Pays: a stride above 1 and dy of at least 16 positions (OH*OW).
+ *    Why: a strided layer's dx reaches each pixel from few taps, which the XNNPACK routes below
+ *    turn into several small convolutions (`sub-pixel`) or a matrix written and re-read
+ *    (`col2im`); summing in place beats both. Stride-1 layers stay on Winograd and XNNPACK,
+ *    faster there with both threads, and a 1x1 dy (a head) on `col2im`.
+ *    Bench: npm run bench -- bench/kernels/conv_grads.ts --kernel dx.
+ *    Zoo: strong conv3, conv6.
+ * 3. `sub-pixel`: dx as sh*sw stride-1 `Conv2D`s of dy, one per output phase, interleaved
  *    (./helpers/sub_pixel.ts).
  *    Applies: NHWC, a stride above 1, input height and width multiples of the strides, a filter
  *    at least as large as the stride, the wasm heap. Pays: dy of at least 64 positions (OH*OW).
@@ -22,33 +33,33 @@
  *    and re-reads a `[B*OH*OW, KH*KW*Ci]` matrix; over a smaller dy each phase's convolution does
  *    too little work to pay for its setup.
  *    Bench: npm run bench -- bench/kernels/sub_pixel.ts.
- *    Zoo: strong conv3.
- * 3. `col2im`: one matmul dy·Wᵀ `[B*OH*OW, KH*KW*Ci]` through ./batch_mat_mul.ts, then a
+ *    Zoo: none (strong conv3 takes `direct-simd`).
+ * 4. `col2im`: one matmul dy·Wᵀ `[B*OH*OW, KH*KW*Ci]` through ./batch_mat_mul.ts, then a
  *    scatter-add onto dx over the heap (./helpers/im2col.ts).
  *    Applies: NHWC, the wasm heap. Pays: a stride above 1, or dy of at most 16 positions.
  *    Why: there the zero-inserted, padded dy of `zero-inserted-conv` is mostly zeros (three
  *    quarters at stride 2; a 1x1 dy padded to 7x7 for a 4x4 filter).
  *    Bench: npm run bench -- bench/kernels/sub_pixel.ts (its col2im arm).
- *    Zoo: lean conv4; strong conv6, conv7.
- * 4. `winograd-5x5`: Winograd F(4x4, 5x5) of dy with the filter rotated 180° (./helpers/winograd.ts).
+ *    Zoo: lean conv4; strong conv7.
+ * 5. `winograd-5x5`: Winograd F(4x4, 5x5) of dy with the filter rotated 180° (./helpers/winograd.ts).
  *    Applies: NHWC, stride 1, a 5x5 filter, padding at most the filter's size minus 1 above and
  *    to the left, float32, the SIMD module ready.
  *    Pays: at least 1,024 input x output channel pairs (`winogradPays`).
  *    Why: 64 multiplications per 16 outputs instead of 400.
  *    Bench: npm run bench -- bench/kernels/winograd.ts.
  *    Zoo: seed conv2.
- * 5. `winograd-3x3`: Winograd F(4x4, 3x3), likewise.
+ * 6. `winograd-3x3`: Winograd F(4x4, 3x3), likewise.
  *    Applies: as `winograd-5x5`, with a 3x3 filter. Pays: as `winograd-5x5`.
  *    Why: 36 multiplications per 16 outputs instead of 144.
  *    Bench: npm run bench -- bench/kernels/winograd.ts --filter 3.
  *    Zoo: compact conv2; lean conv2, conv3; strong conv2, conv4, conv5.
- * 6. `zero-inserted-conv`: one forward `Conv2D` of dy (zero-inserted by the stride, padded by
+ * 7. `zero-inserted-conv`: one forward `Conv2D` of dy (zero-inserted by the stride, padded by
  *    KH-1-pad) with the filter rotated 180° and transposed to `[KH,KW,Co,Ci]`, stride 1.
  *    Applies: NHWC, padding at most the filter's size minus 1 above and to the left.
  *    Why: XNNPACK's forward speed, for the stride-1 layers Winograd does not pay on.
  *    Bench: npm run bench -- bench/kernels/seed_kernels.ts.
  *    Zoo: none.
- * 7. `stock`: tfjs' plain loop. Applies: always (NCHW, and paddings larger than the filter).
+ * 8. `stock`: tfjs' plain loop. Applies: always (NCHW, and paddings larger than the filter).
  *    Zoo: none.
  */
 import type { NamedAttrMap, TensorInfo, backend_util } from '@tensorflow/tfjs-core';
@@ -62,6 +73,7 @@ import { asHeapBackend, hasHeapAccess } from './helpers/heap.js';
 import { col2im } from './helpers/im2col.js';
 import { KernelRunner } from './helpers/kernel_runner.js';
 import { asNativeBackend, nativeReady } from './helpers/native.js';
+import { inputGradDirect, outerProductsFit } from './helpers/outer_products.js';
 import { conv2DBackpropInputSingleChannelSimd, singleChannelConvFits } from './helpers/single_channel_conv_simd.js';
 import { interleavePhases, subPixelFilters } from './helpers/sub_pixel.js';
 import { winogradConv2D, winogradPays, winogradSide, type FilterSide } from './helpers/winograd.js';
@@ -198,6 +210,13 @@ const routes: Route<InputGradContext>[] = [
       singleChannelConvFits(info) && dy.dtype === 'float32' && filter.dtype === 'float32' && nativeReady(args.backend),
     run: ({ args, dy, filter, info }) =>
       conv2DBackpropInputSingleChannelSimd(asNativeBackend(args.backend), dy, filter, info),
+  },
+  {
+    name: 'direct-simd',
+    applies: ({ args, dy, filter, info }) =>
+      outerProductsFit(info) && dy.dtype === 'float32' && filter.dtype === 'float32' && nativeReady(args.backend),
+    pays: (ctx) => strided(ctx) && ctx.info.outHeight * ctx.info.outWidth >= 16,
+    run: ({ args, dy, filter, info }) => inputGradDirect(asNativeBackend(args.backend), dy, filter, info),
   },
   {
     name: 'sub-pixel',

@@ -1,20 +1,20 @@
 /**
  * Every wasm kernel of this package, one module each, each opening with its ordered route table:
  *
- * | kernel                       | install | routes, in order                                                                                  |
- * | ---------------------------- | ------- | ------------------------------------------------------------------------------------------------- |
- * | `Conv2D`                     | replace | winograd-5x5, winograd-3x3, stock                                                                 |
- * | `FusedConv2D`                | replace | winograd-5x5, winograd-3x3, stock                                                                 |
- * | `Conv2DBackpropFilter`       | add     | one-channel-simd, winograd-5x5, winograd-3x3, direct-simd, patches-matmul, transposed-conv        |
- * | `DigitBatchNormTraining`     | add     | simd, heap                                                                                        |
- * | `DigitBatchNormTrainingGrad` | add     | simd, heap                                                                                        |
- * | `Conv2DBackpropInput`        | replace | one-channel-simd, sub-pixel, col2im, winograd-5x5, winograd-3x3, zero-inserted-conv, stock        |
- * | `BatchMatMul`                | replace | swapped-product, transpose-first, stock                                                           |
- * | `Tile`                       | replace | broadcast-add, stock                                                                              |
- * | `Sum`                        | replace | leading-axes, stock                                                                               |
- * | `Mean`                       | replace | leading-axes, stock                                                                               |
- * | `MaxPoolGrad`                | replace | simd-2x2, heap, stock                                                                             |
- * | `Identity`                   | replace | share-buffer, stock                                                                               |
+ * | kernel                       | install | routes, in order                                                                                        |
+ * | ---------------------------- | ------- | ------------------------------------------------------------------------------------------------------- |
+ * | `Conv2D`                     | replace | winograd-5x5, winograd-3x3, stock                                                                       |
+ * | `FusedConv2D`                | replace | winograd-5x5, winograd-3x3, stock                                                                       |
+ * | `Conv2DBackpropFilter`       | add     | one-channel-simd, winograd-5x5, winograd-3x3, direct-simd, patches-matmul, transposed-conv              |
+ * | `DigitBatchNormTraining`     | add     | simd, heap                                                                                              |
+ * | `DigitBatchNormTrainingGrad` | add     | simd, heap                                                                                              |
+ * | `Conv2DBackpropInput`        | replace | one-channel-simd, direct-simd, sub-pixel, col2im, winograd-5x5, winograd-3x3, zero-inserted-conv, stock |
+ * | `BatchMatMul`                | replace | swapped-product, transpose-first, stock                                                                 |
+ * | `Tile`                       | replace | broadcast-add, stock                                                                                    |
+ * | `Sum`                        | replace | leading-axes, stock                                                                                     |
+ * | `Mean`                       | replace | leading-axes, stock                                                                                     |
+ * | `MaxPoolGrad`                | replace | simd-2x2, heap, stock                                                                                   |
+ * | `Identity`                   | replace | share-buffer, stock                                                                                     |
  *
  * `replace`: in place of the stock kernel, kept as the `stock` route; `add`: stock wasm has none.
  * Helpers, in ./helpers/: the heap (heap.ts) and the routes written over it (leading_axes.ts,

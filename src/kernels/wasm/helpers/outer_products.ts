@@ -1,16 +1,14 @@
 /**
- * Filter gradients as sums of outer products on the calling thread, by native/outer_products.c
- * (WebAssembly SIMD on tfjs' heap): the `direct-simd` route of ../conv2d_backprop_filter.ts, and
- * the products of the Winograd filter gradient (./winograd.ts). Channels must come in fours
- * ({@link outerProductsFit}); the callers check the module is ready.
+ * Convolution gradients as sums of outer products on the calling thread, by native/outer_products.c
+ * (WebAssembly SIMD on tfjs' heap): the `direct-simd` routes of ../conv2d_backprop_filter.ts and
+ * ../conv2d_backprop_input.ts, and the products of the Winograd filter gradient (./winograd.ts).
+ * Channels must come in fours ({@link outerProductsFit}); the callers check the module is ready.
  */
 import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
 import { heapPointer, requireNativeKernels, type NativeBackend } from './native.js';
 
-type FilterGradDirect = (
-  x: number,
-  dy: number,
+type Geometry = [
   batch: number,
   h: number,
   w: number,
@@ -24,8 +22,9 @@ type FilterGradDirect = (
   sw: number,
   padTop: number,
   padLeft: number,
-  dw: number,
-) => void;
+];
+type FilterGradDirect = (x: number, dy: number, ...rest: [...Geometry, dw: number]) => void;
+type InputGradDirect = (dy: number, filter: number, ...rest: [...Geometry, wt: number, dx: number]) => void;
 type OuterProductsAdd = (
   as: number,
   bs: number,
@@ -37,7 +36,25 @@ type OuterProductsAdd = (
   overwrite: number,
 ) => void;
 
-/** Whether {@link filterGradDirect} takes this convolution: input and output channels in fours, NHWC, dilation 1. */
+function geometry(info: backend_util.Conv2DInfo): Geometry {
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
+}
+
+/** Whether {@link filterGradDirect} and {@link inputGradDirect} take this convolution: input and output channels in fours, NHWC, dilation 1. */
 export function outerProductsFit(info: backend_util.Conv2DInfo): boolean {
   return (
     info.inChannels % 4 === 0 &&
@@ -58,25 +75,33 @@ export function filterGradDirect(
   const kernel = requireNativeKernels(backend)['filter_grad_direct'] as FilterGradDirect;
   const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co } = info;
   const dW = backend.makeOutput([kh, kw, ci, co], 'float32');
-  kernel(
-    heapPointer(backend, x),
-    heapPointer(backend, dy),
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    ci,
-    info.outHeight,
-    info.outWidth,
-    co,
-    kh,
-    kw,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
-    heapPointer(backend, dW),
-  );
+  kernel(heapPointer(backend, x), heapPointer(backend, dy), ...geometry(info), heapPointer(backend, dW));
   return dW;
+}
+
+/** `dx` `[B,H,W,Ci]` of a convolution, each pixel summed directly over the taps that reach it. */
+export function inputGradDirect(
+  backend: NativeBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+): TensorInfo {
+  const kernel = requireNativeKernels(backend)['input_grad_direct'] as InputGradDirect;
+  const dx = backend.makeOutput([info.batchSize, info.inHeight, info.inWidth, info.inChannels], 'float32');
+  // The module keeps no memory of its own: the filter with its taps transposed goes in a scratch tensor.
+  const wt = backend.makeOutput([filter.shape.reduce((a, b) => a * b, 1)], 'float32');
+  try {
+    kernel(
+      heapPointer(backend, dy),
+      heapPointer(backend, filter),
+      ...geometry(info),
+      heapPointer(backend, wt),
+      heapPointer(backend, dx),
+    );
+  } finally {
+    backend.disposeData(wt.dataId);
+  }
+  return dx;
 }
 
 /**
