@@ -7,6 +7,18 @@
  * which costs more than the arithmetic. Here a 4 x 8 block of C lives in 8 registers for a whole
  * run of t, each step one broadcast of a per row and two loads of b.
  *
+ * The input gradient of strided layers (input_grad_direct, at the end) takes the same blocks the
+ * other way round: four dx pixels by eight channels, summed over a tap's dy channels.
+ *
+ * Versions, each measured by `npm run bench -- bench/kernels/conv_grads.ts [--kernel dx]`
+ * against the XNNPACK routes (the references; test/kernel_routes.test.ts checks every route
+ * against a float64 sum):
+ * - a runtime stride between a block's 4 elements of a, shared by both gradients: the filter
+ *   gradient's loop spilled registers and lost a third of its speed; the filter gradient's
+ *   blocks now read 4 consecutive floats (constant offsets);
+ * - input gradient blocks with four row pointers: slower than sub-pixel convolutions on strong's
+ *   conv3; one pointer with the stride's multiples hoisted (pixels_4x8) is what runs.
+ *
  * Rows and columns of C come in fours (callers pad channels to 4); a last 4-column block takes a
  * 4 x 4 tile. Sums are float32, added in t order.
  */
@@ -19,14 +31,13 @@
 
 /*
  * The operands of a block: `runs` runs of k rows each; row t of run r is a + r * a_run + t * lda
- * (and b likewise), and C's row i takes a's element i * a_row of it. One run for the Winograd
- * products, one per output row for the direct filter gradient.
+ * (and b likewise), and C's row i takes element i of it. One run for the Winograd products, one
+ * per output row for the direct filter gradient. (The 4 elements at constant offsets fold into the
+ * loads' immediates; a runtime stride between them costs registers, and the loop then spills.)
  */
 typedef struct {
   int lda, ldb, k, runs;
   long a_run, b_run;
-  /* Stride between the a elements of C's rows (1: a row's channels; co: the next pixel's dy). */
-  int a_row;
 } Rows;
 
 /* c[4 x 8] (row stride ldc) += Σ over the rows of a[row + 0..3]ᵀ b[row + 0..7]. */
@@ -43,13 +54,13 @@ static inline void tile_4x8(const float* a0, const float* b0_, Rows rows, float*
     v128_t s = wasm_v128_load32_splat(a);
     c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, b0));
     c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + 1 * rows.a_row);
+    s = wasm_v128_load32_splat(a + 1);
     c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, b0));
     c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + 2 * rows.a_row);
+    s = wasm_v128_load32_splat(a + 2);
     c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, b0));
     c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + 3 * rows.a_row);
+    s = wasm_v128_load32_splat(a + 3);
     c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, b0));
     c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, b1));
     }
@@ -70,9 +81,9 @@ static inline void tile_4x4(const float* a0, const float* b0_, Rows rows, float*
     for (int t = 0; t < rows.k; t++, a += rows.lda, b += rows.ldb) {
     const v128_t b0 = wasm_v128_load(b);
     c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a), b0));
-    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a + 1 * rows.a_row), b0));
-    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a + 2 * rows.a_row), b0));
-    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a + 3 * rows.a_row), b0));
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a + 1), b0));
+    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a + 2), b0));
+    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a + 3), b0));
     }
   }
   wasm_v128_store(c, c0), wasm_v128_store(c + ldc, c1);
@@ -102,7 +113,7 @@ void outer_products_add(const float* const* as, const float* const* bs, float* c
       for (int i = 0; i < m * n; i += 4) wasm_v128_store(cs[p] + i, wasm_f32x4_splat(0.0f));
     for (int t0 = 0; t0 < k; t0 += T_CHUNK) {
       const int kc = k - t0 < T_CHUNK ? k - t0 : T_CHUNK;
-      const Rows rows = {m, n, kc, 1, 0, 0, 1};
+      const Rows rows = {m, n, kc, 1, 0, 0};
       outer_add(as[p] + (long)t0 * m, bs[p] + (long)t0 * n, rows, m, n, cs[p]);
     }
   }
@@ -141,11 +152,58 @@ void filter_grad_direct(const float* x, const float* dy, int batch, int h, int w
         if (top == bottom) continue;
         const float* a = xb + ((long)(top * sh + fy - pad_top) * w + lo * sw + fx - pad_left) * ci;
         const float* g = dyb + ((long)top * ow + lo) * co;
-        const Rows rows = {sw * ci, co, hi - lo, bottom - top, (long)sh * w * ci, (long)ow * co, 1};
+        const Rows rows = {sw * ci, co, hi - lo, bottom - top, (long)sh * w * ci, (long)ow * co};
         outer_add(a, g, rows, ci, co, dw + ((long)fy * kw + fx) * ci * co);
       }
     }
   }
+}
+
+/*
+ * The direct input gradient's blocks: c's row i (row stride ldc) += Σ_{t<k} a[i * a_row + t]
+ * b[t * ldb + 0..7]: row i is the dx pixel reached from the dy pixel a_row floats after row i-1's.
+ */
+static inline void pixels_4x8(const float* a, int a_row, const float* b, int ldb, int k, float* c, int ldc) {
+  const int r2 = 2 * a_row, r3 = 3 * a_row;
+  v128_t c00 = wasm_v128_load(c), c01 = wasm_v128_load(c + 4);
+  v128_t c10 = wasm_v128_load(c + ldc), c11 = wasm_v128_load(c + ldc + 4);
+  v128_t c20 = wasm_v128_load(c + 2 * ldc), c21 = wasm_v128_load(c + 2 * ldc + 4);
+  v128_t c30 = wasm_v128_load(c + 3 * ldc), c31 = wasm_v128_load(c + 3 * ldc + 4);
+  for (int t = 0; t < k; t++, a++, b += ldb) {
+    const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    v128_t s = wasm_v128_load32_splat(a);
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, b0));
+    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, b1));
+    s = wasm_v128_load32_splat(a + a_row);
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, b0));
+    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, b1));
+    s = wasm_v128_load32_splat(a + r2);
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, b0));
+    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, b1));
+    s = wasm_v128_load32_splat(a + r3);
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, b0));
+    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, b1));
+  }
+  wasm_v128_store(c, c00), wasm_v128_store(c + 4, c01);
+  wasm_v128_store(c + ldc, c10), wasm_v128_store(c + ldc + 4, c11);
+  wasm_v128_store(c + 2 * ldc, c20), wasm_v128_store(c + 2 * ldc + 4, c21);
+  wasm_v128_store(c + 3 * ldc, c30), wasm_v128_store(c + 3 * ldc + 4, c31);
+}
+
+/* As pixels_4x8, four columns. */
+static inline void pixels_4x4(const float* a, int a_row, const float* b, int ldb, int k, float* c, int ldc) {
+  const int r2 = 2 * a_row, r3 = 3 * a_row;
+  v128_t c0 = wasm_v128_load(c), c1 = wasm_v128_load(c + ldc);
+  v128_t c2 = wasm_v128_load(c + 2 * ldc), c3 = wasm_v128_load(c + 3 * ldc);
+  for (int t = 0; t < k; t++, a++, b += ldb) {
+    const v128_t b0 = wasm_v128_load(b);
+    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a), b0));
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a + a_row), b0));
+    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a + r2), b0));
+    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a + r3), b0));
+  }
+  wasm_v128_store(c, c0), wasm_v128_store(c + ldc, c1);
+  wasm_v128_store(c + 2 * ldc, c2), wasm_v128_store(c + 3 * ldc, c3);
 }
 
 /* c[1 x 8] += Σ_{t<k} a[t] b[t*ldb + 0..7]: one pixel of the direct input gradient. */
@@ -200,13 +258,12 @@ void input_grad_direct(const float* dy, const float* filter, int batch, int h, i
           int ox = 0;
           while (ix < 0) ix += sw, ox++;
           /* Four reached pixels at a time (ix, ix + sw, ...: consecutive dy pixels ox, ox + 1, ...). */
-          const Rows rows = {1, ci, co, 1, 0, 0, co};
           for (; ox + 3 < ow && ix + 3 * sw < w; ox += 4, ix += 4 * sw) {
             const float* a = dy_row + (long)ox * co;
             float* c = row + (long)ix * ci;
             int j = 0;
-            for (; j + 8 <= ci; j += 8) tile_4x8(a, wtap + j, rows, c + j, sw * ci);
-            if (j < ci) tile_4x4(a, wtap + j, rows, c + j, sw * ci);
+            for (; j + 8 <= ci; j += 8) pixels_4x8(a, co, wtap + j, ci, co, c + j, sw * ci);
+            if (j < ci) pixels_4x4(a, co, wtap + j, ci, co, c + j, sw * ci);
           }
           for (; ox < ow && ix < w; ox++, ix += sw) {
             const float* a = dy_row + (long)ox * co;
