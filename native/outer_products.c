@@ -40,54 +40,72 @@ typedef struct {
   long a_run, b_run;
 } Rows;
 
+/*
+ * A 4 x 8 (4 x 4) block of C in registers: loaded from c (row stride ldc), one step adding the
+ * outer product of four a values (at p0..p3) with b's 8 (4) floats, stored back. Shared by both
+ * gradients' blocks, which differ only in where their four a values lie.
+ */
+#define BLOCK_4x8_LOAD(c, ldc)                                                                     \
+  v128_t c00 = wasm_v128_load(c), c01 = wasm_v128_load((c) + 4);                                   \
+  v128_t c10 = wasm_v128_load((c) + (ldc)), c11 = wasm_v128_load((c) + (ldc) + 4);                 \
+  v128_t c20 = wasm_v128_load((c) + 2 * (ldc)), c21 = wasm_v128_load((c) + 2 * (ldc) + 4);         \
+  v128_t c30 = wasm_v128_load((c) + 3 * (ldc)), c31 = wasm_v128_load((c) + 3 * (ldc) + 4)
+#define BLOCK_4x8_STEP(p0, p1, p2, p3, b)                                                          \
+  do {                                                                                             \
+    const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load((b) + 4);                             \
+    v128_t s = wasm_v128_load32_splat(p0);                                                         \
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, b0));                                              \
+    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, b1));                                              \
+    s = wasm_v128_load32_splat(p1);                                                                \
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, b0));                                              \
+    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, b1));                                              \
+    s = wasm_v128_load32_splat(p2);                                                                \
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, b0));                                              \
+    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, b1));                                              \
+    s = wasm_v128_load32_splat(p3);                                                                \
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, b0));                                              \
+    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, b1));                                              \
+  } while (0)
+#define BLOCK_4x8_STORE(c, ldc)                                                                    \
+  wasm_v128_store(c, c00), wasm_v128_store((c) + 4, c01);                                          \
+  wasm_v128_store((c) + (ldc), c10), wasm_v128_store((c) + (ldc) + 4, c11);                        \
+  wasm_v128_store((c) + 2 * (ldc), c20), wasm_v128_store((c) + 2 * (ldc) + 4, c21);                \
+  wasm_v128_store((c) + 3 * (ldc), c30), wasm_v128_store((c) + 3 * (ldc) + 4, c31)
+#define BLOCK_4x4_LOAD(c, ldc)                                                                     \
+  v128_t c0 = wasm_v128_load(c), c1 = wasm_v128_load((c) + (ldc));                                 \
+  v128_t c2 = wasm_v128_load((c) + 2 * (ldc)), c3 = wasm_v128_load((c) + 3 * (ldc))
+#define BLOCK_4x4_STEP(p0, p1, p2, p3, b)                                                          \
+  do {                                                                                             \
+    const v128_t b0 = wasm_v128_load(b);                                                           \
+    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(p0), b0));                       \
+    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(p1), b0));                       \
+    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(p2), b0));                       \
+    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(p3), b0));                       \
+  } while (0)
+#define BLOCK_4x4_STORE(c, ldc)                                                                    \
+  wasm_v128_store(c, c0), wasm_v128_store((c) + (ldc), c1);                                        \
+  wasm_v128_store((c) + 2 * (ldc), c2), wasm_v128_store((c) + 3 * (ldc), c3)
+
 /* c[4 x 8] (row stride ldc) += Σ over the rows of a[row + 0..3]ᵀ b[row + 0..7]. */
 static inline void tile_4x8(const float* a0, const float* b0_, Rows rows, float* c, int ldc) {
-  v128_t c00 = wasm_v128_load(c), c01 = wasm_v128_load(c + 4);
-  v128_t c10 = wasm_v128_load(c + ldc), c11 = wasm_v128_load(c + ldc + 4);
-  v128_t c20 = wasm_v128_load(c + 2 * ldc), c21 = wasm_v128_load(c + 2 * ldc + 4);
-  v128_t c30 = wasm_v128_load(c + 3 * ldc), c31 = wasm_v128_load(c + 3 * ldc + 4);
+  BLOCK_4x8_LOAD(c, ldc);
   for (int r = 0; r < rows.runs; r++) {
     const float* a = a0 + r * rows.a_run;
     const float* b = b0_ + r * rows.b_run;
-    for (int t = 0; t < rows.k; t++, a += rows.lda, b += rows.ldb) {
-    const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-    v128_t s = wasm_v128_load32_splat(a);
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, b0));
-    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + 1);
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, b0));
-    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + 2);
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, b0));
-    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + 3);
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, b0));
-    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, b1));
-    }
+    for (int t = 0; t < rows.k; t++, a += rows.lda, b += rows.ldb) BLOCK_4x8_STEP(a, a + 1, a + 2, a + 3, b);
   }
-  wasm_v128_store(c, c00), wasm_v128_store(c + 4, c01);
-  wasm_v128_store(c + ldc, c10), wasm_v128_store(c + ldc + 4, c11);
-  wasm_v128_store(c + 2 * ldc, c20), wasm_v128_store(c + 2 * ldc + 4, c21);
-  wasm_v128_store(c + 3 * ldc, c30), wasm_v128_store(c + 3 * ldc + 4, c31);
+  BLOCK_4x8_STORE(c, ldc);
 }
 
 /* c[4 x 4] (row stride ldc) += Σ over the rows of a[row + 0..3]ᵀ b[row + 0..3]. */
 static inline void tile_4x4(const float* a0, const float* b0_, Rows rows, float* c, int ldc) {
-  v128_t c0 = wasm_v128_load(c), c1 = wasm_v128_load(c + ldc);
-  v128_t c2 = wasm_v128_load(c + 2 * ldc), c3 = wasm_v128_load(c + 3 * ldc);
+  BLOCK_4x4_LOAD(c, ldc);
   for (int r = 0; r < rows.runs; r++) {
     const float* a = a0 + r * rows.a_run;
     const float* b = b0_ + r * rows.b_run;
-    for (int t = 0; t < rows.k; t++, a += rows.lda, b += rows.ldb) {
-    const v128_t b0 = wasm_v128_load(b);
-    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a), b0));
-    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a + 1), b0));
-    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a + 2), b0));
-    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a + 3), b0));
-    }
+    for (int t = 0; t < rows.k; t++, a += rows.lda, b += rows.ldb) BLOCK_4x4_STEP(a, a + 1, a + 2, a + 3, b);
   }
-  wasm_v128_store(c, c0), wasm_v128_store(c + ldc, c1);
-  wasm_v128_store(c + 2 * ldc, c2), wasm_v128_store(c + 3 * ldc, c3);
+  BLOCK_4x4_STORE(c, ldc);
 }
 
 /* c[m x n] (row stride n) += Σ over the rows of a[row + 0..m-1]ᵀ b[row + 0..n-1]; m and n multiples of 4. */
@@ -165,45 +183,17 @@ void filter_grad_direct(const float* x, const float* dy, int batch, int h, int w
  */
 static inline void pixels_4x8(const float* a, int a_row, const float* b, int ldb, int k, float* c, int ldc) {
   const int r2 = 2 * a_row, r3 = 3 * a_row;
-  v128_t c00 = wasm_v128_load(c), c01 = wasm_v128_load(c + 4);
-  v128_t c10 = wasm_v128_load(c + ldc), c11 = wasm_v128_load(c + ldc + 4);
-  v128_t c20 = wasm_v128_load(c + 2 * ldc), c21 = wasm_v128_load(c + 2 * ldc + 4);
-  v128_t c30 = wasm_v128_load(c + 3 * ldc), c31 = wasm_v128_load(c + 3 * ldc + 4);
-  for (int t = 0; t < k; t++, a++, b += ldb) {
-    const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-    v128_t s = wasm_v128_load32_splat(a);
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, b0));
-    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + a_row);
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, b0));
-    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + r2);
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, b0));
-    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, b1));
-    s = wasm_v128_load32_splat(a + r3);
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, b0));
-    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, b1));
-  }
-  wasm_v128_store(c, c00), wasm_v128_store(c + 4, c01);
-  wasm_v128_store(c + ldc, c10), wasm_v128_store(c + ldc + 4, c11);
-  wasm_v128_store(c + 2 * ldc, c20), wasm_v128_store(c + 2 * ldc + 4, c21);
-  wasm_v128_store(c + 3 * ldc, c30), wasm_v128_store(c + 3 * ldc + 4, c31);
+  BLOCK_4x8_LOAD(c, ldc);
+  for (int t = 0; t < k; t++, a++, b += ldb) BLOCK_4x8_STEP(a, a + a_row, a + r2, a + r3, b);
+  BLOCK_4x8_STORE(c, ldc);
 }
 
 /* As pixels_4x8, four columns. */
 static inline void pixels_4x4(const float* a, int a_row, const float* b, int ldb, int k, float* c, int ldc) {
   const int r2 = 2 * a_row, r3 = 3 * a_row;
-  v128_t c0 = wasm_v128_load(c), c1 = wasm_v128_load(c + ldc);
-  v128_t c2 = wasm_v128_load(c + 2 * ldc), c3 = wasm_v128_load(c + 3 * ldc);
-  for (int t = 0; t < k; t++, a++, b += ldb) {
-    const v128_t b0 = wasm_v128_load(b);
-    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a), b0));
-    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(a + a_row), b0));
-    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(a + r2), b0));
-    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(a + r3), b0));
-  }
-  wasm_v128_store(c, c0), wasm_v128_store(c + ldc, c1);
-  wasm_v128_store(c + 2 * ldc, c2), wasm_v128_store(c + 3 * ldc, c3);
+  BLOCK_4x4_LOAD(c, ldc);
+  for (int t = 0; t < k; t++, a++, b += ldb) BLOCK_4x4_STEP(a, a + a_row, a + r2, a + r3, b);
+  BLOCK_4x4_STORE(c, ldc);
 }
 
 /* c[1 x 8] += Σ_{t<k} a[t] b[t*ldb + 0..7]: one pixel of the direct input gradient. */

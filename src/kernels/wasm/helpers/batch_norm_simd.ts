@@ -8,7 +8,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
 import { checkBatchNormShapes } from '../../batch_norm_arithmetic.js';
-import { heapPointer, requireNativeKernels, type NativeBackend } from './native.js';
+import { heapPointer, requireNativeKernels, withScratch, type NativeBackend } from './native.js';
 
 type Forward = (
   x: number,
@@ -37,15 +37,8 @@ type Backward = (
   scratch: number,
 ) => void;
 
-/** Runs `body` with a scratch tensor of 4 * channels doubles (the module keeps no memory of its own). */
-function withScratch(backend: NativeBackend, channels: number, body: (scratch: number) => void): void {
-  const scratch = backend.makeOutput([8 * channels], 'float32');
-  try {
-    body(heapPointer(backend, scratch));
-  } finally {
-    backend.disposeData(scratch.dataId);
-  }
-}
+/** Float32s of scratch per channel: the module's 4 float64 totals. */
+const SCRATCH_PER_CHANNEL = 8;
 
 /** `[y, mean, variance]` of the training batch norm of float32 `x` (channels in fours). */
 export function batchNormTrainingSimd(
@@ -62,7 +55,7 @@ export function batchNormTrainingSimd(
   const variance = backend.makeOutput([channels], 'float32');
   const rows = x.shape.reduce((a, b) => a * b, 1) / channels;
   const p = (info: TensorInfo): number => heapPointer(backend, info);
-  withScratch(backend, channels, (scratch) =>
+  withScratch(backend, SCRATCH_PER_CHANNEL * channels, (scratch) =>
     forward(p(x), rows, channels, p(gamma), p(beta), epsilon, p(y), p(mean), p(variance), scratch),
   );
   return [y, mean, variance];
@@ -85,7 +78,7 @@ export function batchNormTrainingGradSimd(
   const dbeta = backend.makeOutput([channels], 'float32');
   const rows = x.shape.reduce((a, b) => a * b, 1) / channels;
   const p = (info: TensorInfo): number => heapPointer(backend, info);
-  withScratch(backend, channels, (scratch) =>
+  withScratch(backend, SCRATCH_PER_CHANNEL * channels, (scratch) =>
     backward(p(dy), p(x), rows, channels, p(gamma), p(mean), p(variance), epsilon, p(dx), p(dgamma), p(dbeta), scratch),
   );
   return [dx, dgamma, dbeta];

@@ -140,6 +140,19 @@ export function heapPointer(backend: NativeBackend, info: TensorInfo): number {
   return backend.typedArrayFromHeap(info).byteOffset;
 }
 
+/**
+ * Runs `body` with the heap pointer of a scratch tensor of `floats` float32s, freed afterwards: the
+ * module keeps no memory of its own, so its functions take their working memory from the caller.
+ */
+export function withScratch(backend: NativeBackend, floats: number, body: (scratch: number) => void): void {
+  const scratch = backend.makeOutput([floats], 'float32');
+  try {
+    body(heapPointer(backend, scratch));
+  } finally {
+    backend.disposeData(scratch.dataId);
+  }
+}
+
 /** Whether `backend` is tfjs' wasm backend and the module is ready for it (starting its compilation if need be). */
 export function nativeReady(backend: unknown): backend is NativeBackend {
   return isNativeBackend(backend) && nativeKernels(backend) !== undefined;

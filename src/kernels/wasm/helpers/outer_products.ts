@@ -6,7 +6,7 @@
  */
 import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
-import { heapPointer, requireNativeKernels, type NativeBackend } from './native.js';
+import { heapPointer, requireNativeKernels, withScratch, type NativeBackend } from './native.js';
 
 type Geometry = [
   batch: number,
@@ -88,19 +88,13 @@ export function inputGradDirect(
 ): TensorInfo {
   const kernel = requireNativeKernels(backend)['input_grad_direct'] as InputGradDirect;
   const dx = backend.makeOutput([info.batchSize, info.inHeight, info.inWidth, info.inChannels], 'float32');
-  // The module keeps no memory of its own: the filter with its taps transposed goes in a scratch tensor.
-  const wt = backend.makeOutput([filter.shape.reduce((a, b) => a * b, 1)], 'float32');
-  try {
-    kernel(
-      heapPointer(backend, dy),
-      heapPointer(backend, filter),
-      ...geometry(info),
-      heapPointer(backend, wt),
-      heapPointer(backend, dx),
-    );
-  } finally {
-    backend.disposeData(wt.dataId);
-  }
+  // The filter with each tap's slice transposed goes in scratch.
+  withScratch(
+    backend,
+    filter.shape.reduce((a, b) => a * b, 1),
+    (wt) =>
+      kernel(heapPointer(backend, dy), heapPointer(backend, filter), ...geometry(info), wt, heapPointer(backend, dx)),
+  );
   return dx;
 }
 

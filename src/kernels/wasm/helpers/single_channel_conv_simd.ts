@@ -7,7 +7,7 @@
  */
 import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
-import { heapPointer, requireNativeKernels, type NativeBackend } from './native.js';
+import { heapPointer, requireNativeKernels, withScratch, type NativeBackend } from './native.js';
 
 type Geometry = [
   batch: number,
@@ -53,19 +53,10 @@ export function conv2DBackpropFilterSingleChannelSimd(
   const kernel = requireNativeKernels(backend)['conv_c1_filter_grad'] as FilterGrad;
   const { filterHeight: kh, filterWidth: kw, outChannels: co } = info;
   const dW = backend.makeOutput([kh, kw, 1, co], 'float32');
-  // The module keeps no memory of its own: its float64 totals live in a tensor of 2 floats each.
-  const scratch = backend.makeOutput([2 * kh * kw * co], 'float32');
-  try {
-    kernel(
-      heapPointer(backend, x),
-      heapPointer(backend, dy),
-      ...geometry(info),
-      heapPointer(backend, scratch),
-      heapPointer(backend, dW),
-    );
-  } finally {
-    backend.disposeData(scratch.dataId);
-  }
+  // Its float64 totals: 2 floats each.
+  withScratch(backend, 2 * kh * kw * co, (scratch) =>
+    kernel(heapPointer(backend, x), heapPointer(backend, dy), ...geometry(info), scratch, heapPointer(backend, dW)),
+  );
   return dW;
 }
 
