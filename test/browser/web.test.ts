@@ -289,7 +289,9 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
       ['cpu', 150, 0],
       ['wasm', 1500, 0.5],
     ] as const) {
-      await page.selectOption('#backend', backend);
+      // The select stays disabled until the previous run has finished with the backend; on a slow
+      // host that outlasted Playwright's default 30 s once (CI rehearsal of 5446058).
+      await page.selectOption('#backend', backend, { timeout: 90_000 });
       await waitReady();
       await page.fill('#train-images', String(images));
       await page.fill('#train-epochs', '1');
