@@ -25,7 +25,7 @@
  *    Zoo: seed dense1 (forward); compact dense1 (forward). The other dense layers' forward passes
  *    run as `_FusedMatMul`, which stays stock on wasm.
  *
- * Our convolution routes call {@link plainMatMul} for their products (Winograd's, dy·Wᵀ's), so
+ * Our convolution routes call {@link plainMatMul} for their products (Winograd's forward and input-gradient ones, dy·Wᵀ's), so
  * those take this table too.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
