@@ -7,8 +7,10 @@
  * image that every model misreads is a floor no recipe of this kind gets under.
  * Run by hand:
  *
- *   npm run bench -- bench/recipes/holdout_errors.ts --model out/best-model-1 --model out/best-model-2 [--png errors.png]
+ *   npm run bench -- bench/recipes/holdout_errors.ts --model out/best-model-1 --model out/best-model-2 [--png errors.png] [--views 1,3,5,9]
  *
+ * `--views` also scores each model with each number of test-time views (1-9, `predictDigits`' `tta`)
+ * and times the hold-out's prediction with them: what a view costs against what it buys.
  * `--png` draws the misread images with the averaged models' predictions. It is
  * a picture of competition data: keep it out of the repository. The results file
  * holds the accuracies and counts only, not which images.
@@ -32,7 +34,7 @@ const ZIP = resolve(ROOT, '../shared/data/digit-recognizer.zip');
 const bench = await startBench(import.meta.url, {
   about: "trained models' accuracy on the competition's hold-out (split seed 42), and how many images they all misread",
   backend: 'wasm',
-  options: { model: { type: 'string', multiple: true }, png: { type: 'string' } },
+  options: { model: { type: 'string', multiple: true }, png: { type: 'string' }, views: { type: 'string' } },
 });
 const f = bench.flags;
 const stop = (problem: string): never => {
@@ -42,6 +44,12 @@ const stop = (problem: string): never => {
 if (!existsSync(ZIP)) stop(`${ZIP} is needed`);
 if (f.model === undefined) stop('give at least one --model DIR');
 const dirs = f.model!;
+const viewCounts = (f.views ?? '')
+  .split(',')
+  .filter((v) => v !== '')
+  .map(Number);
+if (viewCounts.some((v) => !(Number.isInteger(v) && v >= 1 && v <= 9)))
+  stop(`--views takes numbers 1-9, got ${f.views}`);
 const data = await loadKaggleData(ZIP, undefined);
 const split = stratifiedSplit(data.train.labels!, 0.1, 42);
 const holdOut = subsetDataset(data.train, split.validation, 'train.csv (hold-out)');
@@ -67,6 +75,31 @@ for (let k = 0; k < models.length; k++) {
     holdoutAccuracy: accuracy(plain, truth) * 100,
     holdoutTta: accuracy(tta, truth) * 100,
   });
+}
+if (viewCounts.length > 0) {
+  const byViews = bench.results.table('views', 'Hold-out accuracy and prediction time by test-time views', [
+    { key: 'model', label: 'model' },
+    { key: 'views', label: 'views', digits: 0 },
+    { key: 'holdoutAccuracy', label: 'hold-out', digits: 2, suffix: ' %' },
+    { key: 'errors', label: 'misread', digits: 0 },
+    { key: 'seconds', label: `seconds for ${holdOut.count} images`, digits: 2 },
+  ]);
+  for (let k = 0; k < models.length; k++) {
+    await predictDigits(models[k]!, subsetDataset(holdOut, [0, 1, 2, 3], 'warm-up'));
+    for (const views of viewCounts) {
+      const started = performance.now();
+      const p = await predictDigits(models[k]!, holdOut, { tta: views });
+      const seconds = (performance.now() - started) / 1000;
+      const acc = accuracy(p, truth);
+      byViews.row({
+        model: dirs[k]!,
+        views,
+        holdoutAccuracy: acc * 100,
+        errors: Math.round((1 - acc) * holdOut.count),
+        seconds,
+      });
+    }
+  }
 }
 const averaged = await predictDigits(models, holdOut);
 scores.row({
