@@ -27,9 +27,9 @@ const AUGMENT: AugmentOptions = Object.freeze({ rotation: 10, shift: 2.5, zoom: 
 
 // Ordered from the most accurate network to the cheapest: the planner takes the first one whose
 // `minEpochs` fit the budget. The thresholds follow the hold-out screening by epochs
-// (docs/benchmarks-history.md, "Screening the zoo on a GPU"): `strong` beats `lean` given twice the
-// epochs only from about 12 of its own, and the `default` runs in docs/benchmarks.md ("Presets")
-// show it: strong x 7 scored below lean x 17 in the same 15 minutes.
+// (docs/benchmarks-history.md, "Screening the zoo on a GPU"): `strong` draws level with `lean`
+// trained for twice the epochs only at about 10-12 of its own; below that the planner is better
+// off with the cheaper network, as `default`'s runs 5 and 6 in docs/benchmarks.md ("Presets") show.
 const RECIPES: readonly DigitRecipe[] = Object.freeze([
   {
     architecture: 'strong',
