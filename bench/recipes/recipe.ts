@@ -23,6 +23,14 @@
  *
  *   npm run bench -- bench/recipes/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --ema 0.998,0.999 --swa-from 4
  *
+ * Snapshot ensembles (Huang et al. 2017): `--cycles K` repeats the one-cycle schedule K times over
+ * the epochs (each cycle epochs / K long, so K must divide them), keeps the weights at the end of
+ * every cycle, and also scores the average of those K snapshots' probabilities on the hold-out
+ * (`snapshots` in the JSON line: each snapshot alone, then their average). K models for the price
+ * of one run, each trained for a K-th of it.
+ *
+ *   npm run bench -- bench/recipes/recipe.ts --arch lean --epochs 8 --aug affine --ls 0.05 --cycles 2
+ *
  * Pseudo-labelling: `--teacher DIR` (repeatable) predicts test.csv with those
  * saved models (their probabilities averaged) and adds every test image whose
  * predicted digit has at least `--conf` probability, labelled with it, to the
@@ -70,11 +78,17 @@ const bench = await startBench(import.meta.url, {
     'dropout-scale': { type: 'string', default: '1' },
     ema: { type: 'string' },
     'swa-from': { type: 'string' },
+    cycles: { type: 'string', default: '1' },
   },
 });
 const f = bench.flags;
 if (!existsSync(ZIP)) {
   process.stderr.write(`bench/recipes/recipe.ts: ${ZIP} is needed\n`);
+  process.exit(1);
+}
+const cycles = Number(f.cycles);
+if (!(Number.isInteger(cycles) && cycles >= 1 && Number(f.epochs) % cycles === 0)) {
+  process.stderr.write(`bench/recipes/recipe.ts: --cycles must divide --epochs (${f.epochs}), got ${f.cycles}\n`);
   process.exit(1);
 }
 const started = performance.now();
@@ -187,6 +201,47 @@ class WeightAverages extends tfl.Callback {
   }
 }
 
+/** The weights at the end of each cycle of a cyclic schedule. */
+class Snapshots extends tfl.Callback {
+  readonly weights: tf.Tensor[][] = [];
+
+  constructor(
+    private readonly net: tfl.LayersModel,
+    private readonly cycleEpochs: number,
+  ) {
+    super();
+  }
+
+  override async onEpochEnd(epoch: number): Promise<void> {
+    if ((epoch + 1) % this.cycleEpochs === 0) this.weights.push(this.net.getWeights().map((w) => w.clone()));
+  }
+
+  /** Hold-out accuracy of each snapshot, then of their averaged probabilities; the weights are left as found. */
+  async score(): Promise<number[]> {
+    const saved = this.net.getWeights().map((w) => w.clone());
+    const truth = holdOut.labels!;
+    const sum = new Float32Array(holdOut.count * 10);
+    const scores: number[] = [];
+    for (const w of this.weights) {
+      this.net.setWeights(w);
+      const p = await predictDigits(this.net, holdOut, { keepProbabilities: true });
+      scores.push(accuracy(p, truth));
+      p.probabilities!.forEach((v, i) => (sum[i]! += v));
+    }
+    this.net.setWeights(saved);
+    tf.dispose(saved);
+    let right = 0;
+    for (let i = 0; i < holdOut.count; i++) {
+      const row = sum.subarray(i * 10, i * 10 + 10);
+      if (row.indexOf(Math.max(...row)) === truth[i]) right++;
+    }
+    return [...scores, right / holdOut.count];
+  }
+}
+
+const cycleEpochs = Number(f.epochs) / cycles;
+const snapshots = cycles > 1 ? new Snapshots(model, cycleEpochs) : undefined;
+const oneCycle = oneCycleSchedule(Number(f.lr));
 const averages =
   f.ema === undefined && f['swa-from'] === undefined
     ? undefined
@@ -196,15 +251,22 @@ const averages =
         f['swa-from'] === undefined ? undefined : Number(f['swa-from']),
       );
 const result = await trainDigits(model, train, {
-  ...(averages === undefined ? {} : { callbacks: [averages] }),
+  callbacks: [...(averages === undefined ? [] : [averages]), ...(snapshots === undefined ? [] : [snapshots])],
   validationData: holdOut,
   epochs: Number(f.epochs),
   batchSize: 64,
   seed,
   augment,
   labelSmoothing: Number(f.ls),
-  learningRate: oneCycleSchedule(Number(f.lr)),
+  learningRate:
+    cycles === 1
+      ? oneCycle
+      : (step, total) => {
+          const length = total / cycles;
+          return oneCycle(step % length, length);
+        },
 });
+const snapshotScores = snapshots === undefined ? undefined : await snapshots.score();
 const plain = accuracy(await predictDigits(model, holdOut), holdOut.labels!);
 const tta = accuracy(await predictDigits(model, holdOut, { tta: true }), holdOut.labels!);
 const { results: _results, 'allow-load': _allowLoad, threads: _threads, ...recipe } = f;
@@ -219,6 +281,7 @@ console.log(
     epochAccuracy: result.history.map((h) => h.val_acc),
     imagesPerSecond: result.history.map((h) => Math.round(h.imagesPerSecond)),
     ...(averages === undefined ? {} : { averages: averages.scores }),
+    ...(snapshotScores === undefined ? {} : { snapshots: snapshotScores }),
   }),
 );
 // A second line, so the first survives whatever happens here.
@@ -231,6 +294,7 @@ const extras = [
   f.ema === undefined ? '' : `ema ${f.ema}`,
   f['swa-from'] === undefined ? '' : `swa from ${f['swa-from']}`,
   f.aug === 'elastic' ? `alpha ${f.alpha}, sigma ${f.sigma}` : '',
+  cycles === 1 ? '' : `${cycles} cycles, snapshots averaged`,
 ].filter((e) => e !== '');
 bench.results
   .table('screens', 'Recipes screened on the hold-out (best epoch, chosen on the same hold-out)', [
@@ -247,6 +311,7 @@ bench.results
     { key: 'imagesPerSecond', label: 'images/s' },
     { key: 'holdoutAccuracy', label: 'hold-out accuracy', digits: 2, suffix: ' %' },
     { key: 'holdoutTta', label: 'with TTA', digits: 2, suffix: ' %' },
+    { key: 'snapshotsAveraged', label: 'snapshots averaged', digits: 2, suffix: ' %' },
   ])
   .row({
     arch: f.arch,
@@ -262,6 +327,7 @@ bench.results
     imagesPerSecond: `${Math.min(...rates)}-${Math.max(...rates)}`,
     holdoutAccuracy: plain * 100,
     holdoutTta: tta * 100,
+    snapshotsAveraged: snapshotScores === undefined ? null : snapshotScores.at(-1)! * 100,
   });
 await bench.results.save([
   { table: 'screens', keys: ['arch', 'epochs', 'aug', 'lr', 'ls', 'dropoutScale', 'extras', 'seed'] },
