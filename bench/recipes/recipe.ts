@@ -11,6 +11,10 @@
  *   npm run bench -- bench/recipes/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --dropout-scale 0.5
  *
  * `--dropout-scale S` multiplies every dropout rate of the network by S (0 removes dropout).
+ * `--rotation D --shift P --zoom Z` set the affine ranges (degrees, pixels, fraction; the
+ * library's defaults are 10, 2.5 and 0.1):
+ *
+ *   npm run bench -- bench/recipes/recipe.ts --arch lean --epochs 12 --aug affine --ls 0.05 --rotation 15 --shift 3.5 --zoom 0.15
  *
  * Weight averaging, measured in the same run as the plain recipe (it does not
  * change training): `--ema 0.998,0.999` keeps an exponential moving average
@@ -44,6 +48,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   accuracy,
+  augmentRanges,
   buildDigitCnn,
   createDigitDataset,
   loadDigitModel,
@@ -76,6 +81,9 @@ const bench = await startBench(import.meta.url, {
     teacher: { type: 'string', multiple: true },
     conf: { type: 'string', default: '0.9' },
     'dropout-scale': { type: 'string', default: '1' },
+    rotation: { type: 'string', default: '10' },
+    shift: { type: 'string', default: '2.5' },
+    zoom: { type: 'string', default: '0.1' },
     ema: { type: 'string' },
     'swa-from': { type: 'string' },
     cycles: { type: 'string', default: '1' },
@@ -101,7 +109,12 @@ const train =
   f.teacher === undefined
     ? subsetDataset(data.train, split.train, 'train.csv (90 %)')
     : await withPseudoLabels(f.teacher, Number(f.conf));
-const affine = { rotation: 10, shift: 2.5, zoom: 0.1 };
+const affine = { rotation: Number(f.rotation), shift: Number(f.shift), zoom: Number(f.zoom) };
+const defaultRanges = augmentRanges();
+const rangesChanged =
+  affine.rotation !== defaultRanges.rotation ||
+  affine.shift !== defaultRanges.shift ||
+  affine.zoom !== defaultRanges.zoom;
 const augment: AugmentOptions | false =
   f.aug === 'none'
     ? false
@@ -294,6 +307,7 @@ const extras = [
   f.ema === undefined ? '' : `ema ${f.ema}`,
   f['swa-from'] === undefined ? '' : `swa from ${f['swa-from']}`,
   f.aug === 'elastic' ? `alpha ${f.alpha}, sigma ${f.sigma}` : '',
+  f.aug !== 'none' && rangesChanged ? `rotation ${f.rotation}°, shift ${f.shift} px, zoom ${f.zoom}` : '',
   cycles === 1 ? '' : `${cycles} cycles, snapshots averaged`,
 ].filter((e) => e !== '');
 bench.results
