@@ -11,8 +11,8 @@
  *   npm run bench -- bench/recipes/recipe.ts --arch lean --epochs 7 --aug affine --ls 0.05 --dropout-scale 0.5
  *
  * `--dropout-scale S` multiplies every dropout rate of the network by S (0 removes dropout).
- * `--rotation D --shift P --zoom Z` set the affine ranges (degrees, pixels, fraction; the
- * library's defaults are 10, 2.5 and 0.1):
+ * `--rotation D --shift P --zoom Z` set the affine ranges (degrees, pixels, fraction); those not
+ * given keep the library's defaults (10, 2.5, 0.1), and a bad one is refused in one line:
  *
  *   npm run bench -- bench/recipes/recipe.ts --arch lean --epochs 12 --aug affine --ls 0.05 --rotation 15 --shift 3.5 --zoom 0.15
  *
@@ -59,6 +59,7 @@ import {
   subsetDataset,
   trainDigits,
   type AugmentOptions,
+  type AugmentRanges,
   type DigitDataset,
 } from '../../src/index.js';
 import { loadKaggleData } from '../../examples/cli.js';
@@ -81,9 +82,9 @@ const bench = await startBench(import.meta.url, {
     teacher: { type: 'string', multiple: true },
     conf: { type: 'string', default: '0.9' },
     'dropout-scale': { type: 'string', default: '1' },
-    rotation: { type: 'string', default: '10' },
-    shift: { type: 'string', default: '2.5' },
-    zoom: { type: 'string', default: '0.1' },
+    rotation: { type: 'string' },
+    shift: { type: 'string' },
+    zoom: { type: 'string' },
     ema: { type: 'string' },
     'swa-from': { type: 'string' },
     cycles: { type: 'string', default: '1' },
@@ -99,6 +100,21 @@ if (!(Number.isInteger(cycles) && cycles >= 1 && Number(f.epochs) % cycles === 0
   process.stderr.write(`bench/recipes/recipe.ts: --cycles must divide --epochs (${f.epochs}), got ${f.cycles}\n`);
   process.exit(1);
 }
+/** The affine ranges with the library's defaults filled in; a bad one ends the bench in one line. */
+function checkedRanges(options: AugmentOptions): AugmentRanges {
+  try {
+    return augmentRanges(options);
+  } catch (error) {
+    process.stderr.write(`bench/recipes/recipe.ts: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
+const rangesGiven = f.rotation !== undefined || f.shift !== undefined || f.zoom !== undefined;
+const affine = checkedRanges({
+  ...(f.rotation === undefined ? {} : { rotation: Number(f.rotation) }),
+  ...(f.shift === undefined ? {} : { shift: Number(f.shift) }),
+  ...(f.zoom === undefined ? {} : { zoom: Number(f.zoom) }),
+});
 const started = performance.now();
 const data = await loadKaggleData(ZIP, undefined);
 const seed = Number(f.seed);
@@ -109,12 +125,6 @@ const train =
   f.teacher === undefined
     ? subsetDataset(data.train, split.train, 'train.csv (90 %)')
     : await withPseudoLabels(f.teacher, Number(f.conf));
-const affine = { rotation: Number(f.rotation), shift: Number(f.shift), zoom: Number(f.zoom) };
-const defaultRanges = augmentRanges();
-const rangesChanged =
-  affine.rotation !== defaultRanges.rotation ||
-  affine.shift !== defaultRanges.shift ||
-  affine.zoom !== defaultRanges.zoom;
 const augment: AugmentOptions | false =
   f.aug === 'none'
     ? false
@@ -307,7 +317,7 @@ const extras = [
   f.ema === undefined ? '' : `ema ${f.ema}`,
   f['swa-from'] === undefined ? '' : `swa from ${f['swa-from']}`,
   f.aug === 'elastic' ? `alpha ${f.alpha}, sigma ${f.sigma}` : '',
-  f.aug !== 'none' && rangesChanged ? `rotation ${f.rotation}°, shift ${f.shift} px, zoom ${f.zoom}` : '',
+  f.aug !== 'none' && rangesGiven ? `rotation ${affine.rotation}°, shift ${affine.shift} px, zoom ${affine.zoom}` : '',
   cycles === 1 ? '' : `${cycles} cycles, snapshots averaged`,
 ].filter((e) => e !== '');
 bench.results
