@@ -10,6 +10,7 @@ import { VERSION } from 'digit-recognizer';
 const COMMANDS: Record<string, string> = {
   kaggle: 'train on the competition data (or the embedded MNIST) and write submission.csv, pictures and run.json',
   predict: 'predict a test CSV with saved models and write a submission',
+  info: 'print the versions, SIMD, threads and whether the native kernels load (for bug reports)',
 };
 
 const [command, ...rest] = process.argv.slice(2);
@@ -20,7 +21,7 @@ if (command === undefined || command === '--help' || command === '-h' || command
   );
 } else if (command === '--version') {
   process.stdout.write(`${VERSION}\n`);
-} else if (COMMANDS[command] === undefined) {
+} else if (!Object.hasOwn(COMMANDS, command)) {
   process.stderr.write(
     `digit-recognizer: error: unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')}\n`,
   );
@@ -29,5 +30,5 @@ if (command === undefined || command === '--help' || command === '-h' || command
   setInvokedAs('digit-recognizer');
   // The scripts read their flags from process.argv, after the node binary and the script path.
   process.argv = [process.argv[0]!, command, ...rest];
-  await import(command === 'kaggle' ? './kaggle.js' : './predict.js');
+  await import(`./${command}.js`);
 }

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
+  configureNativeKernels,
   configureWasmThreads,
   createDigitDataset,
   DEFAULT_MAX_ROWS,
@@ -16,6 +17,7 @@ import {
   isDigitUserError,
   loadDigitCsv,
   loadMnist,
+  nativeKernelStatus,
   PIXELS_PER_IMAGE,
   type DigitDataset,
 } from 'digit-recognizer';
@@ -104,8 +106,17 @@ export function fractionFlag(value: string | undefined, flag: string, fallback: 
   return n;
 }
 
-/** The `--threads` flag, for a script's parseFlags options: XNNPACK threads of the wasm backend. */
-export const THREADS_FLAG = { threads: { type: 'string' } } as const;
+/**
+ * The `--threads` and `--no-native` flags, for a script's parseFlags options: threads of the wasm
+ * backend's XNNPACK and of the native kernels; `--no-native` keeps to WebAssembly.
+ */
+export const THREADS_FLAG = { threads: { type: 'string' }, 'no-native': { type: 'boolean', default: false } } as const;
+
+/** How the native kernels stand, for a script's first lines: `on (avx2, 2 threads)` or `off (why)`. */
+export function nativeKernelsLine(): string {
+  const status = nativeKernelStatus();
+  return status.on ? `on (${status.isa}, ${status.threads} threads)` : `off (${status.why})`;
+}
 
 /** Default wasm threads: every core this process may use, at most 8 (the size of tfjs' worker pool). */
 export function defaultThreads(): number {
@@ -115,13 +126,20 @@ export function defaultThreads(): number {
 /**
  * Picks and starts a TensorFlow.js backend: `wasm` (default, fast) or `cpu` (pure JS).
  * On wasm, `threads` (default {@link defaultThreads}) XNNPACK threads run on worker_threads;
- * `--threads 1` is tfjs' stock single-threaded build. Results do not depend on the count.
+ * `--threads 1` is tfjs' stock single-threaded build. Results do not depend on the count. The
+ * native kernels (where they load) take the same count; `native` false turns them off.
  */
-export async function useBackend(name: string, threads: string | number | undefined = undefined): Promise<void> {
+export async function useBackend(
+  name: string,
+  threads: string | number | undefined = undefined,
+  native = true,
+): Promise<void> {
   if (name === 'wasm') {
     const wasm = await importBackend('@tensorflow/tfjs-backend-wasm', () => import('@tensorflow/tfjs-backend-wasm'));
     const count = typeof threads === 'number' ? threads : intFlag(threads, 'threads', defaultThreads());
     configureWasmThreads(count, { setThreadsCount: wasm.setThreadsCount });
+    // The native kernels run as routes of the wasm backend's kernels, on as many threads.
+    configureNativeKernels(native ? { threads: Math.min(count, 64) } : { enabled: false });
   } else if (name === 'cpu')
     await importBackend('@tensorflow/tfjs-backend-cpu', () => import('@tensorflow/tfjs-backend-cpu'));
   else throw new UsageError(`--backend must be wasm or cpu, got "${name}"`);

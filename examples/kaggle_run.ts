@@ -43,6 +43,7 @@ import {
   intFlag,
   loadKaggleData,
   MAX_ROWS_FLAG,
+  nativeKernelsLine,
   parseFlags,
   ProgressBar,
   runScript,
@@ -77,7 +78,7 @@ function usage(): string {
   return [
     `usage: ${commandName('kaggle')} [--data PATH] [--out DIR] [--preset fast|default|best | --minutes N]`,
     '         [--arch NAME] [--ensemble K] [--tta VIEWS] [--epochs N] [--model NAME] [--holdout F] [--train-limit N]',
-    '         [--backend wasm|cpu] [--threads N] [--seed N] [--batch-size N] [--max-rows N] [--force]',
+    '         [--backend wasm|cpu] [--threads N] [--no-native] [--seed N] [--batch-size N] [--max-rows N] [--force]',
     '',
     '  --data PATH        the competition zip, a folder with train.csv and test.csv, or omitted for the embedded MNIST',
     '  --out DIR          output folder (default out)',
@@ -91,6 +92,7 @@ function usage(): string {
     '  --holdout F        fraction held out to pick epochs and score the run (default 0.1; 0 trains on all images)',
     '  --train-limit N    train on the first N labelled images only',
     '  --backend NAME     wasm (default) or cpu; --threads N sets wasm threads (default: the cores)',
+    '  --no-native        WebAssembly kernels only, not the native ones (also DIGIT_RECOGNIZER_NATIVE=0)',
     '  --seed N           seed of the split, shuffling and weights (default 42)',
     "  --batch-size N     images per step (default: the recipe's)",
     '  --force            start over instead of resuming or reporting a finished run',
@@ -147,6 +149,7 @@ export class KaggleRun {
   private readonly bar = new ProgressBar();
   private readonly settings: Settings;
   private readonly threads: string | undefined;
+  private readonly native: boolean;
   private readonly csvBounds: { maxRows: number; maxBytes: number };
   private readonly holdout: number;
   private readonly members: Member[] = [];
@@ -161,6 +164,7 @@ export class KaggleRun {
     settings: Settings,
     out: string,
     threads: string | undefined,
+    native: boolean,
     force: boolean,
     csvBounds: { maxRows: number; maxBytes: number },
   ) {
@@ -170,6 +174,7 @@ export class KaggleRun {
     this.seed = settings.seed;
     this.holdout = settings.holdout;
     this.threads = threads;
+    this.native = native;
     this.force = force;
     this.signal = this.interrupt.signal;
   }
@@ -197,6 +202,7 @@ export class KaggleRun {
       settings,
       out,
       flags.threads,
+      flags['no-native'] !== true,
       flags.force === true,
       csvLimits(flags['max-rows'], DEFAULT_MAX_ROWS),
     );
@@ -216,7 +222,7 @@ export class KaggleRun {
 
   /** Starts the backend and loads the data; everything the user gave is checked before anything is written. */
   async loadData(): Promise<KaggleData> {
-    await useBackend(this.settings.backend, this.threads);
+    await useBackend(this.settings.backend, this.threads, this.native);
     const t = performance.now();
     const data = await loadKaggleData(
       this.settings.data ?? undefined,
@@ -224,7 +230,7 @@ export class KaggleRun {
       this.csvBounds,
     );
     this.log(
-      `loaded ${data.train.count} training and ${data.test.count} test images from ${data.description} in ${since(t)} s (backend ${tf.getBackend()})`,
+      `loaded ${data.train.count} training and ${data.test.count} test images from ${data.description} in ${since(t)} s (backend ${tf.getBackend()}${tf.getBackend() === 'wasm' ? `, native kernels ${nativeKernelsLine()}` : ''})`,
     );
     this.data = data;
     process.once('SIGINT', () => {
@@ -483,6 +489,7 @@ export class KaggleRun {
         'digit-recognizer': VERSION,
         tfjs: tf.version_core,
         backend: tf.getBackend(),
+        nativeKernels: tf.getBackend() === 'wasm' ? nativeKernelsLine() : 'off (not the wasm backend)',
         node: process.versions.node,
       },
       complete: true,

@@ -39,13 +39,14 @@ import {
 } from './cli.js';
 
 const USAGE = [
-  `usage: ${commandName('predict')} --model DIR [--model DIR ...] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--threads N] [--chunk-rows N] [--max-rows N]`,
+  `usage: ${commandName('predict')} --model DIR [--model DIR ...] --data PATH --out FILE.csv [--tta] [--backend wasm|cpu] [--threads N] [--no-native] [--chunk-rows N] [--max-rows N]`,
   '',
   '  --model DIR     a saved model folder (e.g. out/best-model); several are averaged; `pretrained` is the packaged model',
   '  --data PATH     the competition zip (its test.csv), a folder with test.csv, or a CSV (plain or .gz)',
   '  --out FILE.csv  the submission to write (ImageId,Label), written whole or not at all',
   '  --tta           average five shifted views of each image',
   '  --backend NAME  wasm (default) or cpu; --threads N sets wasm threads',
+  '  --no-native     WebAssembly kernels only, not the native ones (also DIGIT_RECOGNIZER_NATIVE=0)',
   '  --chunk-rows N  rows predicted at a time (default 4096): memory stays flat whatever the file size',
   '  --max-rows N    most rows read (default 1,000,000): a larger file is refused',
 ].join('\n');
@@ -78,7 +79,7 @@ runScript('predict', async () => {
   const chunkRows = intFlag(flags['chunk-rows'], 'chunk-rows', 4096);
   const bounds = csvLimits(flags['max-rows'], DEFAULT_PREDICT_ROWS);
   const bar = new ProgressBar();
-  await useBackend(flags.backend, flags.threads);
+  await useBackend(flags.backend, flags.threads, !flags['no-native']);
 
   const models = [];
   for (const dir of flags.model)

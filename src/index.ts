@@ -83,6 +83,13 @@ export { sweepStaleTempFiles, writeFileAtomic } from './io/node.js';
 export { registerWasmTrainingKernels } from './kernels/wasm_training.js';
 export { registerCpuTrainingKernels } from './kernels/cpu_training.js';
 export { configureWasmThreads, type WasmThreadsOptions, type WasmThreadsSetup } from './kernels/wasm_threads.js';
+export {
+  configureNativeKernels,
+  nativeKernelStatus,
+  type NativeIsa,
+  type NativeKernelOptions,
+  type NativeKernelStatus,
+} from './kernels/addon/load.js';
 
 // training
 export { CheckpointBestCallback, type CheckpointBestOptions, type CheckpointSaved } from './training/callbacks.js';

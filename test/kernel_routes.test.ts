@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { nativeAddon } from '../src/kernels/addon/load.js';
 import { buildDigitCnn } from '../src/model/build.js';
 import { cpuKernels } from '../src/kernels/cpu/register_all_kernels.js';
 import { registerCpuTrainingKernels } from '../src/kernels/cpu_training.js';
@@ -472,7 +473,29 @@ function expectedZoo(kernel: string, route: string): string[] {
   return [...found].sort();
 }
 
+/** The kernels the Node addon runs, when it loads. */
+const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'];
+
+describe.skipIf(nativeAddon() === undefined)('zoo routes on wasm with the native kernels', () => {
+  it.each(NETS)('%s: every convolution and matmul of a training step and a prediction takes `native`', async (net) => {
+    const got = await zooRoutes(net);
+    for (const table of [got.train, got.predict]) {
+      const routes = Object.values(table.layers).flatMap((roles) => Object.values(roles));
+      const native = routes.filter((r) => NATIVE_KERNELS.includes(r.split(':')[0] as string));
+      expect(native.length).toBeGreaterThan(0);
+      expect(native.filter((r) => !r.endsWith(':native'))).toEqual([]);
+    }
+  });
+});
+
 describe('zoo routes on wasm', () => {
+  // The tables below are the portable path's: what runs where the native kernels do not load.
+  let restoreNative: () => void = () => undefined;
+  beforeAll(() => {
+    restoreNative = overrideKernelRoutes({ '*': { native: 'off' } });
+  });
+  afterAll(() => restoreNative());
+
   it.each(NETS)('%s: every layer takes the expected route in a training step and a prediction', async (net) => {
     const got = await zooRoutes(net);
     expect(got.train).toEqual(EXPECTED[net].train);
@@ -619,41 +642,44 @@ const ROUTE_CASES: RouteCase[] = [
   ...convCases(
     { label: '5x5 same, 9x10, 8 -> 12', x: [2, 9, 10, 8], filter: [5, 5, 8, 12], strides: 1, pad: 'same' },
     {
-      forward: { wasm: ['winograd-5x5', 'stock'], ...CPU_CONV },
-      dW: { wasm: ['winograd-5x5', 'direct-simd', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
-      dx: { wasm: ['winograd-5x5', 'direct-simd', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
+      forward: { wasm: ['native', 'winograd-5x5', 'stock'], ...CPU_CONV },
+      dW: { wasm: ['native', 'winograd-5x5', 'direct-simd', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
+      dx: { wasm: ['native', 'winograd-5x5', 'direct-simd', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
     },
   ),
   ...convCases(
     { label: '3x3 valid, 9x10, 6 -> 10', x: [2, 9, 10, 6], filter: [3, 3, 6, 10], strides: 1, pad: 'valid' },
     {
-      forward: { wasm: ['winograd-3x3', 'stock'], ...CPU_CONV },
-      dW: { wasm: ['winograd-3x3', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
-      dx: { wasm: ['winograd-3x3', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
+      forward: { wasm: ['native', 'winograd-3x3', 'stock'], ...CPU_CONV },
+      dW: { wasm: ['native', 'winograd-3x3', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
+      dx: { wasm: ['native', 'winograd-3x3', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
     },
   ),
   ...convCases(
     { label: 'first layer 3x3 same, 1 -> 8', x: [2, 9, 8, 1], filter: [3, 3, 1, 8], strides: 1, pad: 'same' },
     {
-      forward: { wasm: ['winograd-3x3', 'stock'], ...CPU_CONV },
-      dW: { wasm: ['one-channel-simd', 'winograd-3x3', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
-      dx: { wasm: ['one-channel-simd', 'winograd-3x3', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
+      forward: { wasm: ['native', 'winograd-3x3', 'stock'], ...CPU_CONV },
+      dW: { wasm: ['native', 'one-channel-simd', 'winograd-3x3', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
+      dx: {
+        wasm: ['native', 'one-channel-simd', 'winograd-3x3', 'col2im', 'zero-inserted-conv', 'stock'],
+        ...CPU_DX,
+      },
     },
   ),
   ...convCases(
     { label: 'first layer 4x4 same stride 2, 1 -> 8', x: [2, 10, 8, 1], filter: [4, 4, 1, 8], strides: 2, pad: 'same' },
     {
-      forward: { wasm: ['stock'], ...CPU_CONV },
-      dW: { wasm: ['one-channel-simd', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
+      forward: { wasm: ['native', 'stock'], ...CPU_CONV },
+      dW: { wasm: ['native', 'one-channel-simd', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
       dx: { wasm: ['one-channel-simd', 'sub-pixel', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
     },
   ),
   ...convCases(
     { label: '5x5 same stride 2, 12x12, 6 -> 10', x: [2, 12, 12, 6], filter: [5, 5, 6, 10], strides: 2, pad: 'same' },
     {
-      forward: { wasm: ['stock'], ...CPU_CONV },
-      dW: { wasm: ['patches-matmul', 'transposed-conv'], ...CPU_CONV },
-      dx: { wasm: ['sub-pixel', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
+      forward: { wasm: ['native', 'stock'], ...CPU_CONV },
+      dW: { wasm: ['native', 'patches-matmul', 'transposed-conv'], ...CPU_CONV },
+      dx: { wasm: ['native', 'sub-pixel', 'col2im', 'zero-inserted-conv', 'stock'], ...CPU_DX },
     },
   ),
   ...convCases(
@@ -673,10 +699,10 @@ const ROUTE_CASES: RouteCase[] = [
     },
   ),
   ...[
-    { a: [5, 30], b: [40, 30], ta: false, tb: true, wasm: ['swapped-product', 'transpose-first', 'stock'] },
-    { a: [30, 5], b: [30, 7], ta: true, tb: false, wasm: ['transpose-first', 'stock'] },
-    { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true, wasm: ['transpose-first', 'stock'] },
-    { a: [2, 5, 30], b: [2, 30, 7], ta: false, tb: false, wasm: ['stock'] },
+    { a: [5, 30], b: [40, 30], ta: false, tb: true, wasm: ['native', 'swapped-product', 'transpose-first', 'stock'] },
+    { a: [30, 5], b: [30, 7], ta: true, tb: false, wasm: ['native', 'transpose-first', 'stock'] },
+    { a: [3, 7, 5], b: [1, 6, 7], ta: true, tb: true, wasm: ['native', 'transpose-first', 'stock'] },
+    { a: [2, 5, 30], b: [2, 30, 7], ta: false, tb: false, wasm: ['native', 'stock'] },
   ].map((m): RouteCase => ({
     label: `${m.a} x ${m.b}${m.ta ? ', transposeA' : ''}${m.tb ? ', transposeB' : ''}`,
     kernel: 'BatchMatMul',
@@ -831,11 +857,7 @@ describe('every route against its float64 reference', () => {
     expect([...covered].filter((r) => !all.includes(r))).toEqual([]);
   });
 
-  it.each(
-    forcedRoutes.map(
-      ({ backend, route, c }) => [`${backend} ${c.kernel} ${route}: ${c.label}`, backend, route, c] as const,
-    ),
-  )('%s', async (_, backend, route, c) => {
+  const check = async (backend: Backend, route: string, c: RouteCase): Promise<void> => {
     await use(backend);
     const restore = overrideKernelRoutes({ [c.kernel]: { [route]: 'force' } }, backend);
     const tensors = Object.fromEntries(
@@ -864,7 +886,17 @@ describe('every route against its float64 reference', () => {
       restore();
       tf.dispose(Object.values(tensors));
     }
-  });
+  };
+  const label = ({ backend, route, c }: (typeof forcedRoutes)[number]) =>
+    [`${backend} ${c.kernel} ${route}: ${c.label}`, backend, route, c] as const;
+  it.each(forcedRoutes.filter((r) => r.route !== 'native').map(label))('%s', (_, backend, route, c) =>
+    check(backend, route, c),
+  );
+  // The Node addon's routes where it loads (CI requires it to: test/native.test.ts).
+  it.skipIf(nativeAddon() === undefined).each(forcedRoutes.filter((r) => r.route === 'native').map(label))(
+    '%s',
+    (_, backend, route, c) => check(backend, route, c),
+  );
 });
 
 describe('stock wasm MaxPoolGrad', () => {
@@ -901,9 +933,16 @@ describe('stock wasm MaxPoolGrad', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('overrideKernelRoutes', () => {
+  // On the portable path, whose routes these tests name.
+  let restoreNative: () => void = () => undefined;
+  beforeAll(() => {
+    restoreNative = overrideKernelRoutes({ '*': { native: 'off' } });
+  });
+  afterAll(() => restoreNative());
+
   it('refuses unknown kernels, routes and modes, changing nothing', async () => {
     expect(() => overrideKernelRoutes({ Conv2DBackpropInput: { 'sub-pixels': 'off' } })).toThrow(
-      /has no route 'sub-pixels' \(routes: one-channel-simd, direct-simd, sub-pixel,/,
+      /has no route 'sub-pixels' \(routes: native, one-channel-simd, direct-simd, sub-pixel,/,
     );
     expect(() => overrideKernelRoutes({ Conv3D: { stock: 'off' } })).toThrow(/no wasm kernel 'Conv3D'/);
     expect(() => overrideKernelRoutes({ '*': { 'no-such-route': 'off' } })).toThrow(/has no route 'no-such-route'/);

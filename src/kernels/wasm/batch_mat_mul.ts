@@ -6,7 +6,15 @@
  * Routes, tried in order: the first that applies (and pays) runs. The `routes` table below is
  * this list; test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.
  *
- * 1. `swapped-product`: a·bᵀ computed as (b·aᵀ)ᵀ, aᵀ and the result transposed by wasm's Transpose.
+ * 1. `native`: the Node addon (native/node/ops.c `matmul`), ./helpers/addon.ts: the right
+ *    operand packed, a transposed left one transposed first, row tiles and column panels split
+ *    between the threads.
+ *    Applies: float32, equal leading axes or one side without batches, and the addon loaded.
+ *    Why: AVX2/AVX-512 on every core, any transpose flags, no Transpose kernels around it.
+ *    Bench: npm run bench -- bench/kernels/native.ts.
+ *    Zoo: every dense layer of every network wherever the addon loads (the tables of
+ *    test/kernel_routes.test.ts list the routes with it off).
+ * 2. `swapped-product`: a·bᵀ computed as (b·aᵀ)ᵀ, aᵀ and the result transposed by wasm's Transpose.
  *    Applies: transposeB without transposeA, operands of one rank without batches (leading axes of 1).
  *    Pays: a has at most a quarter of b's rows (a short a: a dense layer's dy against its W).
  *    Why: XNNPACK packs its right operand on every call and streams it once per row block of the
@@ -14,14 +22,14 @@
  *    only the small aᵀ on the right.
  *    Bench: npm run bench -- bench/kernels/seed_kernels.ts.
  *    Zoo: seed dense1 (dx); compact dense1 (dx); lean dense1 (dx).
- * 2. `transpose-first`: the flagged operands transposed by wasm's Transpose, then the stock kernel.
+ * 3. `transpose-first`: the flagged operands transposed by wasm's Transpose, then the stock kernel.
  *    Applies: transposeA or transposeB.
  *    Why: the transposes are cheap copies, after which the product runs on XNNPACK instead of the
  *    stock kernel's plain loop.
  *    Bench: npm run bench -- bench/kernels/seed_kernels.ts.
  *    Zoo: seed dense1 (dW), dense2 (dx, dW); compact dense1 (dW), dense2 (dx, dW); lean dense1 (dW);
  *    strong dense1 (dx, dW: at batch 64 its 128 inputs are too few for `swapped-product`).
- * 3. `stock`: tfjs' kernel, XNNPACK for unflagged products. Applies: always.
+ * 4. `stock`: tfjs' kernel, XNNPACK for unflagged products. Applies: always.
  *    Zoo: seed dense1 (forward); compact dense1 (forward). The other dense layers' forward passes
  *    run as `_FusedMatMul`, which stays stock on wasm.
  *
@@ -32,7 +40,9 @@ import type { TensorInfo } from '@tensorflow/tfjs-core';
 
 import { firstOutput, runStock, type KernelArgs, type MatMulAttrs } from '../registry.js';
 import { routedKernel, stockRoute, type Route } from '../routes.js';
+import { addonFor, addonMatMul, addonMatMulShape } from './helpers/addon.js';
 import { KernelRunner } from './helpers/kernel_runner.js';
+import { asNativeBackend } from './helpers/native.js';
 import type { MatMul } from './helpers/winograd.js';
 
 interface MatMulContext {
@@ -59,6 +69,21 @@ function swapLastTwo(runner: KernelRunner, t: TensorInfo): TensorInfo {
 }
 
 const routes: Route<MatMulContext>[] = [
+  {
+    name: 'native',
+    applies: ({ args, a, b, transposeA, transposeB }) =>
+      addonMatMulShape(a, b, transposeA, transposeB) !== undefined && addonFor(args.backend) !== undefined,
+    run: ({ args, a, b, transposeA, transposeB }) =>
+      addonMatMul(
+        addonFor(args.backend)!,
+        asNativeBackend(args.backend),
+        a,
+        b,
+        transposeA,
+        transposeB,
+        addonMatMulShape(a, b, transposeA, transposeB)!,
+      ),
+  },
   {
     name: 'swapped-product',
     applies: ({ a, b, transposeA, transposeB }) =>

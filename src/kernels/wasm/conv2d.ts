@@ -5,19 +5,27 @@
  * Routes, tried in order: the first that applies (and pays) runs. The `routes` table below is
  * this list; test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.
  *
- * 1. `winograd-5x5`: Winograd F(4x4, 5x5), ./helpers/winograd.ts.
+ * 1. `native`: the Node addon's indirect GEMM (native/node/ops.c `conv2d`), ./helpers/addon.ts.
+ *    Applies: NHWC, no dilation, float32, a bias of one value per output channel if any, no
+ *    activation or ReLU, and the addon loaded (Node on linux-x64, not turned off).
+ *    Why: AVX2/AVX-512 on every core reads the input in place through row pointers; wasm's
+ *    128-bit SIMD peaks at a quarter of AVX-512's rate on the same core.
+ *    Bench: npm run bench -- bench/kernels/native.ts.
+ *    Zoo: every convolution of every network wherever the addon loads (the tables of
+ *    test/kernel_routes.test.ts list the routes with it off).
+ * 2. `winograd-5x5`: Winograd F(4x4, 5x5), ./helpers/winograd.ts.
  *    Applies: NHWC, stride 1, dilation 1, a 5x5 filter, float32, the SIMD module ready.
  *    Pays: at least 1,024 input x output channel pairs (`winogradPays`).
  *    Why: 64 multiplications per 16 outputs instead of 400; below 1,024 channel pairs the
  *    transforms cost more than the products save.
  *    Bench: npm run bench -- bench/kernels/winograd.ts.
  *    Zoo: seed conv2.
- * 2. `winograd-3x3`: Winograd F(4x4, 3x3), ./helpers/winograd.ts.
+ * 3. `winograd-3x3`: Winograd F(4x4, 3x3), ./helpers/winograd.ts.
  *    Applies: as `winograd-5x5`, with a 3x3 filter. Pays: as `winograd-5x5`.
  *    Why: 36 multiplications per 16 outputs instead of 144.
  *    Bench: npm run bench -- bench/kernels/winograd.ts --filter 3.
  *    Zoo: compact conv2.
- * 3. `stock`: XNNPACK's direct convolution. Applies: always.
+ * 4. `stock`: XNNPACK's direct convolution. Applies: always.
  *    Zoo: seed conv1; compact conv1.
  *
  * Convolutions with a bias and an activation (`seed`, `compact`) run here in training, as a
@@ -30,6 +38,7 @@ import type { ConvAttrs, KernelArgs } from '../registry.js';
 import { routedKernel, stockRoute, type Route } from '../routes.js';
 import { plainMatMul } from './batch_mat_mul.js';
 import { as4D } from './helpers/conv_info.js';
+import { addonConv2D, addonConvFits, addonFor } from './helpers/addon.js';
 import { asNativeBackend, nativeReady } from './helpers/native.js';
 import { winogradConv2D, winogradPays, winogradSide, type FilterSide, type WinogradConv } from './helpers/winograd.js';
 
@@ -71,6 +80,24 @@ export function forwardConvContext(
   return { args, x, filter, info, ...fused };
 }
 
+const biasFits = ({ bias, info }: ForwardConvContext): boolean =>
+  bias === undefined || (bias.dtype === 'float32' && bias.shape.length === 1 && bias.shape[0] === info!.outChannels);
+
+/** The forward convolution on the Node addon: see the route tables of this file and ./fused_conv2d.ts. */
+export const nativeForwardRoute: Route<ForwardConvContext> = {
+  name: 'native',
+  applies: (ctx) =>
+    ctx.info !== undefined &&
+    ctx.activationFits &&
+    addonConvFits(ctx.info) &&
+    biasFits(ctx) &&
+    ctx.x.dtype === 'float32' &&
+    ctx.filter.dtype === 'float32' &&
+    addonFor(ctx.args.backend) !== undefined,
+  run: ({ args, x, filter, info, bias, relu }) =>
+    addonConv2D(addonFor(args.backend)!, asNativeBackend(args.backend), x, filter, info!, bias, relu),
+};
+
 /** The forward convolution by Winograd for one filter side: see the route tables of this file and ./fused_conv2d.ts. */
 export function winogradForwardRoute(side: FilterSide): Route<ForwardConvContext> {
   return {
@@ -111,5 +138,5 @@ export const conv2DKernel = routedKernel<ForwardConvContext>({
   kernelName: 'Conv2D',
   install: 'replace',
   context: (args) => forwardConvContext(args, { bias: undefined, relu: false, activationFits: true }),
-  routes: [winogradForwardRoute(5), winogradForwardRoute(3), stockRoute('wasm', 'Conv2D')],
+  routes: [nativeForwardRoute, winogradForwardRoute(5), winogradForwardRoute(3), stockRoute('wasm', 'Conv2D')],
 });

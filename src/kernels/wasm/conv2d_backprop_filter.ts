@@ -5,7 +5,15 @@
  * Routes, tried in order: the first that applies (and pays) runs. The `routes` table below is
  * this list; test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.
  *
- * 1. `one-channel-simd`: WebAssembly SIMD, ./helpers/single_channel_conv_simd.ts.
+ * 1. `native`: the Node addon (native/node/ops.c `conv2d_backprop_filter`), ./helpers/addon.ts:
+ *    dWᵀ = dyᵀ · patches, the patches packed straight from x in runs of Ci floats, pixels split
+ *    between the threads, each summing its own dWᵀ.
+ *    Applies: NHWC, float32, strides up to 64, and the addon loaded (Node on linux-x64, not turned off).
+ *    Why: AVX2/AVX-512 on every core; the wasm routes sum on one thread in 128-bit SIMD.
+ *    Bench: npm run bench -- bench/kernels/native.ts.
+ *    Zoo: every convolution of every network wherever the addon loads (the tables of
+ *    test/kernel_routes.test.ts list the routes with it off).
+ * 2. `one-channel-simd`: WebAssembly SIMD, ./helpers/single_channel_conv_simd.ts.
  *    Applies: one input channel, output channels in fours, float32, the SIMD module ready.
  *    Why: the general routes see such a layer as a matmul nine rows high (XNNPACK repacks its long
  *    operand on every call) or a convolution to one channel, both far below XNNPACK's forward
@@ -13,21 +21,21 @@
  *    and sums in float64 across rows (closer to exact than the float32 sums of the others).
  *    Bench: npm run bench -- bench/kernels/single_channel_conv.ts.
  *    Zoo: seed conv1; compact conv1; lean conv1; strong conv1.
- * 2. `winograd-5x5`: the dual Winograd F(5x5, 4x4), ./helpers/winograd.ts `winogradFilterGrad`,
+ * 3. `winograd-5x5`: the dual Winograd F(5x5, 4x4), ./helpers/winograd.ts `winogradFilterGrad`,
  *    its products summed in the module (./helpers/outer_products.ts).
  *    Applies: stride 1, a 5x5 filter, float32, the SIMD module ready. Pays: always.
  *    Why: 64 multiplications per 16 outputs instead of 400, and the direct routes are long thin
  *    matmuls that XNNPACK runs slowly even for few channels.
  *    Bench: npm run bench -- bench/kernels/winograd.ts; bench/kernels/conv_grads.ts.
  *    Zoo: seed conv2.
- * 3. `winograd-3x3`: the dual Winograd F(3x3, 4x4), likewise.
+ * 4. `winograd-3x3`: the dual Winograd F(3x3, 4x4), likewise.
  *    Applies: stride 1, a 3x3 filter, float32, the SIMD module ready.
  *    Pays: at least 1,024 input x output channel pairs (`winogradPays`).
  *    Why: 36 multiplications per 16 outputs instead of 144; below 1,024 channel pairs the
  *    transforms cost more than the products save.
  *    Bench: npm run bench -- bench/kernels/conv_grads.ts (against `direct-simd` and `transposed-conv`).
  *    Zoo: compact conv2; lean conv2, conv3, conv4; strong conv2, conv4, conv5.
- * 4. `direct-simd`: dW summed directly, tap by tap and image by image, as outer products of x's
+ * 5. `direct-simd`: dW summed directly, tap by tap and image by image, as outer products of x's
  *    and dy's pixels in WebAssembly SIMD (./helpers/outer_products.ts), on the calling thread.
  *    Applies: input and output channels in fours, float32, the SIMD module ready.
  *    Pays: at least 16 output pixels per image.
@@ -37,14 +45,14 @@
  *    strong's conv7) each block sums one pixel per image and the loop's overhead loses.
  *    Bench: npm run bench -- bench/kernels/conv_grads.ts.
  *    Zoo: strong conv3, conv6.
- * 5. `patches-matmul`: dW = patchesᵀ · dy, one plain matmul on the stock kernel, the transposed
+ * 6. `patches-matmul`: dW = patchesᵀ · dy, one plain matmul on the stock kernel, the transposed
  *    patch matrix `[KH*KW*Ci, B*OH*OW]` built over the heap (./helpers/im2col.ts).
  *    Applies: the wasm heap. Pays: at most 4 input channels.
  *    Why: with few input channels the patch matrix is small, and the `transposed-conv` route would
  *    be a convolution with one "image" and B channels, a shape XNNPACK runs slowly.
  *    Bench: npm run bench -- bench/kernels/single_channel_conv.ts (its general arm, for the 3x3 first layers).
  *    Zoo: none (the zoo's first layers take `one-channel-simd`).
- * 6. `transposed-conv`: one forward `Conv2D` of xᵀ `[Ci,H,W,B]` (channels as the batch) with dyᵀ
+ * 7. `transposed-conv`: one forward `Conv2D` of xᵀ `[Ci,H,W,B]` (channels as the batch) with dyᵀ
  *    `[OH,OW,B,Co]` as its filter, dilated by the stride, then a transpose of the
  *    `[Ci,KH,KW,Co]` result to `[KH,KW,Ci,Co]`. Applies: always.
  *    Why: XNNPACK runs it at forward speed, dilations > 1 included, so stride 2 needs no zeros.
@@ -56,6 +64,7 @@ import type { NamedAttrMap, TensorInfo, backend_util } from '@tensorflow/tfjs-co
 import { firstOutput, runStock, type BackpropFilterAttrs, type ExplicitPadding, type KernelArgs } from '../registry.js';
 import { routedKernel, type Route } from '../routes.js';
 import { as4D, backpropConvInfo } from './helpers/conv_info.js';
+import { addonConv2DBackpropFilter, addonConvFits, addonFor } from './helpers/addon.js';
 import { asHeapBackend, hasHeapAccess } from './helpers/heap.js';
 import { im2colTransposed } from './helpers/im2col.js';
 import { KernelRunner } from './helpers/kernel_runner.js';
@@ -96,6 +105,12 @@ function winogradRoute(side: FilterSide): Route<FilterGradContext> {
 }
 
 const routes: Route<FilterGradContext>[] = [
+  {
+    name: 'native',
+    applies: (ctx) => addonConvFits(ctx.info) && float32(ctx) && addonFor(ctx.args.backend) !== undefined,
+    run: ({ args, x, dy, info }) =>
+      addonConv2DBackpropFilter(addonFor(args.backend)!, asNativeBackend(args.backend), x, dy, info),
+  },
   {
     name: 'one-channel-simd',
     applies: (ctx) => singleChannelConvFits(ctx.info) && float32(ctx) && nativeReady(ctx.args.backend),

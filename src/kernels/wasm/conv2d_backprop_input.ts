@@ -5,7 +5,15 @@
  * Routes, tried in order: the first that applies (and pays) runs. The `routes` table below is
  * this list; test/kernel_routes.test.ts checks the two agree, and the zoo layers named here.
  *
- * 1. `one-channel-simd`: WebAssembly SIMD, ./helpers/single_channel_conv_simd.ts.
+ * 1. `native`: the Node addon (native/node/ops.c `conv2d_backprop_input`), ./helpers/addon.ts:
+ *    dx pixel by pixel from dy through row pointers, a strided layer's pixels phase by phase
+ *    (each phase with only the taps that reach it: the sub-pixel split, done in the indexing).
+ *    Applies: NHWC, float32, strides up to 64, and the addon loaded (Node on linux-x64, not turned off).
+ *    Why: AVX2/AVX-512 on every core, and no multiplication by an inserted zero.
+ *    Bench: npm run bench -- bench/kernels/native.ts.
+ *    Zoo: every convolution of every network wherever the addon loads (the tables of
+ *    test/kernel_routes.test.ts list the routes with it off).
+ * 2. `one-channel-simd`: WebAssembly SIMD, ./helpers/single_channel_conv_simd.ts.
  *    Applies: one input channel, output channels in fours, NHWC, float32, the SIMD module ready.
  *    Why: the general routes make it a convolution to one output channel, a shape XNNPACK runs
  *    slowly; this takes four output channels per vector along each output row. (An image needs
@@ -13,7 +21,7 @@
  *    Bench: npm run bench -- bench/kernels/single_channel_conv.ts.
  *    Zoo: lean conv1; strong conv1 (`seed` and `compact` train their first layer as a plain
  *    convolution, whose dx tfjs skips).
- * 2. `direct-simd`: each pixel of dx summed directly over the taps that reach it, in WebAssembly
+ * 3. `direct-simd`: each pixel of dx summed directly over the taps that reach it, in WebAssembly
  *    SIMD (./helpers/outer_products.ts), on the calling thread: four pixels of one phase by eight
  *    channels in registers per tap.
  *    Applies: input and output channels in fours, NHWC, float32, the SIMD module ready.
@@ -24,7 +32,7 @@
  *    faster there with both threads, and a 1x1 dy (a head) on `col2im`.
  *    Bench: npm run bench -- bench/kernels/conv_grads.ts --kernel dx.
  *    Zoo: strong conv3, conv6.
- * 3. `sub-pixel`: dx as sh*sw stride-1 `Conv2D`s of dy, one per output phase, interleaved
+ * 4. `sub-pixel`: dx as sh*sw stride-1 `Conv2D`s of dy, one per output phase, interleaved
  *    (./helpers/sub_pixel.ts).
  *    Applies: NHWC, a stride above 1, input height and width multiples of the strides, a filter
  *    at least as large as the stride, the wasm heap. Pays: dy of at least 64 positions (OH*OW).
@@ -34,32 +42,32 @@
  *    too little work to pay for its setup.
  *    Bench: npm run bench -- bench/kernels/sub_pixel.ts.
  *    Zoo: none (strong conv3 takes `direct-simd`).
- * 4. `col2im`: one matmul dy·Wᵀ `[B*OH*OW, KH*KW*Ci]` through ./batch_mat_mul.ts, then a
+ * 5. `col2im`: one matmul dy·Wᵀ `[B*OH*OW, KH*KW*Ci]` through ./batch_mat_mul.ts, then a
  *    scatter-add onto dx over the heap (./helpers/im2col.ts).
  *    Applies: NHWC, the wasm heap. Pays: a stride above 1, or dy of at most 16 positions.
  *    Why: there the zero-inserted, padded dy of `zero-inserted-conv` is mostly zeros (three
  *    quarters at stride 2; a 1x1 dy padded to 7x7 for a 4x4 filter).
  *    Bench: npm run bench -- bench/kernels/sub_pixel.ts (its col2im arm).
  *    Zoo: lean conv4; strong conv7.
- * 5. `winograd-5x5`: Winograd F(4x4, 5x5) of dy with the filter rotated 180° (./helpers/winograd.ts).
+ * 6. `winograd-5x5`: Winograd F(4x4, 5x5) of dy with the filter rotated 180° (./helpers/winograd.ts).
  *    Applies: NHWC, stride 1, a 5x5 filter, padding at most the filter's size minus 1 above and
  *    to the left, float32, the SIMD module ready.
  *    Pays: at least 1,024 input x output channel pairs (`winogradPays`).
  *    Why: 64 multiplications per 16 outputs instead of 400.
  *    Bench: npm run bench -- bench/kernels/winograd.ts.
  *    Zoo: seed conv2.
- * 6. `winograd-3x3`: Winograd F(4x4, 3x3), likewise.
+ * 7. `winograd-3x3`: Winograd F(4x4, 3x3), likewise.
  *    Applies: as `winograd-5x5`, with a 3x3 filter. Pays: as `winograd-5x5`.
  *    Why: 36 multiplications per 16 outputs instead of 144.
  *    Bench: npm run bench -- bench/kernels/winograd.ts --filter 3.
  *    Zoo: compact conv2; lean conv2, conv3; strong conv2, conv4, conv5.
- * 7. `zero-inserted-conv`: one forward `Conv2D` of dy (zero-inserted by the stride, padded by
+ * 8. `zero-inserted-conv`: one forward `Conv2D` of dy (zero-inserted by the stride, padded by
  *    KH-1-pad) with the filter rotated 180° and transposed to `[KH,KW,Co,Ci]`, stride 1.
  *    Applies: NHWC, padding at most the filter's size minus 1 above and to the left.
  *    Why: XNNPACK's forward speed, for the stride-1 layers Winograd does not pay on.
  *    Bench: npm run bench -- bench/kernels/seed_kernels.ts.
  *    Zoo: none.
- * 8. `stock`: tfjs' plain loop. Applies: always (NCHW, and paddings larger than the filter).
+ * 9. `stock`: tfjs' plain loop. Applies: always (NCHW, and paddings larger than the filter).
  *    Zoo: none.
  */
 import type { NamedAttrMap, TensorInfo, backend_util } from '@tensorflow/tfjs-core';
@@ -69,6 +77,7 @@ import { firstOutput } from '../registry.js';
 import { routedKernel, stockRoute, type Route } from '../routes.js';
 import { batchMatMulKernel, plainMatMul } from './batch_mat_mul.js';
 import { as4D, backpropConvInfo } from './helpers/conv_info.js';
+import { addonConv2DBackpropInput, addonConvFits, addonFor } from './helpers/addon.js';
 import { asHeapBackend, hasHeapAccess } from './helpers/heap.js';
 import { col2im } from './helpers/im2col.js';
 import { KernelRunner } from './helpers/kernel_runner.js';
@@ -204,6 +213,16 @@ function zeroInsertedConv({ args, dy, filter, info, padTop, padLeft }: InputGrad
 }
 
 const routes: Route<InputGradContext>[] = [
+  {
+    name: 'native',
+    applies: ({ args, dy, filter, info }) =>
+      addonConvFits(info) &&
+      dy.dtype === 'float32' &&
+      filter.dtype === 'float32' &&
+      addonFor(args.backend) !== undefined,
+    run: ({ args, dy, filter, info }) =>
+      addonConv2DBackpropInput(addonFor(args.backend)!, asNativeBackend(args.backend), dy, filter, info),
+  },
   {
     name: 'one-channel-simd',
     applies: ({ args, dy, filter, info }) =>

@@ -1,26 +1,27 @@
 /**
  * Every wasm kernel of this package, one module each, each opening with its ordered route table:
  *
- * | kernel                       | install | routes, in order                                                                                        |
- * | ---------------------------- | ------- | ------------------------------------------------------------------------------------------------------- |
- * | `Conv2D`                     | replace | winograd-5x5, winograd-3x3, stock                                                                       |
- * | `FusedConv2D`                | replace | winograd-5x5, winograd-3x3, stock                                                                       |
- * | `Conv2DBackpropFilter`       | add     | one-channel-simd, winograd-5x5, winograd-3x3, direct-simd, patches-matmul, transposed-conv              |
- * | `DigitBatchNormTraining`     | add     | simd, heap                                                                                              |
- * | `DigitBatchNormTrainingGrad` | add     | simd, heap                                                                                              |
- * | `Conv2DBackpropInput`        | replace | one-channel-simd, direct-simd, sub-pixel, col2im, winograd-5x5, winograd-3x3, zero-inserted-conv, stock |
- * | `BatchMatMul`                | replace | swapped-product, transpose-first, stock                                                                 |
- * | `Tile`                       | replace | broadcast-add, stock                                                                                    |
- * | `Sum`                        | replace | leading-axes, stock                                                                                     |
- * | `Mean`                       | replace | leading-axes, stock                                                                                     |
- * | `MaxPoolGrad`                | replace | simd-2x2, heap, stock                                                                                   |
- * | `Identity`                   | replace | share-buffer, stock                                                                                     |
+ * | kernel                       | install | routes, in order                                                                                                |
+ * | ---------------------------- | ------- | --------------------------------------------------------------------------------------------------------------- |
+ * | `Conv2D`                     | replace | native, winograd-5x5, winograd-3x3, stock                                                                       |
+ * | `FusedConv2D`                | replace | native, winograd-5x5, winograd-3x3, stock                                                                       |
+ * | `Conv2DBackpropFilter`       | add     | native, one-channel-simd, winograd-5x5, winograd-3x3, direct-simd, patches-matmul, transposed-conv              |
+ * | `DigitBatchNormTraining`     | add     | simd, heap                                                                                                      |
+ * | `DigitBatchNormTrainingGrad` | add     | simd, heap                                                                                                      |
+ * | `Conv2DBackpropInput`        | replace | native, one-channel-simd, direct-simd, sub-pixel, col2im, winograd-5x5, winograd-3x3, zero-inserted-conv, stock |
+ * | `BatchMatMul`                | replace | native, swapped-product, transpose-first, stock                                                                 |
+ * | `Tile`                       | replace | broadcast-add, stock                                                                                            |
+ * | `Sum`                        | replace | leading-axes, stock                                                                                             |
+ * | `Mean`                       | replace | leading-axes, stock                                                                                             |
+ * | `MaxPoolGrad`                | replace | simd-2x2, heap, stock                                                                                           |
+ * | `Identity`                   | replace | share-buffer, stock                                                                                             |
  *
  * `replace`: in place of the stock kernel, kept as the `stock` route; `add`: stock wasm has none.
  * Helpers, in ./helpers/: the heap (heap.ts) and the routes written over it (leading_axes.ts,
  * max_pool_grad_heap.ts, im2col.ts, sub_pixel.ts, batch_norm_heap.ts); the WebAssembly SIMD module
  * (native.ts, native_binary.ts) and its wrappers (winograd.ts, outer_products.ts, batch_norm_simd.ts,
- * max_pool_simd.ts, single_channel_conv_simd.ts); calling other kernels (kernel_runner.ts); convolution geometry
+ * max_pool_simd.ts, single_channel_conv_simd.ts); the Node addon's calls (addon.ts: the `native`
+ * routes, which run first wherever ../addon/load.ts loads the addon); calling other kernels (kernel_runner.ts); convolution geometry
  * (conv_info.ts). test/kernel_routes.test.ts checks this table against the modules.
  */
 import { addKernel, replaceKernel } from '../registry.js';
