@@ -203,6 +203,24 @@ describe.skipIf(addon === undefined)('native kernels against float64, every SIMD
   );
 });
 
+describe.skipIf(addon === undefined)('native kernels are deterministic', () => {
+  it('give the same bits on 1 and 2 threads (the filter gradient sums fixed parts in a fixed order)', () => {
+    const c: ConvShape = { x: [16, 14, 14, 24], filter: [3, 3, 24, 40], strides: 1, pad: 'same' };
+    const g = geometry(c);
+    const outputs = [1, 2, 1].map((threads) => {
+      configureNativeKernels({ threads, isa: 'auto' });
+      const heap = new Heap();
+      const xAt = heap.place(values(sizeOf(c.x), 7));
+      const dyAt = heap.place(values(c.x[0] * (g[4] as number) * (g[5] as number) * c.filter[3], 8));
+      const dwAt = heap.zeros(sizeOf(c.filter));
+      addon!.conv2dBackpropFilter(heap.view(), g, xAt, dyAt, dwAt);
+      return heap.read(dwAt, sizeOf(c.filter));
+    });
+    expect(outputs[1]).toEqual(outputs[0]);
+    expect(outputs[2]).toEqual(outputs[0]);
+  });
+});
+
 describe.skipIf(addon === undefined)('hostile shapes and offsets reach no memory', () => {
   const heap = new Heap();
   heap.place(new Float32Array(4096));

@@ -18,6 +18,23 @@ function npm(args: string[], cwd: string): string {
   return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
 }
 
+/** A small train.csv / test.csv pair in the consumer project's csv/ (300 labelled rows, 40 test rows). */
+function writeCsvPair(): void {
+  if (existsSync(join(project, 'csv/test.csv'))) return;
+  const data = syntheticDigits(300);
+  const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
+  const row = (i: number): string => Array.from(data.pixels.subarray(i * 784, (i + 1) * 784)).join(',');
+  mkdirSync(join(project, 'csv'), { recursive: true });
+  writeFileSync(
+    join(project, 'csv/train.csv'),
+    `label,${header}\n${Array.from({ length: 300 }, (_, i) => `${data.labels![i]},${row(i)}`).join('\n')}\n`,
+  );
+  writeFileSync(
+    join(project, 'csv/test.csv'),
+    `${header}\n${Array.from({ length: 40 }, (_, i) => row(i)).join('\n')}\n`,
+  );
+}
+
 describe('the packed tarball in a fresh project', () => {
   beforeAll(() => {
     const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], ROOT)) as { filename: string }[];
@@ -49,7 +66,16 @@ describe('the packed tarball in a fresh project', () => {
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('LICENSE');
-    expect(files.filter((f) => !/^(dist\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
+    expect(
+      files.filter(
+        (f) =>
+          !/^(dist\/|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$|prebuilds\/linux-x64\/digit-recognizer\.node$)/.test(
+            f,
+          ),
+      ),
+    ).toEqual([]);
+    // The native kernels ship prebuilt for linux-x64: installing never compiles.
+    expect(files).toContain('prebuilds/linux-x64/digit-recognizer.node');
     expect(files.some((f) => f.endsWith('.map'))).toBe(false);
     // 199,023 bytes before the CLI and the pretrained model; the model may add at most 700 kB.
     expect(statSync(tarball).size).toBeLessThan(199_023 + 700_000);
@@ -201,18 +227,7 @@ export async function go(data: DigitDataset): Promise<number> {
   });
 
   it('runs the shipped CLI: kaggle on a small CSV pair, then predict, with one-line errors for what is missing', () => {
-    const data = syntheticDigits(300);
-    const header = Array.from({ length: 784 }, (_, i) => `pixel${i}`).join(',');
-    const row = (i: number): string => Array.from(data.pixels.subarray(i * 784, (i + 1) * 784)).join(',');
-    mkdirSync(join(project, 'csv'), { recursive: true });
-    writeFileSync(
-      join(project, 'csv/train.csv'),
-      `label,${header}\n${Array.from({ length: 300 }, (_, i) => `${data.labels![i]},${row(i)}`).join('\n')}\n`,
-    );
-    writeFileSync(
-      join(project, 'csv/test.csv'),
-      `${header}\n${Array.from({ length: 40 }, (_, i) => row(i)).join('\n')}\n`,
-    );
+    writeCsvPair();
     const npx = (args: string[]) => {
       const r = spawnSync('npx', ['--no-install', 'digit-recognizer', ...args], {
         cwd: project,
@@ -256,7 +271,43 @@ export async function go(data: DigitDataset): Promise<number> {
     expect(existsSync(join(project, 'mnist-out'))).toBe(false);
     const unknown = npx(['train']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe('digit-recognizer: error: unknown command "train"; commands: kaggle, predict\n');
+    expect(unknown.stderr).toBe('digit-recognizer: error: unknown command "train"; commands: kaggle, predict, info\n');
+    expect(npx(['constructor']).stderr).toMatch(/unknown command "constructor"/);
+  });
+
+  it('says which kernels run (`info`), and falls back to WebAssembly where the native binary is off or broken', () => {
+    const run = (args: string[], env: Record<string, string> = {}) =>
+      spawnSync('npx', ['--no-install', 'digit-recognizer', ...args], {
+        cwd: project,
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+        timeout: 300_000,
+      });
+    const on = run(['info']);
+    expect(on.status, on.stderr).toBe(0);
+    expect(on.stdout).toMatch(new RegExp(`^digit-recognizer ${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
+    expect(on.stdout).toMatch(/^node \d+\.\d+\.\d+ \(linux-x64\)$/m);
+    expect(on.stdout).toMatch(/^wasm backend: SIMD, \d+ threads?$/m);
+    expect(on.stdout).toMatch(/^native kernels: on \((avx512|avx2|sse2), \d+ threads\)$/m);
+    const off = run(['info'], { DIGIT_RECOGNIZER_NATIVE: '0' });
+    expect(off.stdout).toMatch(/^native kernels: off \(turned off by DIGIT_RECOGNIZER_NATIVE=0\)$/m);
+    // A binary that does not load (here: not an ELF file at all) is named in one warning line; the run goes on.
+    writeCsvPair();
+    const binary = join(project, 'node_modules/digit-recognizer/prebuilds/linux-x64/digit-recognizer.node');
+    const good = readFileSync(binary);
+    writeFileSync(binary, 'not a shared object');
+    try {
+      const broken = run(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '1', '--out', 'out-wasm']);
+      expect(broken.status, broken.stderr).toBe(0);
+      expect(broken.stderr).toMatch(/native kernels off \(prebuilds\/linux-x64\/digit-recognizer\.node did not load: /);
+      expect(broken.stderr).not.toMatch(/\n\s+at /); // no stack trace
+      expect(readFileSync(join(project, 'out-wasm/submission.csv'), 'utf8').trimEnd().split('\n')).toHaveLength(41);
+      expect(JSON.parse(readFileSync(join(project, 'out-wasm/run.json'), 'utf8')).versions.nativeKernels).toMatch(
+        /^off \(.*did not load/,
+      );
+    } finally {
+      writeFileSync(binary, good);
+    }
   });
 
   it('names the backend package to install when it is missing', () => {

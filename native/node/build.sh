@@ -15,12 +15,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/prebuilds/linux-x64"
 if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
-  echo "native/node/build.sh: builds for linux-x64 only (this is $(uname -s)-$(uname -m)); the package falls back to WebAssembly here"
+  echo "native/node/build.sh: builds for linux-x64 only (this is $(uname -s)-$(uname -m)); the package falls back to WebAssembly here" >&2
   exit 0
 fi
 if ! command -v "${CC:-gcc}" >/dev/null 2>&1; then
   if [ "${1:-}" = "--if-gcc" ]; then
-    echo "native/node/build.sh: no gcc here, so no native kernels: the package will run on WebAssembly (apt-get install gcc, then npm run build:native)"
+    echo "native/node/build.sh: no gcc here, so no native kernels: the package will run on WebAssembly (apt-get install gcc, then npm run build:native)" >&2
     exit 0
   fi
   echo "native/node/build.sh: gcc not found" >&2
@@ -47,4 +47,5 @@ case "$newest" in
   *) echo "native/node/build.sh: the addon needs $newest, above the stated glibc floor 2.17" >&2; exit 1 ;;
 esac
 mv "$tmp/digit-recognizer.node" "$out/digit-recognizer.node"
-echo "native/node/build.sh: prebuilds/linux-x64/digit-recognizer.node ($(wc -c < "$out/digit-recognizer.node") bytes, needs ${newest:-no versioned} glibc symbols)"
+# On stderr: npm pack --json prints its report on stdout, after this lifecycle script.
+echo "native/node/build.sh: prebuilds/linux-x64/digit-recognizer.node ($(wc -c < "$out/digit-recognizer.node") bytes, glibc symbols up to ${newest:-none})" >&2

@@ -352,27 +352,30 @@ out:
  * Pixels go in chunks of `chunk`; a chunk's dy is transposed (a row per output channel: the
  * micro-kernel's row pointers) and its patches are packed NR columns to a panel, straight from x
  * in runs of Ci floats. This way the patches, the large operand, are copied in contiguous runs;
- * only the small dy is transposed. Each thread sums into its own dWᵀ, added up at the end.
+ * only the small dy is transposed.
+ *
+ * The chunks are split into a fixed number of parts (DW_PARTS, however many threads there are),
+ * each summed in order into its own dWᵀ, and the parts added up in order at the end: the sums, and
+ * so the weights a training run ends with, are the same bits on 1 thread or 16, run after run.
  */
+#define DW_PARTS 16
 
 typedef struct {
   const conv_t *g;
   const isa_t *isa;
   const float *x, *dy;
-  int64_t chunk, pixels, k, kpad;
-  float *scratch; /* per thread: dyT [Co_rows][chunk], zero [chunk], panels [kpad / NR][chunk][NR], partial [Co][kpad] */
-  int64_t scratch_floats, co_rows;
+  int64_t chunk, pixels, chunks, parts, k, kpad;
+  float *scratch; /* per thread: dyT [Co][chunk], zero [chunk], panels [kpad / NR][chunk][NR] */
+  int64_t scratch_floats;
+  float *partials; /* per part: dWᵀ [Co][kpad] */
 } dw_ctx;
 
-static void dw_task(void *vctx, int64_t task, int thread) {
-  const dw_ctx *c = vctx;
+static void dw_chunk(const dw_ctx *c, int64_t index, float *dyt, float *partial) {
   const conv_t *g = c->g;
   const int mr_full = c->isa->mr, nr = c->isa->nr;
-  const int64_t chunk = c->chunk, p0 = task * chunk, len = min64(chunk, c->pixels - p0);
-  float *dyt = c->scratch + (int64_t)thread * c->scratch_floats;
-  const float *zero = dyt + c->co_rows * chunk;
-  float *panels = dyt + (c->co_rows + 1) * chunk;
-  float *partial = panels + c->kpad * chunk;
+  const int64_t chunk = c->chunk, p0 = index * chunk, len = min64(chunk, c->pixels - p0);
+  const float *zero = dyt + g->out_c * chunk;
+  float *panels = dyt + (g->out_c + 1) * chunk;
   for (int64_t l = 0; l < len; l++) {
     const float *src = c->dy + (p0 + l) * g->out_c;
     for (int64_t o = 0; o < g->out_c; o++) dyt[o * chunk + l] = src[o];
@@ -416,6 +419,15 @@ static void dw_task(void *vctx, int64_t task, int thread) {
     }
 }
 
+static void dw_task(void *vctx, int64_t part, int thread) {
+  const dw_ctx *c = vctx;
+  float *dyt = c->scratch + (int64_t)thread * c->scratch_floats;
+  float *partial = c->partials + part * c->g->out_c * c->kpad;
+  /* part `part` of `parts` takes an even, contiguous share of the chunks, in order */
+  const int64_t first = part * c->chunks / c->parts, end = (part + 1) * c->chunks / c->parts;
+  for (int64_t index = first; index < end; index++) dw_chunk(c, index, dyt, partial);
+}
+
 int conv2d_backprop_filter(const conv_t *g, const float *x, const float *dy, float *dw) {
   const isa_t *isa = ops_isa();
   const int nr = isa->nr;
@@ -424,22 +436,25 @@ int conv2d_backprop_filter(const conv_t *g, const float *x, const float *dy, flo
   /* Chunks of about 128 Ki floats of packed patches (an L2's worth), 32 to 256 pixels. */
   int64_t chunk = 131072 / kpad;
   chunk = chunk < 32 ? 32 : chunk > 256 ? 256 : chunk;
-  const int threads = pool_threads();
-  const int64_t per_thread = (g->out_c + 1) * chunk + kpad * chunk + g->out_c * kpad;
-  float *scratch = zeroed_floats(per_thread * threads);
-  if (scratch == NULL) return -1;
-  dw_ctx ctx = {g, isa, x, dy, chunk, pixels, k, kpad, scratch, per_thread, g->out_c};
-  pool_run(ceil_div(pixels, chunk), dw_task, &ctx);
+  const int64_t chunks = ceil_div(pixels, chunk), parts = chunks < DW_PARTS ? chunks : DW_PARTS;
+  const int64_t per_thread = (g->out_c + 1) * chunk + kpad * chunk;
+  float *scratch = zeroed_floats(per_thread * pool_threads());
+  float *partials = zeroed_floats(parts * g->out_c * kpad);
+  if (scratch == NULL || partials == NULL) {
+    free(scratch);
+    free(partials);
+    return -1;
+  }
+  dw_ctx ctx = {g, isa, x, dy, chunk, pixels, chunks, parts, k, kpad, scratch, per_thread, partials};
+  pool_run(parts, dw_task, &ctx);
   for (int64_t kk = 0; kk < k; kk++)
     for (int64_t o = 0; o < g->out_c; o++) {
       float s = 0;
-      for (int th = 0; th < threads; th++) {
-        const float *partial = scratch + th * per_thread + (g->out_c + 1) * chunk + kpad * chunk;
-        s += partial[o * kpad + kk];
-      }
+      for (int64_t part = 0; part < parts; part++) s += partials[(part * g->out_c + o) * kpad + kk];
       dw[kk * g->out_c + o] = s;
     }
   free(scratch);
+  free(partials);
   return 0;
 }
 

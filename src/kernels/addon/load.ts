@@ -9,7 +9,7 @@
  * behind a Node check, not by an import. Wherever the addon cannot load (another OS or CPU, a
  * browser, `DIGIT_RECOGNIZER_NATIVE=0`, {@link configureNativeKernels} `{ enabled: false }`), the
  * routes after `native` run: WebAssembly, as before. A binary that is there but fails to load is
- * reported once, in one line, as a process warning.
+ * reported once, in one line on stderr.
  */
 
 /** What the addon exports (native/node/addon.c). Offsets count float32 elements of the heap. */
@@ -66,7 +66,6 @@ interface NodeProcess {
   arch?: string;
   env?: Record<string, string | undefined>;
   getBuiltinModule?: (id: string) => unknown;
-  emitWarning?: (message: string) => void;
 }
 
 let loaded: { addon: NativeAddon } | { why: string } | undefined;
@@ -102,7 +101,8 @@ function load(): { addon: NativeAddon } | { why: string } {
     return { addon };
   } catch (error) {
     const why = `${BINARY} did not load: ${firstLine(error)}`;
-    proc.emitWarning?.(`digit-recognizer: native kernels off, WebAssembly runs instead (${why})`);
+    // One line on stderr, once: a broken install should be seen, but is no reason to stop.
+    console.warn(`digit-recognizer: native kernels off, WebAssembly runs instead (${why})`);
     return { why };
   }
 }
