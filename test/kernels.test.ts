@@ -96,13 +96,17 @@ async function seedNetGrads(weights: Float32Array[], batch: number): Promise<Flo
 describe('wasm training kernels', () => {
   let stockInput: tf.KernelConfig | undefined;
   let stockMatMul: tf.KernelConfig | undefined;
+  // The portable path: its routes are what these tests name (the native ones: test/native.test.ts).
+  let restoreNative: () => void = () => undefined;
   beforeAll(async () => {
     await use('wasm');
     stockInput = tf.getKernel('Conv2DBackpropInput', 'wasm');
     stockMatMul = tf.getKernel('BatchMatMul', 'wasm');
     registerWasmTrainingKernels();
+    restoreNative = overrideKernelRoutes({ '*': { native: 'off' } });
   });
   afterAll(async () => {
+    restoreNative();
     await use('cpu');
   });
 

@@ -1,14 +1,17 @@
 /**
  * Training and prediction throughput of the same networks in the stacks a Python user would run on
  * this CPU, in one run with ours: Keras 3 on TensorFlow's CPU build (oneDNN) for `seed` and
- * `strong`, PyTorch 2 (CPU wheel) for `seed`, against this package on wasm. Run by hand, alone:
+ * `strong`, PyTorch 2 (CPU wheel) for `seed`, against this package with its native kernels and on
+ * WebAssembly alone (`DIGIT_RECOGNIZER_NATIVE=0`), the latter also under each `--node` binary
+ * (another Node line). Run by hand, alone:
  *
  *   ../shared/peers/setup-venv.sh DIR                       (once: a venv where pip reaches the wheels)
- *   npm run bench -- bench/peers/stacks.ts --venv DIR [--rounds 2] [--steps 60]
+ *   npm run bench -- bench/peers/stacks.ts --venv DIR [--rounds 2] [--steps 60] [--node PATH ...]
  *
  * Each configuration runs in its own process, the stacks alternating round by round; the table
- * gives each one's median over the rounds. Ours is bench/steps/train.ts's child (trainDigits over
- * MNIST batches of 64, no augmentation); the peers train on random data, which costs the same.
+ * gives each one's median over the rounds, and its ratio to Keras on the same network. Ours is
+ * bench/steps/train.ts's child (trainDigits over MNIST batches of 64, no augmentation); the peers
+ * train on random data, which costs the same.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,6 +29,8 @@ const bench = await startBench(import.meta.url, {
     rounds: { type: 'string', default: '2' },
     steps: { type: 'string', default: '60' },
     peers: { type: 'string', default: join(ROOT, '../shared/peers') },
+    node: { type: 'string', multiple: true, default: [] },
+    nets: { type: 'string', default: 'seed,lean,strong,compact' },
   },
 });
 const flags = bench.flags;
@@ -42,13 +47,19 @@ interface Run {
   run(): { train: number; predict: number };
 }
 
-function ours(net: string): Run {
+function nodeVersion(node: string): string {
+  return spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '');
+}
+
+/** Ours on `node`: with the native kernels, or on WebAssembly alone. */
+function ours(net: string, native: boolean, node = process.execPath): Run {
+  const label = `Node ${nodeVersion(node).split('.')[0]}`;
   return {
-    stack: 'ours (wasm, tfjs 4.22)',
+    stack: native ? `ours, native kernels (${label})` : `ours, wasm only (${label})`,
     net,
     run: () => {
       const r = spawnSync(
-        process.execPath,
+        node,
         [
           '--import',
           'tsx',
@@ -64,13 +75,16 @@ function ours(net: string): Run {
           '--batch',
           '64',
         ],
-        { cwd: ROOT, encoding: 'utf8' },
+        { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DIGIT_RECOGNIZER_NATIVE: native ? '1' : '0' } },
       );
       if (r.status !== 0) throw new Error(`ours ${net}: ${r.stderr}`);
       const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+        native: string;
         trainImagesPerSecond: number;
         predictImagesPerSecond: number;
       };
+      if ((out.native !== 'off') !== native)
+        throw new Error(`ours ${net}: native kernels ${out.native}, expected the other`);
       return { train: out.trainImagesPerSecond, predict: out.predictImagesPerSecond };
     },
   };
@@ -89,15 +103,16 @@ function peer(stack: string, script: string, net: string, args: string[]): Run {
   };
 }
 
-const runs: Run[] = [
-  ours('seed'),
-  peer('Keras 3 on TensorFlow 2.21 CPU', 'keras_seed_speed.py', 'seed', ['64', threads, 'seed']),
-  peer('PyTorch 2 CPU', 'torch2_seed_speed.py', 'seed', ['64', threads]),
-  ours('strong'),
-  peer('Keras 3 on TensorFlow 2.21 CPU', 'keras_seed_speed.py', 'strong', ['64', threads, 'strong']),
-  ours('lean'),
-  ours('compact'),
-];
+const KERAS = 'Keras 3 on TensorFlow 2.21 CPU';
+const runs: Run[] = flags.nets
+  .split(',')
+  .flatMap((net) => [
+    ours(net, true),
+    ours(net, false),
+    ...flags.node.map((node) => ours(net, false, node)),
+    ...(net === 'seed' || net === 'strong' ? [peer(KERAS, 'keras_seed_speed.py', net, ['64', threads, net])] : []),
+    ...(net === 'seed' ? [peer('PyTorch 2 CPU', 'torch2_seed_speed.py', 'seed', ['64', threads])] : []),
+  ]);
 const samples = new Map<Run, { train: number[]; predict: number[] }>(runs.map((r) => [r, { train: [], predict: [] }]));
 for (let round = 0; round < Number(flags.rounds); round++) {
   for (const r of round % 2 === 0 ? runs : [...runs].reverse()) {
@@ -116,22 +131,22 @@ const table = bench.results.table(
     { key: 'net', label: 'net' },
     { key: 'stack', label: 'stack' },
     { key: 'train', label: 'train images/s', digits: 0 },
-    { key: 'trainVsOurs', label: 'train vs ours', digits: 2, suffix: 'x' },
+    { key: 'trainVsKeras', label: 'train vs Keras', digits: 2, suffix: 'x' },
     { key: 'predict', label: 'predict images/s', digits: 0 },
-    { key: 'predictVsOurs', label: 'predict vs ours', digits: 2, suffix: 'x' },
+    { key: 'predictVsKeras', label: 'predict vs Keras', digits: 2, suffix: 'x' },
   ],
 );
 for (const r of runs) {
   const s = samples.get(r)!;
-  const mine = runs.find((o) => o.net === r.net && o.stack.startsWith('ours'))!;
-  const base = samples.get(mine)!;
+  const keras = runs.find((o) => o.net === r.net && o.stack === KERAS);
+  const base = keras === undefined ? undefined : samples.get(keras)!;
   table.row({
     net: r.net,
     stack: r.stack,
     train: median(s.train),
-    trainVsOurs: median(s.train) / median(base.train),
+    trainVsKeras: base === undefined ? null : median(s.train) / median(base.train),
     predict: median(s.predict),
-    predictVsOurs: median(s.predict) / median(base.predict),
+    predictVsKeras: base === undefined ? null : median(s.predict) / median(base.predict),
   });
 }
 await bench.results.save();

@@ -29,6 +29,9 @@ const OPTIONS = {
 interface Result {
   arch: string;
   threads: number;
+  /** The native kernels' SIMD path, or `off`. */
+  native: string;
+  node: string;
   trainImagesPerSecond: number;
   predictImagesPerSecond: number;
 }
@@ -52,6 +55,9 @@ async function child(): Promise<void> {
   const batch = Number(flags.batch);
   // trainDigits registers the training kernels itself, as for any user.
   await setUpBackend('wasm-stock', Number(flags.threads));
+  // The native kernels (where they load and DIGIT_RECOGNIZER_NATIVE is not 0) on as many threads.
+  const { configureNativeKernels } = await import('../../src/kernels/addon/load.js');
+  const native = configureNativeKernels({ threads: Number(flags.threads) });
 
   const [train, test] = await Promise.all([loadMnist({ split: 'train' }), loadMnist({ split: 'test' })]);
   const first = (n: number, name: string) =>
@@ -89,6 +95,8 @@ async function child(): Promise<void> {
   const result: Result = {
     arch: flags.arch,
     threads: wasm.getThreadsCount(),
+    native: native.on ? native.isa : 'off',
+    node: process.versions.node,
     trainImagesPerSecond,
     predictImagesPerSecond,
   };
@@ -189,6 +197,8 @@ async function parent(): Promise<void> {
       results.push({
         arch: 'seed',
         threads,
+        native: 'off',
+        node: '',
         trainImagesPerSecond: r.train_images_per_s,
         predictImagesPerSecond: r.predict_images_per_s,
       });
