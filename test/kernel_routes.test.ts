@@ -257,6 +257,7 @@ function attribute(e: RouteTraceEntry, layers: readonly LayerShapes[]): [string,
       if (e.kernel === 'Sum' && same(s['x'], l.output) && biasAxes(e, 4)) return [l.name, 'bias'];
     } else if (l.kind === 'bn') {
       if (e.kernel === 'DigitBatchNormTraining' && same(s['x'], l.input)) return [l.name, 'forward'];
+      if (e.kernel === 'FusedBatchNorm' && same(s['x'], l.input)) return [l.name, 'forward'];
       if (e.kernel === 'DigitBatchNormTrainingGrad' && same(s['x'], l.input)) return [l.name, 'backward'];
     } else if (l.kind === 'pool') {
       if (e.kernel === 'MaxPoolGrad' && same(s['input'], l.input)) return [l.name, 'backward'];
@@ -316,6 +317,8 @@ async function zooRoutes(net: Net): Promise<{ train: RouteTable; predict: RouteT
 const BN = { forward: 'DigitBatchNormTraining:simd', backward: 'DigitBatchNormTrainingGrad:simd' } as const;
 const POOL = { backward: 'MaxPoolGrad:simd-2x2' } as const;
 const W3 = 'Conv2DBackpropFilter:winograd-3x3';
+/** A batch norm in prediction (model.predict: predictDigits folds them into the convolutions first). */
+const PREDICT_BN = { forward: 'FusedBatchNorm:stock' } as const;
 
 /**
  * What every zoo network runs on wasm: per layer, the route of each of its kernels in one training
@@ -401,9 +404,13 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
     predict: {
       layers: {
         conv1: { forward: 'FusedConv2D:stock' },
+        bn1: PREDICT_BN,
         conv2: { forward: 'FusedConv2D:winograd-3x3' },
+        bn2: PREDICT_BN,
         conv3: { forward: 'FusedConv2D:winograd-3x3' },
+        bn3: PREDICT_BN,
         conv4: { forward: 'FusedConv2D:winograd-3x3' },
+        bn4: PREDICT_BN,
       },
       other: { 'Identity:share-buffer': 3 },
     },
@@ -448,12 +455,19 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
     predict: {
       layers: {
         conv1: { forward: 'FusedConv2D:stock' },
+        bn1: PREDICT_BN,
         conv2: { forward: 'FusedConv2D:winograd-3x3' },
+        bn2: PREDICT_BN,
         conv3: { forward: 'FusedConv2D:stock' },
+        bn3: PREDICT_BN,
         conv4: { forward: 'FusedConv2D:winograd-3x3' },
+        bn4: PREDICT_BN,
         conv5: { forward: 'FusedConv2D:winograd-3x3' },
+        bn5: PREDICT_BN,
         conv6: { forward: 'FusedConv2D:stock' },
+        bn6: PREDICT_BN,
         conv7: { forward: 'FusedConv2D:stock' },
+        bn7: PREDICT_BN,
       },
       other: { 'Identity:share-buffer': 4 },
     },
@@ -474,7 +488,14 @@ function expectedZoo(kernel: string, route: string): string[] {
 }
 
 /** The kernels the Node addon runs, when it loads. */
-const NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'];
+const NATIVE_KERNELS = [
+  'Conv2D',
+  'FusedConv2D',
+  'Conv2DBackpropFilter',
+  'Conv2DBackpropInput',
+  'BatchMatMul',
+  'FusedBatchNorm',
+];
 
 describe.skipIf(nativeAddon() === undefined)('zoo routes on wasm with the native kernels', () => {
   it.each(NETS)('%s: every convolution and matmul of a training step and a prediction takes `native`', async (net) => {
@@ -839,6 +860,27 @@ const ROUTE_CASES: RouteCase[] = [
     ];
   }),
 ];
+
+ROUTE_CASES.push({
+  label: '[5,7,7,8], moving statistics',
+  kernel: 'FusedBatchNorm',
+  routes: { wasm: ['native', 'stock'] },
+  inputs: {
+    x: bnX,
+    mean: input([8], 23),
+    variance: { shape: [8], values: values(8, 24).map((v) => v + 1) },
+    offset: beta(8),
+    scale: gamma(8),
+  },
+  attrs: { varianceEpsilon: 1e-3 },
+  reference: (v) => [
+    Float64Array.from(v['x']!, (x, i) => {
+      const c = i % 8;
+      const s = v['scale']![c]! / Math.sqrt(v['variance']![c]! + 1e-3);
+      return (x - v['mean']![c]!) * s + v['offset']![c]!;
+    }),
+  ],
+});
 
 /** Every (backend, kernel, route) a case forces. */
 const forcedRoutes = ROUTE_CASES.flatMap((c) =>

@@ -209,6 +209,27 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* scaleShift(heap, x, y, rows, channels, scale: Float32Array, shift: Float32Array) */
+static napi_value js_scale_shift(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  heap_t heap, scale, shift;
+  int64_t rows, channels;
+  if (args_of(env, info, 7, argv) == NULL) return fail(env, "wrong number of arguments");
+  if (get_heap(env, argv[0], &heap) != 0) return fail(env, "the heap is not a Float32Array");
+  if (get_int64(env, argv[3], &rows) != 0 || get_int64(env, argv[4], &channels) != 0)
+    return fail(env, "rows and channels must be integers");
+  if (get_heap(env, argv[5], &scale) != 0 || get_heap(env, argv[6], &shift) != 0)
+    return fail(env, "scale and shift must be Float32Arrays");
+  if (channels < 1 || channels > MAX_DIM || scale.length != channels || shift.length != channels)
+    return fail(env, "scale and shift must hold one value per channel");
+  const int64_t dims[] = {rows, channels};
+  float *x, *y;
+  if (tensor(env, &heap, argv[1], 2, dims, &x) || tensor(env, &heap, argv[2], 2, dims, &y))
+    return fail(env, "a tensor does not lie inside the heap");
+  scale_shift(rows, channels, x, scale.data, shift.data, y);
+  return NULL;
+}
+
 static napi_value make_string(napi_env env, const char *s) {
   napi_value v;
   napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &v);
@@ -263,6 +284,7 @@ NAPI_MODULE_INIT() {
       {"conv2dBackpropInput", NULL, js_conv2d_backprop_input, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2dBackpropFilter", NULL, js_conv2d_backprop_filter, NULL, NULL, NULL, napi_enumerable, NULL},
       {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"scaleShift", NULL, js_scale_shift, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions) != napi_ok) return NULL;
   ops_select_isa(NULL);

@@ -92,19 +92,41 @@ static void fwd_task(void *vctx, int64_t task, int thread) {
   const int64_t end = min64(c->tiles, (task + 1) * c->per_task);
   for (int64_t tile = task * c->per_task; tile < end; tile++) {
     const int64_t m0 = tile * mr_full, mr = min64(mr_full, rows - m0);
-    for (int i = 0; i < mr_full; i++) {
+    /* The tile's first pixel by division, the rest by counting: 64-bit divisions per row cost
+       more than a first layer's multiplications. */
+    int64_t n = m0 / pixels, oh = (m0 % pixels) / g->out_w, ow = m0 % g->out_w;
+    for (int i = 0; i < mr_full; i++, ow++) {
       if (i >= mr) {
         for (int64_t t = 0; t < taps; t++) a[t * mr_full + i] = c->zero;
         continue;
       }
-      const int64_t m = m0 + i, n = m / pixels, oh = (m % pixels) / g->out_w, ow = m % g->out_w;
+      if (ow == g->out_w) {
+        ow = 0;
+        if (++oh == g->out_h) {
+          oh = 0;
+          n++;
+        }
+      }
+      const int64_t m = m0 + i;
       out[i] = c->y + m * g->out_c;
+      const int64_t iw0 = ow * g->stride_w - g->pad_left;
+      /* A pixel whose taps all lie inside the row needs no per-tap column check. */
+      const int columns_inside = iw0 >= 0 && iw0 + g->k_w <= g->in_w;
       for (int64_t kh = 0; kh < g->k_h; kh++) {
         const int64_t ih = oh * g->stride_h + kh - g->pad_top;
+        const float **at = a + kh * g->k_w * mr_full + i;
+        if (ih < 0 || ih >= g->in_h) {
+          for (int64_t kw = 0; kw < g->k_w; kw++) at[kw * mr_full] = c->zero;
+          continue;
+        }
+        const float *row = c->x + ((n * g->in_h + ih) * g->in_w + iw0) * g->in_c;
+        if (columns_inside) {
+          for (int64_t kw = 0; kw < g->k_w; kw++) at[kw * mr_full] = row + kw * g->in_c;
+          continue;
+        }
         for (int64_t kw = 0; kw < g->k_w; kw++) {
-          const int64_t iw = ow * g->stride_w + kw - g->pad_left;
-          const int inside = ih >= 0 && ih < g->in_h && iw >= 0 && iw < g->in_w;
-          a[(kh * g->k_w + kw) * mr_full + i] = inside ? c->x + ((n * g->in_h + ih) * g->in_w + iw) * g->in_c : c->zero;
+          const int64_t iw = iw0 + kw;
+          at[kw * mr_full] = iw >= 0 && iw < g->in_w ? row + kw * g->in_c : c->zero;
         }
       }
     }
@@ -381,8 +403,15 @@ static void dw_chunk(const dw_ctx *c, int64_t index, float *dyt, float *partial)
     for (int64_t o = 0; o < g->out_c; o++) dyt[o * chunk + l] = src[o];
   }
   const int64_t per_image = g->out_h * g->out_w;
-  for (int64_t l = 0; l < len; l++) {
-    const int64_t p = p0 + l, n = p / per_image, oh = (p % per_image) / g->out_w, ow = p % g->out_w;
+  int64_t n = p0 / per_image, oh = (p0 % per_image) / g->out_w, ow = p0 % g->out_w;
+  for (int64_t l = 0; l < len; l++, ow++) {
+    if (ow == g->out_w) { /* counted, not divided: see fwd_task */
+      ow = 0;
+      if (++oh == g->out_h) {
+        oh = 0;
+        n++;
+      }
+    }
     int64_t k = 0;
     for (int64_t kh = 0; kh < g->k_h; kh++) {
       const int64_t ih = oh * g->stride_h + kh - g->pad_top;
@@ -583,4 +612,31 @@ out:
   free(a_rows);
   free(zero);
   return status;
+}
+
+/* ---- per-channel scale and shift: memory-bound, so rows split between threads, plain loops ---- */
+
+typedef struct {
+  int64_t rows, channels, per_task;
+  const float *x, *scale, *shift;
+  float *y;
+} scale_shift_ctx;
+
+static void scale_shift_task(void *vctx, int64_t task, int thread) {
+  (void)thread;
+  const scale_shift_ctx *c = vctx;
+  const int64_t end = min64(c->rows, (task + 1) * c->per_task);
+  for (int64_t r = task * c->per_task; r < end; r++) {
+    const float *x = c->x + r * c->channels;
+    float *y = c->y + r * c->channels;
+    for (int64_t ch = 0; ch < c->channels; ch++) y[ch] = x[ch] * c->scale[ch] + c->shift[ch];
+  }
+}
+
+void scale_shift(int64_t rows, int64_t channels, const float *x, const float *scale, const float *shift, float *y) {
+  /* tasks of about 16 Ki floats: enough to split, few enough that the pool's wake-up is noise */
+  int64_t per_task = 16384 / channels;
+  per_task = per_task < 1 ? 1 : per_task;
+  scale_shift_ctx ctx = {rows, channels, per_task, x, scale, shift, y};
+  pool_run(ceil_div(rows, per_task), scale_shift_task, &ctx);
 }

@@ -34,4 +34,7 @@ int conv2d_backprop_filter(const conv_t *g, const float *x, const float *dy, flo
 int matmul(int64_t batch, int64_t m, int64_t n, int64_t k, const float *a, int64_t a_stride, int trans_a,
            const float *bm, int64_t b_stride, int trans_b, float *c);
 
+/* y[r][c] = x[r][c] * scale[c] + shift[c] for r < rows, c < channels (an inference batch norm). */
+void scale_shift(int64_t rows, int64_t channels, const float *x, const float *scale, const float *shift, float *y);
+
 #endif

@@ -30,6 +30,16 @@ export interface NativeAddon {
   conv2dBackpropFilter(heap: Float32Array, geometry: Int32Array, x: number, dy: number, dw: number): void;
   /** geometry: [batch, m, n, k, aBatched, bBatched, transposeA, transposeB] */
   matmul(heap: Float32Array, geometry: Int32Array, a: number, b: number, c: number): void;
+  /** y[r][c] = x[r][c] · scale[c] + shift[c] */
+  scaleShift(
+    heap: Float32Array,
+    x: number,
+    y: number,
+    rows: number,
+    channels: number,
+    scale: Float32Array,
+    shift: Float32Array,
+  ): void;
 }
 
 /** The SIMD paths the addon has, widest first. */

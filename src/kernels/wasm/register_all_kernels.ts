@@ -15,6 +15,7 @@
  * | `Mean`                       | replace | leading-axes, stock                                                                                             |
  * | `MaxPoolGrad`                | replace | simd-2x2, heap, stock                                                                                           |
  * | `Identity`                   | replace | share-buffer, stock                                                                                             |
+ * | `FusedBatchNorm`             | replace | native, stock                                                                                                   |
  *
  * `replace`: in place of the stock kernel, kept as the `stock` route; `add`: stock wasm has none.
  * Helpers, in ./helpers/: the heap (heap.ts) and the routes written over it (leading_axes.ts,
@@ -32,6 +33,7 @@ import { batchNormTrainingKernel } from './batch_norm_training.js';
 import { conv2DKernel } from './conv2d.js';
 import { conv2DBackpropFilterKernel } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputKernel } from './conv2d_backprop_input.js';
+import { fusedBatchNormKernel } from './fused_batch_norm.js';
 import { fusedConv2DKernel } from './fused_conv2d.js';
 import { identityKernel } from './identity.js';
 import { maxPoolGradKernel } from './max_pool_grad.js';
@@ -53,6 +55,7 @@ export const wasmKernels: readonly RoutedKernel[] = [
   meanKernel,
   maxPoolGradKernel,
   identityKernel,
+  fusedBatchNormKernel,
 ];
 
 /** Registers every kernel of {@link wasmKernels} with tfjs-core (idempotent; see ../wasm_training.ts). */

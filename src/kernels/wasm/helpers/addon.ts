@@ -182,3 +182,43 @@ export function addonMatMul(
   addon.matmul(heapOf(backend), dims, offsetOf(backend, a), offsetOf(backend, b), offsetOf(backend, c));
   return c;
 }
+
+/** An inference batch norm's parameters: per-channel tensors and ε. */
+export interface AddonBatchNorm {
+  readonly mean: TensorInfo;
+  readonly variance: TensorInfo;
+  readonly offset: TensorInfo | undefined;
+  readonly scale: TensorInfo | undefined;
+  readonly epsilon: number;
+}
+
+/** y = (x − μ) · γ / √(σ² + ε) + β over the last axis, as one scale and shift per channel. */
+export function addonScaleShift(
+  addon: NativeAddon,
+  backend: NativeBackend,
+  x: TensorInfo,
+  bn: AddonBatchNorm,
+): TensorInfo {
+  const channels = x.shape.at(-1)!;
+  const read = (t: TensorInfo | undefined): Float32Array | undefined =>
+    t === undefined ? undefined : (backend.typedArrayFromHeap(t) as Float32Array);
+  const [mean, variance, offset, gamma] = [bn.mean, bn.variance, bn.offset, bn.scale].map(read);
+  const scale = new Float32Array(channels);
+  const shift = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const s = (gamma?.[c] ?? 1) / Math.sqrt(variance![c]! + bn.epsilon);
+    scale[c] = s;
+    shift[c] = (offset?.[c] ?? 0) - mean![c]! * s;
+  }
+  const y = backend.makeOutput([...x.shape], 'float32');
+  addon.scaleShift(
+    heapOf(backend),
+    offsetOf(backend, x),
+    offsetOf(backend, y),
+    x.shape.reduce((a, b) => a * b, 1) / channels,
+    channels,
+    scale,
+    shift,
+  );
+  return y;
+}
