@@ -54,6 +54,11 @@ import {
   type TrainDigitsOptions,
   type TrainDigitsResult,
   type TrainProgress,
+  configureNativeKernels,
+  nativeKernelStatus,
+  type NativeIsa,
+  type NativeKernelOptions,
+  type NativeKernelStatus,
 } from 'digit-recognizer';
 
 describe('errors', () => {
@@ -245,5 +250,19 @@ describe('prediction and outputs', () => {
     expectTypeOf(renderPredictionGrid).returns.toEqualTypeOf<PredictionGrid>();
     expectTypeOf<PredictionGrid['png']>().toEqualTypeOf<Uint8Array>();
     expectTypeOf<PredictionGrid['svg']>().toEqualTypeOf<string>();
+  });
+});
+
+describe('native kernels', () => {
+  it('report on or off with a reason, and take enabled, threads and a SIMD path', () => {
+    expectTypeOf(nativeKernelStatus).toEqualTypeOf<() => NativeKernelStatus>();
+    expectTypeOf(configureNativeKernels).toEqualTypeOf<(options: NativeKernelOptions) => NativeKernelStatus>();
+    expectTypeOf<NativeIsa>().toEqualTypeOf<'avx512' | 'avx2' | 'sse2'>();
+    expectTypeOf<Extract<NativeKernelStatus, { on: false }>>().toEqualTypeOf<{
+      readonly on: false;
+      readonly why: string;
+    }>();
+    expectTypeOf<Extract<NativeKernelStatus, { on: true }>['isa']>().toEqualTypeOf<NativeIsa>();
+    expectTypeOf<NativeKernelOptions['isa']>().toEqualTypeOf<NativeIsa | 'auto' | undefined>();
   });
 });

@@ -27,11 +27,17 @@ function lscpu(): Map<string, string> {
 export function describeMachine(): Machine {
   const fields = lscpu();
   const hypervisor = fields.get('Hypervisor vendor');
+  // The same model name has come with and without AVX-512 here (AMD hosts of two generations), so say which.
+  const flags = ` ${fields.get('Flags') ?? ''} `;
+  const simd = flags.includes(' avx512f ') ? 'AVX-512' : flags.includes(' avx2 ') ? 'AVX2' : 'SSE2';
+  const family = fields.get('CPU family');
   return {
     cpu: fields.get('Model name') ?? cpus()[0]?.model ?? 'unknown',
     cores: availableParallelism(),
     memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
     ...(hypervisor === undefined ? {} : { hypervisor }),
+    simd,
+    ...(family === undefined ? {} : { family: `family ${family} model ${fields.get('Model') ?? '?'}` }),
   };
 }
 

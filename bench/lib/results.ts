@@ -48,6 +48,9 @@ export interface Machine {
   readonly memoryGiB: number;
   /** `lscpu`'s hypervisor vendor, for a virtual machine. */
   readonly hypervisor?: string;
+  /** The widest x86 SIMD the CPU reports (`AVX-512`, `AVX2`, `SSE2`) and its family/model, where recorded. */
+  readonly simd?: string;
+  readonly family?: string;
 }
 
 export interface Load {
@@ -233,6 +236,8 @@ function checkRun(value: unknown, where: string, path: string): void {
   number(machine['cores'], where, `${path}.machine.cores`);
   number(machine['memoryGiB'], where, `${path}.machine.memoryGiB`);
   optionalString(machine['hypervisor'], where, `${path}.machine.hypervisor`);
+  optionalString(machine['simd'], where, `${path}.machine.simd`);
+  optionalString(machine['family'], where, `${path}.machine.family`);
   const load = object(run['load'], where, `${path}.load`);
   number(load['start'], where, `${path}.load.start`, true);
   number(load['end'], where, `${path}.load.end`, true);
