@@ -111,7 +111,8 @@ function showLoad(load: Run['load']): string {
 /** One line on a run: when, where, with what, under which load, and the command. */
 export function describeRun(run: Run): string {
   const m = run.machine;
-  const cpu = m.simd === undefined ? m.cpu : `${m.cpu} (${[m.family, m.simd].filter((f) => f !== undefined).join(', ')})`;
+  const cpu =
+    m.simd === undefined ? m.cpu : `${m.cpu} (${[m.family, m.simd].filter((f) => f !== undefined).join(', ')})`;
   const machine = `${cpu}${m.hypervisor === undefined ? '' : `, ${m.hypervisor} guest`}, ${m.cores} cores, ${m.memoryGiB} GiB`;
   const versions = Object.entries(run.versions)
     .filter(([k]) => k !== 'package')
