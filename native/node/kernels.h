@@ -20,6 +20,7 @@ typedef struct {
   int64_t len;               /* L */
   const float *const *a;     /* T * MR row pointers */
   const float *b;            /* T * L * NR floats */
+  const float *const *b_taps; /* or, when not NULL, tap t's L * NR floats at b_taps[t] (taps skipped) */
   float *const *c;           /* MR row pointers (only the first mr are written) */
   int64_t mr, nr;            /* rows and columns of the tile to write */
   int accumulate;            /* add to C instead of overwriting it */

@@ -144,7 +144,7 @@ static void fwd_task(void *vctx, int64_t task, int thread) {
     }
     for (int64_t p = 0; p * nr < g->out_c; p++) {
       for (int i = 0; i < mr; i++) shifted[i] = out[i] + p * nr;
-      tile_t t = {tile_taps, tile_len, a, c->packed + p * taps * g->in_c * nr, shifted, mr, min64(nr, g->out_c - p * nr),
+      tile_t t = {tile_taps, tile_len, a, c->packed + p * taps * g->in_c * nr, NULL, shifted, mr, min64(nr, g->out_c - p * nr),
                   0, c->bias != NULL ? c->bias + p * nr : NULL, c->relu};
       c->isa->ukernel(&t);
     }
@@ -214,7 +214,10 @@ static void dx_task(void *vctx, int64_t task, int thread) {
   const int mr_full = c->isa->mr, nr = c->isa->nr;
   const phase_t *ph = c->phases;
   while (ph + 1 < c->phases + c->phase_count && (ph + 1)->first_task <= task) ph++;
-  const float **a = c->ptrs + (int64_t)thread * g->k_h * g->k_w * mr_full;
+  const int64_t kk = g->k_h * g->k_w;
+  const float **a = c->ptrs + (int64_t)thread * kk * (mr_full + 2);
+  const float **b_taps = a + kk * mr_full;
+  int64_t *kept = (int64_t *)(b_taps + kk);
   float *out[MR_MAX], *shifted[MR_MAX];
   const int64_t first = (task - ph->first_task) * c->per_task, end = min64(ph->tiles, first + c->per_task);
   const int64_t per_image = ph->hq * ph->wq;
@@ -235,10 +238,22 @@ static void dx_task(void *vctx, int64_t task, int thread) {
         a[t * mr_full + i] = inside ? c->dy + ((n * g->out_h + oh) * g->out_w + ow) * g->out_c : c->zero;
       }
     }
+    /* Taps that reach no row of the tile (dy's border, a 'full' correlation's padding) are left
+       out: their rows would all be the zero row. */
+    int64_t used = 0;
+    for (int64_t t = 0; t < ph->taps; t++) {
+      int any = 0;
+      for (int i = 0; i < mr_full; i++) any |= a[t * mr_full + i] != c->zero;
+      if (!any) continue;
+      if (used != t)
+        for (int i = 0; i < mr_full; i++) a[used * mr_full + i] = a[t * mr_full + i];
+      kept[used++] = t;
+    }
     for (int64_t p = 0; p * nr < g->in_c; p++) {
       for (int i = 0; i < mr; i++) shifted[i] = out[i] + p * nr;
-      tile_t t = {ph->taps, g->out_c, a, ph->packed + p * ph->taps * g->out_c * nr, shifted, mr,
-                  min64(nr, g->in_c - p * nr), 0, NULL, 0};
+      const float *panel = ph->packed + p * ph->taps * g->out_c * nr;
+      for (int64_t u = 0; u < used; u++) b_taps[u] = panel + kept[u] * g->out_c * nr;
+      tile_t t = {used, g->out_c, a, panel, b_taps, shifted, mr, min64(nr, g->in_c - p * nr), 0, NULL, 0};
       c->isa->ukernel(&t);
     }
   }
@@ -314,7 +329,8 @@ int conv2d_backprop_input(const conv_t *g, const float *dy, const float *w, floa
   const int64_t phase_count = sh * sw;
   phase_t *phases = calloc((size_t)phase_count, sizeof(phase_t));
   float *zero = zeroed_floats(g->out_c);
-  const float **ptrs = malloc(sizeof(float *) * (size_t)(pool_threads() * g->k_h * g->k_w * isa->mr));
+  /* per thread: the tile's row pointers, its kept taps' weight blocks and their indices (as wide as a pointer) */
+  const float **ptrs = malloc(sizeof(float *) * (size_t)(pool_threads() * g->k_h * g->k_w * (isa->mr + 2)));
   int status = -1;
   if (phases == NULL || zero == NULL || ptrs == NULL) goto out;
   int64_t tiles = 0;
@@ -443,7 +459,7 @@ static void dw_chunk(const dw_ctx *c, int64_t index, float *dyt, float *partial)
         a[i] = i < mr ? dyt + (o0 + i) * chunk : zero;
         if (i < mr) rows[i] = partial + (o0 + i) * c->kpad + q * nr;
       }
-      tile_t t = {1, len, a, panels + q * chunk * nr, rows, mr, nr, 1, NULL, 0};
+      tile_t t = {1, len, a, panels + q * chunk * nr, NULL, rows, mr, nr, 1, NULL, 0};
       c->isa->ukernel(&t);
     }
 }
@@ -462,8 +478,11 @@ int conv2d_backprop_filter(const conv_t *g, const float *x, const float *dy, flo
   const int nr = isa->nr;
   const int64_t k = g->k_h * g->k_w * g->in_c, kpad = ceil_div(k, nr) * nr;
   const int64_t pixels = g->batch * g->out_h * g->out_w;
-  /* Chunks of about 128 Ki floats of packed patches (an L2's worth), 32 to 256 pixels. */
-  int64_t chunk = 131072 / kpad;
+  /* Chunks of 256 pixels: each ukernel call adds a chunk into the part's dWᵀ, read and written
+     whole per chunk, so short chunks make a wide layer memory-bound (seed conv2's dWᵀ is 0.5 MB).
+     The panels are streamed, one panel's chunk x NR floats hot at a time. Fewer pixels for a
+     layer so wide that a chunk's panels would pass 16 MB. */
+  int64_t chunk = ((int64_t)1 << 22) / kpad;
   chunk = chunk < 32 ? 32 : chunk > 256 ? 256 : chunk;
   const int64_t chunks = ceil_div(pixels, chunk), parts = chunks < DW_PARTS ? chunks : DW_PARTS;
   const int64_t per_thread = (g->out_c + 1) * chunk + kpad * chunk;
@@ -528,7 +547,7 @@ static void mm_task(void *vctx, int64_t task, int thread) {
           rows_a[i] = i < mr ? a + (m0 + i) * c->k + k0 : c->zero;
           if (i < mr) rows_c[i] = out + (m0 + i) * c->n + p * nr;
         }
-        tile_t t = {1, kc, rows_a, packed + (p * c->k + k0) * nr, rows_c, mr, min64(nr, c->n - p * nr), k0 > 0, NULL, 0};
+        tile_t t = {1, kc, rows_a, packed + (p * c->k + k0) * nr, NULL, rows_c, mr, min64(nr, c->n - p * nr), k0 > 0, NULL, 0};
         c->isa->ukernel(&t);
       }
     k0 += KC;

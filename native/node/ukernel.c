@@ -50,6 +50,7 @@ static void ukernel(const tile_t *t) {
     for (int v = 0; v < NV; v++) acc[i][v] = (vf){0};
   const float *b = t->b;
   for (int64_t tap = 0; tap < t->taps; tap++) {
+    if (t->b_taps != NULL) b = t->b_taps[tap];
     const float *a[MR];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) a[i] = t->a[tap * MR + i];
