@@ -346,7 +346,7 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
         },
         dense2: { dx: 'BatchMatMul:transpose-first', dW: 'BatchMatMul:transpose-first', bias: 'Sum:leading-axes' },
       },
-      other: { 'Identity:share-buffer': 40, 'Sum:stock': 4, 'Mean:stock': 3 },
+      other: { 'DigitAdam:heap': 8, 'Identity:share-buffer': 40, 'Sum:stock': 4, 'Mean:stock': 3 },
     },
     predict: {
       layers: { conv1: { forward: 'FusedConv2D:stock' }, conv2: { forward: 'FusedConv2D:winograd-5x5' } },
@@ -373,7 +373,7 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
         },
         dense2: { dx: 'BatchMatMul:transpose-first', dW: 'BatchMatMul:transpose-first', bias: 'Sum:leading-axes' },
       },
-      other: { 'Identity:share-buffer': 50, 'Sum:stock': 4, 'Mean:stock': 3 },
+      other: { 'DigitAdam:heap': 8, 'Identity:share-buffer': 50, 'Sum:stock': 4, 'Mean:stock': 3 },
     },
     predict: {
       layers: { conv1: { forward: 'FusedConv2D:stock' }, conv2: { forward: 'FusedConv2D:winograd-3x3' } },
@@ -399,7 +399,7 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
         bn4: BN,
         dense1: { dx: 'BatchMatMul:swapped-product', dW: 'BatchMatMul:transpose-first', bias: 'Sum:leading-axes' },
       },
-      other: { 'Identity:share-buffer': 121, 'Sum:stock': 4, 'Mean:stock': 3 },
+      other: { 'DigitAdam:heap': 14, 'Identity:share-buffer': 121, 'Sum:stock': 4, 'Mean:stock': 3 },
     },
     predict: {
       layers: {
@@ -450,7 +450,7 @@ const EXPECTED: Record<Net, { train: RouteTable; predict: RouteTable }> = {
         bn7: BN,
         dense1: { dx: 'BatchMatMul:transpose-first', dW: 'BatchMatMul:transpose-first', bias: 'Sum:leading-axes' },
       },
-      other: { 'Identity:share-buffer': 183, 'Sum:stock': 4, 'Mean:stock': 3 },
+      other: { 'DigitAdam:heap': 23, 'Identity:share-buffer': 183, 'Sum:stock': 4, 'Mean:stock': 3 },
     },
     predict: {
       layers: {
@@ -880,6 +880,27 @@ ROUTE_CASES.push({
       return (x - v['mean']![c]!) * s + v['offset']![c]!;
     }),
   ],
+});
+
+ROUTE_CASES.push({
+  label: '[3,5,7], step 3',
+  kernel: 'DigitAdam',
+  routes: { wasm: ['heap'] },
+  inputs: {
+    x: input([3, 5, 7], 25),
+    m: input([3, 5, 7], 26, 0.1),
+    v: { shape: [3, 5, 7], values: values(105, 27).map((v) => v * v * 0.01) },
+    g: input([3, 5, 7], 28),
+  },
+  attrs: { learningRate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, c1: 1 - 0.9 ** 3, c2: 1 - 0.999 ** 3 },
+  reference: (v) => {
+    const m = v['m']!.map((m, i) => 0.9 * m + 0.1 * v['g']![i]!);
+    const vv = v['v']!.map((s, i) => 0.999 * s + 0.001 * v['g']![i]! ** 2);
+    const c1 = 1 - 0.9 ** 3;
+    const c2 = 1 - 0.999 ** 3;
+    const x = Float64Array.from(v['x']!, (x, i) => x - (0.01 * (m[i]! / c1)) / (Math.sqrt(vv[i]! / c2) + 1e-7));
+    return [x, Float64Array.from(m), Float64Array.from(vv)];
+  },
 });
 
 /** Every (backend, kernel, route) a case forces. */

@@ -1,6 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { getDigitArchitecture, type DigitArchitecture, type DigitArchitectureContext } from './architectures.js';
+import { digitAdam } from '../training/adam.js';
 
 /** Options of {@link buildDigitCnn}. */
 export interface BuildDigitCnnOptions {
@@ -62,7 +63,7 @@ export function buildDigitCnn(options: BuildDigitCnnOptions = {}): tfl.Sequentia
   const model = tfl.sequential({ layers, name: options.name ?? architecture.name });
   if (options.compile !== false) {
     const compile = options.compile ?? {};
-    const optimizer = compile.optimizer ?? tf.train.adam(compile.learningRate ?? 0.001);
+    const optimizer = compile.optimizer ?? digitAdam(compile.learningRate ?? 0.001);
     model.compile({
       optimizer: typeof optimizer === 'string' ? optimizer : optimizer,
       loss: compile.loss ?? 'categoricalCrossentropy',

@@ -13,6 +13,7 @@ import { stratifiedSplit, subsetDataset } from './split.js';
 import type { TrainingBudgetHook } from './budget.js';
 import { plannedStep, type LearningRateSchedule, type ScheduleReplan } from './schedule.js';
 import { YieldCallback, type YieldEvery } from './yield.js';
+import { digitAdam } from './adam.js';
 import {
   captureTrainingState,
   restoreTrainingState,
@@ -292,7 +293,7 @@ export async function prepareTraining(model: tfl.LayersModel): Promise<void> {
   if (tf.getBackend() === 'wasm') await readyWasmTrainingKernels();
   else if (tf.getBackend() === 'cpu') registerCpuTrainingKernels();
   if (model.optimizer === undefined) {
-    model.compile({ optimizer: tf.train.adam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    model.compile({ optimizer: digitAdam(0.001), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   }
 }
 

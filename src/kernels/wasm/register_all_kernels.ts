@@ -16,6 +16,7 @@
  * | `MaxPoolGrad`                | replace | simd-2x2, heap, stock                                                                                           |
  * | `Identity`                   | replace | share-buffer, stock                                                                                             |
  * | `FusedBatchNorm`             | replace | native, stock                                                                                                   |
+ * | `DigitAdam`                  | add     | heap                                                                                                            |
  *
  * `replace`: in place of the stock kernel, kept as the `stock` route; `add`: stock wasm has none.
  * Helpers, in ./helpers/: the heap (heap.ts) and the routes written over it (leading_axes.ts,
@@ -27,6 +28,7 @@
  */
 import { addKernel, replaceKernel } from '../registry.js';
 import type { RoutedKernel } from '../routes.js';
+import { adamKernel } from './adam.js';
 import { batchMatMulKernel } from './batch_mat_mul.js';
 import { batchNormTrainingGradKernel } from './batch_norm_training_grad.js';
 import { batchNormTrainingKernel } from './batch_norm_training.js';
@@ -56,6 +58,7 @@ export const wasmKernels: readonly RoutedKernel[] = [
   maxPoolGradKernel,
   identityKernel,
   fusedBatchNormKernel,
+  adamKernel,
 ];
 
 /** Registers every kernel of {@link wasmKernels} with tfjs-core (idempotent; see ../wasm_training.ts). */
