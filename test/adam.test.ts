@@ -1,5 +1,5 @@
 /**
- * `DigitAdamOptimizer` (src/training/adam.ts): tfjs' Adam with one `DigitAdam` kernel per variable
+ * `DigitAdamOptimizer` (src/model/adam.ts): tfjs' Adam with one `DigitAdam` kernel per variable
  * on wasm. It must train to the same bits as tfjs' own Adam, save and load as `Adam`, and be tfjs'
  * optimizer unchanged where the kernel is missing.
  */
@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 import { readyWasmTrainingKernels } from '../src/kernels/wasm_training.js';
 import { buildDigitCnn } from '../src/model/build.js';
-import { DigitAdamOptimizer } from '../src/training/adam.js';
+import { DigitAdamOptimizer } from '../src/model/adam.js';
 import { traceKernelRoutes } from '../src/kernels/routes.js';
 import { oneHot, values } from './kernel_reference.js';
 

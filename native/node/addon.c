@@ -136,20 +136,28 @@ static int tensor(napi_env env, const heap_t *heap, napi_value offset, int count
   return *out == NULL ? -1 : 0;
 }
 
+/* A convolution's three tensors, checked against its geometry: x [B, H, W, Ci], the filter
+   [KH, KW, Ci, Co] and y [B, OH, OW, Co] (dx, and dy, for the gradients), at the given offsets. */
+static int conv_tensors(napi_env env, const conv_call *c, napi_value x_at, napi_value w_at, napi_value y_at, float **x,
+                        float **w, float **y) {
+  const conv_t *g = &c->g;
+  const int64_t xd[] = {g->batch, g->in_h, g->in_w, g->in_c}, wd[] = {g->k_h, g->k_w, g->in_c, g->out_c};
+  const int64_t yd[] = {g->batch, g->out_h, g->out_w, g->out_c};
+  return tensor(env, &c->heap, x_at, 4, xd, x) || tensor(env, &c->heap, w_at, 4, wd, w) ||
+         tensor(env, &c->heap, y_at, 4, yd, y);
+}
+
 /* conv2d(heap, geometry, x, filter, bias or -1, y, relu) */
 static napi_value js_conv2d(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   conv_call c;
   if (conv_args(env, info, 7, argv, &c) == NULL) return NULL;
   const conv_t *g = &c.g;
-  const int64_t xd[] = {g->batch, g->in_h, g->in_w, g->in_c}, wd[] = {g->k_h, g->k_w, g->in_c, g->out_c};
-  const int64_t yd[] = {g->batch, g->out_h, g->out_w, g->out_c}, bd[] = {g->out_c};
+  const int64_t bd[] = {g->out_c};
   float *x, *w, *y, *bias = NULL;
   int64_t bias_at;
   bool relu;
-  if (tensor(env, &c.heap, argv[2], 4, xd, &x) || tensor(env, &c.heap, argv[3], 4, wd, &w) ||
-      tensor(env, &c.heap, argv[5], 4, yd, &y))
-    return fail(env, "a tensor does not lie inside the heap");
+  if (conv_tensors(env, &c, argv[2], argv[3], argv[5], &x, &w, &y)) return fail(env, "a tensor does not lie inside the heap");
   if (get_int64(env, argv[4], &bias_at) != 0) return fail(env, "the bias offset is not an integer");
   if (bias_at != -1 && tensor(env, &c.heap, argv[4], 1, bd, &bias)) return fail(env, "the bias does not lie inside the heap");
   if (napi_get_value_bool(env, argv[6], &relu) != napi_ok) return fail(env, "relu is not a boolean");
@@ -162,14 +170,9 @@ static napi_value js_conv2d_backprop_input(napi_env env, napi_callback_info info
   napi_value argv[5];
   conv_call c;
   if (conv_args(env, info, 5, argv, &c) == NULL) return NULL;
-  const conv_t *g = &c.g;
-  const int64_t xd[] = {g->batch, g->in_h, g->in_w, g->in_c}, wd[] = {g->k_h, g->k_w, g->in_c, g->out_c};
-  const int64_t yd[] = {g->batch, g->out_h, g->out_w, g->out_c};
   float *dy, *w, *dx;
-  if (tensor(env, &c.heap, argv[2], 4, yd, &dy) || tensor(env, &c.heap, argv[3], 4, wd, &w) ||
-      tensor(env, &c.heap, argv[4], 4, xd, &dx))
-    return fail(env, "a tensor does not lie inside the heap");
-  if (conv2d_backprop_input(g, dy, w, dx) != 0) return fail(env, "out of memory for scratch");
+  if (conv_tensors(env, &c, argv[4], argv[3], argv[2], &dx, &w, &dy)) return fail(env, "a tensor does not lie inside the heap");
+  if (conv2d_backprop_input(&c.g, dy, w, dx) != 0) return fail(env, "out of memory for scratch");
   return NULL;
 }
 
@@ -178,14 +181,9 @@ static napi_value js_conv2d_backprop_filter(napi_env env, napi_callback_info inf
   napi_value argv[5];
   conv_call c;
   if (conv_args(env, info, 5, argv, &c) == NULL) return NULL;
-  const conv_t *g = &c.g;
-  const int64_t xd[] = {g->batch, g->in_h, g->in_w, g->in_c}, wd[] = {g->k_h, g->k_w, g->in_c, g->out_c};
-  const int64_t yd[] = {g->batch, g->out_h, g->out_w, g->out_c};
   float *x, *dy, *dw;
-  if (tensor(env, &c.heap, argv[2], 4, xd, &x) || tensor(env, &c.heap, argv[3], 4, yd, &dy) ||
-      tensor(env, &c.heap, argv[4], 4, wd, &dw))
-    return fail(env, "a tensor does not lie inside the heap");
-  if (conv2d_backprop_filter(g, x, dy, dw) != 0) return fail(env, "out of memory for scratch");
+  if (conv_tensors(env, &c, argv[2], argv[4], argv[3], &x, &dw, &dy)) return fail(env, "a tensor does not lie inside the heap");
+  if (conv2d_backprop_filter(&c.g, x, dy, dw) != 0) return fail(env, "out of memory for scratch");
   return NULL;
 }
 

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { getDigitArchitecture, type DigitArchitecture, type DigitArchitectureContext } from './architectures.js';
-import { digitAdam } from '../training/adam.js';
+import { digitAdam } from './adam.js';
 
 /** Options of {@link buildDigitCnn}. */
 export interface BuildDigitCnnOptions {

@@ -13,7 +13,7 @@ import { stratifiedSplit, subsetDataset } from './split.js';
 import type { TrainingBudgetHook } from './budget.js';
 import { plannedStep, type LearningRateSchedule, type ScheduleReplan } from './schedule.js';
 import { YieldCallback, type YieldEvery } from './yield.js';
-import { digitAdam } from './adam.js';
+import { digitAdam } from '../model/adam.js';
 import {
   captureTrainingState,
   restoreTrainingState,

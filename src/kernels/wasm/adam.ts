@@ -1,6 +1,6 @@
 /**
  * `DigitAdam` on wasm: one Adam step for one variable in one kernel (added: no backend has it),
- * called by `DigitAdamOptimizer` (../../training/adam.ts) in place of tfjs' ten or so elementwise
+ * called by `DigitAdamOptimizer` (../../model/adam.ts) in place of tfjs' ten or so elementwise
  * kernels per variable, each a pass over the heap with a call's overhead (about 60 calls a step
  * for `strong`, a tenth of its step in bench/steps/profile.ts).
  *

@@ -9,6 +9,7 @@
 import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
 import { nativeAddon, type NativeAddon } from '../../addon/load.js';
+import { convGeometry } from './conv_info.js';
 import { isNativeBackend, type NativeBackend } from './native.js';
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -48,21 +49,7 @@ export function addonConvFits(info: backend_util.Conv2DInfo): boolean {
 }
 
 function geometry(info: backend_util.Conv2DInfo): Int32Array {
-  return Int32Array.of(
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.outChannels,
-    info.filterHeight,
-    info.filterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
-  );
+  return Int32Array.from(convGeometry(info));
 }
 
 /** y = conv(x, filter) (+ bias) (ReLU), `[B, OH, OW, Co]`. */

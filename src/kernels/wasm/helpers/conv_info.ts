@@ -24,3 +24,38 @@ export function backpropConvInfo(xShape: Shape4D, filterShape: Shape4D, attrs: B
     dataFormat,
   );
 }
+
+/** A convolution's geometry as the package's C takes it (native/outer_products.c, native/node/addon.c): batch, inH, inW, inC, outH, outW, outC, kH, kW, strideH, strideW, padTop, padLeft. */
+export type ConvGeometry = [
+  batch: number,
+  inHeight: number,
+  inWidth: number,
+  inChannels: number,
+  outHeight: number,
+  outWidth: number,
+  outChannels: number,
+  filterHeight: number,
+  filterWidth: number,
+  strideHeight: number,
+  strideWidth: number,
+  padTop: number,
+  padLeft: number,
+];
+
+export function convGeometry(info: backend_util.Conv2DInfo): ConvGeometry {
+  return [
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
+}

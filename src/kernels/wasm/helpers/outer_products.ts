@@ -6,25 +6,11 @@
  */
 import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
+import { convGeometry, type ConvGeometry } from './conv_info.js';
 import { heapPointer, requireNativeKernels, withScratch, type NativeBackend } from './native.js';
 
-type Geometry = [
-  batch: number,
-  h: number,
-  w: number,
-  ci: number,
-  oh: number,
-  ow: number,
-  co: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  padTop: number,
-  padLeft: number,
-];
-type FilterGradDirect = (x: number, dy: number, ...rest: [...Geometry, dw: number]) => void;
-type InputGradDirect = (dy: number, filter: number, ...rest: [...Geometry, wt: number, dx: number]) => void;
+type FilterGradDirect = (x: number, dy: number, ...rest: [...ConvGeometry, dw: number]) => void;
+type InputGradDirect = (dy: number, filter: number, ...rest: [...ConvGeometry, wt: number, dx: number]) => void;
 type OuterProductsAdd = (
   as: number,
   bs: number,
@@ -35,24 +21,6 @@ type OuterProductsAdd = (
   n: number,
   overwrite: number,
 ) => void;
-
-function geometry(info: backend_util.Conv2DInfo): Geometry {
-  return [
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.inChannels,
-    info.outHeight,
-    info.outWidth,
-    info.outChannels,
-    info.filterHeight,
-    info.filterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
-  ];
-}
 
 /** Whether {@link filterGradDirect} and {@link inputGradDirect} take this convolution: input and output channels in fours, NHWC, dilation 1. */
 export function outerProductsFit(info: backend_util.Conv2DInfo): boolean {
@@ -75,7 +43,7 @@ export function filterGradDirect(
   const kernel = requireNativeKernels(backend)['filter_grad_direct'] as FilterGradDirect;
   const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co } = info;
   const dW = backend.makeOutput([kh, kw, ci, co], 'float32');
-  kernel(heapPointer(backend, x), heapPointer(backend, dy), ...geometry(info), heapPointer(backend, dW));
+  kernel(heapPointer(backend, x), heapPointer(backend, dy), ...convGeometry(info), heapPointer(backend, dW));
   return dW;
 }
 
@@ -93,7 +61,13 @@ export function inputGradDirect(
     backend,
     filter.shape.reduce((a, b) => a * b, 1),
     (wt) =>
-      kernel(heapPointer(backend, dy), heapPointer(backend, filter), ...geometry(info), wt, heapPointer(backend, dx)),
+      kernel(
+        heapPointer(backend, dy),
+        heapPointer(backend, filter),
+        ...convGeometry(info),
+        wt,
+        heapPointer(backend, dx),
+      ),
   );
   return dx;
 }

@@ -6,8 +6,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import type { AdamAttrs } from '../kernels/wasm/adam.js';
-
 /** What `applyGradients` takes (tfjs-core does not export the types by name). */
 type VariableGradients = Parameters<tf.AdamOptimizer['applyGradients']>[0];
 type NamedGradient = Extract<VariableGradients, unknown[]>[number];
@@ -39,7 +37,8 @@ export class DigitAdamOptimizer extends tf.AdamOptimizer {
     const list: NamedGradient[] | undefined = Array.isArray(variableGradients) ? variableGradients : undefined;
     const names = list !== undefined ? list.map((v) => v.name) : Object.keys(variableGradients);
     const [c1, c2] = [self.accBeta1, self.accBeta2].map((acc) => 1 - (acc.dataSync()[0] as number)) as [number, number];
-    const attrs: AdamAttrs = {
+    // The attributes of DigitAdam (../kernels/wasm/adam.ts).
+    const attrs: tf.NamedAttrMap = {
       learningRate: self.learningRate,
       beta1: self.beta1,
       beta2: self.beta2,
@@ -64,9 +63,7 @@ export class DigitAdamOptimizer extends tf.AdamOptimizer {
         if (gradient == null) return;
         const m = self.accumulatedFirstMoment[i]!.variable;
         const v = self.accumulatedSecondMoment[i]!.variable;
-        const [x2, m2, v2] = tf
-          .engine()
-          .runKernel('DigitAdam', { x: value, m, v, g: gradient }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+        const [x2, m2, v2] = tf.engine().runKernel('DigitAdam', { x: value, m, v, g: gradient }, attrs) as tf.Tensor[];
         m.assign(m2!);
         v.assign(v2!);
         value.assign(x2!);
