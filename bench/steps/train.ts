@@ -1,7 +1,7 @@
 /**
  * Training and prediction throughput on the wasm backend, per network and thread count, with the
  * PyTorch peer of the seed net in the same run when asked (`--pytorch`). Run by hand:
- * `npm run bench -- bench/steps/train.ts [--arch seed,compact,lean,strong] [--threads 1,2] [--steps 40] [--batch 64] [--pytorch]`.
+ * `npm run bench -- bench/steps/train.ts [--arch seed,compact,lean,strong] [--thread-counts 1,2] [--steps 40] [--batch 64] [--pytorch]`.
  *
  * Each configuration runs in its own Node process (the thread count is fixed before the wasm
  * backend starts): trainDigits (fitDataset, the library's real loop) over `steps` batches of MNIST
@@ -20,7 +20,8 @@ import { setUpBackend, startBench } from '../lib/setup.js';
 const OPTIONS = {
   steps: { type: 'string', default: '40' },
   batch: { type: 'string', default: '64' },
-  threads: { type: 'string', default: '1,2' },
+  // Not --threads: every bench's own --threads takes one count (bench/lib/setup.ts).
+  'thread-counts': { type: 'string', default: '1,2' },
   arch: { type: 'string', default: 'seed,compact,lean,strong' },
   pytorch: { type: 'boolean', default: false },
   python: { type: 'string', default: '/usr/bin/python3' },
@@ -112,7 +113,7 @@ async function parent(): Promise<void> {
   const flags = bench.flags;
   const self = fileURLToPath(import.meta.url);
   const archs = flags.arch.split(',');
-  const threadCounts = flags.threads.split(',').map(Number);
+  const threadCounts = flags['thread-counts'].split(',').map(Number);
   const table = bench.results.table(
     'throughput',
     `Batch ${flags.batch}, ${flags.steps} training steps of MNIST images (timed after ${WARM_STEPS}), prediction of ${PREDICT_IMAGES} images (batch 256)`,
@@ -168,7 +169,8 @@ async function parent(): Promise<void> {
       }
       results.push(JSON.parse(line) as Result);
     }
-    if (results.length > 0) rows('ours, wasm', arch, results);
+    const native = results.find((r) => r.native !== 'off')?.native;
+    if (results.length > 0) rows(native === undefined ? 'ours, wasm' : `ours, wasm + native ${native}`, arch, results);
   }
   if (flags.pytorch && archs.includes('seed')) {
     const results: Result[] = [];
