@@ -8,7 +8,8 @@
  *
  * A preset is a time budget for the whole command (2, 15 or 120 minutes): the planner calibrates
  * this machine on a few real steps of each network and picks the network, epochs, number of models
- * and test-time views that fit, and the budget re-plans while training if the host slows down.
+ * and test-time views that fit, and the budget re-plans while training if the host slows down (or,
+ * early in the first model, picks another network when the run's speed shows the calibration wrong).
  * `--epochs N` (with `--arch`, `--ensemble`, `--tta`) fixes a run instead; `--model NAME` trains
  * that network with the original notebook's plain recipe.
  *
@@ -69,6 +70,15 @@ runKaggle(async (run) => {
       signal: run.signal,
       onProgress: run.progress(k),
     }).catch(run.stateError(state));
+    // 4b. The first model's steps weigh the calibration: when this machine trains so much faster or
+    //     slower than calibrated that another network fits the budget better, the budget stopped it
+    //     early; the plan is made again on the measured speed, once, and training starts over.
+    if (await plan.repicked(k)) {
+      model.dispose();
+      checkpoint.dispose();
+      k = -1;
+      continue;
+    }
     await run.trained(k, training);
     bestDirs.push(run.bestDir(k));
     histories.push({ label: `model ${k + 1}`, history: training.history });

@@ -20,6 +20,7 @@ import {
   MNIST_SHA256,
   oneCycleSchedule,
   planDigitTraining,
+  replanDigitTraining,
   stratifiedSplit,
   subsetDataset,
   sweepStaleTempFiles,
@@ -27,6 +28,7 @@ import {
   VERSION,
   writeFileAtomic,
   type DigitArchitecture,
+  type DigitBudgetEvent,
   type DigitDataset,
   type DigitEpochRecord,
   type DigitPlan,
@@ -127,6 +129,12 @@ export interface KagglePlan {
   ): Pick<TrainDigitsOptions, 'epochs' | 'batchSize' | 'augment' | 'labelSmoothing' | 'learningRate' | 'budget'>;
   /** Test-time views for the final predictions, decided when they are about to start. */
   finalViews(): number;
+  /**
+   * After model `k`: true when the budget stopped it to re-plan on the speed the run measured (see
+   * `DigitBudget`'s `repick`); the plan has then changed and what that model wrote is cleared, so
+   * training starts over from model 1.
+   */
+  repicked(k: number): Promise<boolean>;
 }
 
 interface Member {
@@ -154,6 +162,9 @@ export class KaggleRun {
   private readonly holdout: number;
   private readonly members: Member[] = [];
   private plan: { digit?: DigitPlan; budget?: DigitBudget; recipe: Recipe; models: number; epochs: number } | undefined;
+  /** The budget events of a plan given up for another (a re-pick), for run.json. */
+  private readonly earlierEvents: DigitBudgetEvent[] = [];
+  private calibrationData: DigitDataset | undefined;
   private data: KaggleData | undefined;
   private validationImages = 0;
 
@@ -292,28 +303,74 @@ export class KaggleRun {
     await sweepStaleTempFiles(this.out);
     if (this.force) rmSync(join(this.out, 'run.json'), { force: true });
     if (this.pendingPlan !== undefined) await writeFileAtomic(join(this.out, 'plan.json'), this.pendingPlan);
-    const plan = this.plan;
-    const architecture = getDigitArchitecture(plan.recipe.architecture);
-    const recipe = plan.recipe;
+    const run = this.plan;
+    const current = (): NonNullable<KaggleRun['plan']> => this.plan ?? run;
     return {
-      architecture,
+      get architecture() {
+        return getDigitArchitecture(current().recipe.architecture);
+      },
       get models() {
+        const plan = current();
         return plan.budget?.models ?? plan.models;
       },
-      trainingOptions: (k) => ({
-        epochs: plan.budget?.epochsFor(k) ?? plan.epochs,
-        batchSize: recipe.batchSize,
-        augment: recipe.augment,
-        labelSmoothing: recipe.labelSmoothing,
-        ...(recipe.maxLearningRate === null ? {} : { learningRate: oneCycleSchedule(recipe.maxLearningRate) }),
-        ...(plan.budget === undefined ? {} : { budget: plan.budget.model(k) }),
-      }),
+      trainingOptions: (k) => {
+        const plan = current();
+        const recipe = plan.recipe;
+        return {
+          epochs: plan.budget?.epochsFor(k) ?? plan.epochs,
+          batchSize: recipe.batchSize,
+          augment: recipe.augment,
+          labelSmoothing: recipe.labelSmoothing,
+          ...(recipe.maxLearningRate === null ? {} : { learningRate: oneCycleSchedule(recipe.maxLearningRate) }),
+          ...(plan.budget === undefined ? {} : { budget: plan.budget.model(k) }),
+        };
+      },
       finalViews: () => {
+        const plan = current();
         const v = plan.budget?.finalViews() ?? s.tta ?? 1;
         for (const e of plan.budget?.events ?? []) if (!this.logged.has(e)) this.logBudget(e);
         return v;
       },
+      repicked: (k) => this.repick(k),
     };
+  }
+
+  /** Re-plans once on the speed the first model measured, when its budget stopped it for that. */
+  private async repick(k: number): Promise<boolean> {
+    const plan = this.plan;
+    const repick = plan?.budget?.repick;
+    if (k !== 0 || plan?.digit === undefined || plan.budget === undefined || repick === undefined) return false;
+    for (const e of plan.budget.events) if (!this.logged.has(e)) this.logBudget(e);
+    this.earlierEvents.push(...plan.budget.events);
+    // Model 1 was another network, or the same one on a schedule cut short: nothing of it is kept.
+    for (const name of [`best-model${this.suffix(0)}`, `train-state${this.suffix(0)}`, `history${this.suffix(0)}.csv`])
+      rmSync(join(this.out, name), { recursive: true, force: true });
+    const data = this.calibrationData!;
+    const clock = plan.digit.clock;
+    const t = clock();
+    let calibrated = 0;
+    const next = await replanDigitTraining(plan.digit, {
+      speed: repick.speed,
+      measure: (r) => {
+        calibrated++;
+        return calibrateDigitRecipe(r, data);
+      },
+    });
+    const { clock: _c, startedAt: _s, ...storable } = next;
+    await writeFileAtomic(
+      join(this.out, 'plan.json'),
+      `${JSON.stringify({ settings: this.settings, plan: storable }, null, 2)}\n`,
+    );
+    this.plan = {
+      digit: next,
+      budget: new DigitBudget(next),
+      recipe: next.recipe,
+      models: next.ensemble,
+      epochs: next.epochs,
+    };
+    const how = `at ${repick.speed.toFixed(2)}x the calibrated step time${calibrated === 0 ? '' : `, calibrated ${calibrated} more network${calibrated === 1 ? '' : 's'} in ${(clock() - t).toFixed(1)} s`}`;
+    this.log(`re-planned ${how}: ${describePlan(next)}`);
+    return true;
   }
 
   private readonly logged = new Set<object>();
@@ -372,10 +429,11 @@ export class KaggleRun {
       saved !== undefined
         ? `the interrupted run's plan (${planFile})`
         : `calibrated ${calibrated} network${calibrated === 1 ? '' : 's'} in ${(clock() - t).toFixed(1)} s`;
-    this.log(
-      `plan for this machine: ${p.recipe.architecture} x ${p.ensemble}, ${p.epochs} epochs each, ${views(p.ttaViews)}: about ${formatMinutes(p.estimate.total)} of ${formatMinutes(p.budgetSeconds)} (${how}; the same plan without a budget: --arch ${p.recipe.architecture} --epochs ${p.epochs} --ensemble ${p.ensemble} --tta ${p.ttaViews})`,
-    );
-    return { digit, budget: new DigitBudget(digit), recipe: p.recipe, models: p.ensemble, epochs: p.epochs };
+    this.log(`plan for this machine: ${describePlan(p, how)}`);
+    this.calibrationData = train;
+    // A resumed run keeps its plan: its first model is not new, and its speed was weighed already.
+    const budget = new DigitBudget(digit, { repick: saved === undefined });
+    return { digit, budget, recipe: p.recipe, models: p.ensemble, epochs: p.epochs };
   }
 
   /** Seconds of the epochs the training states in `out` hold (every model's), for a resumed budget. */
@@ -514,7 +572,7 @@ export class KaggleRun {
               budgetSeconds: digit.budgetSeconds,
               estimate: digit.estimate,
               cost: digit.cost,
-              events: plan.budget?.events ?? [],
+              events: [...this.earlierEvents, ...(plan.budget?.events ?? [])],
             },
       trainImages: first.trainCount,
       validationImages: first.validationCount,
@@ -650,6 +708,10 @@ function historyCsv(history: readonly DigitEpochRecord[]): string {
     ].join(','),
   );
   return `epoch,seconds,images_per_second,loss,acc,val_loss,val_acc\n${rows.join('\n')}\n`;
+}
+
+function describePlan(p: DigitPlan, how?: string): string {
+  return `${p.recipe.architecture} x ${p.ensemble}, ${p.epochs} epochs each, ${views(p.ttaViews)}: about ${formatMinutes(p.estimate.total)} of ${formatMinutes(p.budgetSeconds)} (${how === undefined ? '' : `${how}; `}the same plan without a budget: --arch ${p.recipe.architecture} --epochs ${p.epochs} --ensemble ${p.ensemble} --tta ${p.ttaViews})`;
 }
 
 function views(n: number): string {

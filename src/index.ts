@@ -119,14 +119,23 @@ export { digitPresets, type DigitPreset } from './training/presets.js';
 export { digitRecipes, getDigitRecipe, type DigitRecipe } from './training/recipes.js';
 export {
   planDigitTraining,
+  replanDigitTraining,
   TTA_VIEWS,
   type DigitPlan,
+  type DigitPlanCandidates,
   type DigitPlanEstimate,
   type DigitRecipeCost,
   type PlanDigitTrainingOptions,
+  type ReplanDigitTrainingOptions,
 } from './training/plan.js';
 export { calibrateDigitRecipe, type CalibrateDigitRecipeOptions } from './training/calibrate.js';
-export { DigitBudget, type DigitBudgetEvent, type TrainingBudgetHook } from './training/budget.js';
+export {
+  DigitBudget,
+  type DigitBudgetEvent,
+  type DigitBudgetOptions,
+  type DigitRepick,
+  type TrainingBudgetHook,
+} from './training/budget.js';
 export {
   fileTrainingState,
   memoryTrainingState,

@@ -2,6 +2,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   DigitBudget,
   planDigitTraining,
+  replanDigitTraining,
   type DigitBudgetEvent,
   type DigitPlan,
   type DigitRecipeCost,
@@ -48,8 +49,8 @@ async function planFor(
  * after every one, as trainDigits does), validation after each epoch, then the final prediction.
  * `slowdown(t)` is the host's speed factor at time t (2 = twice as slow as calibrated).
  */
-function simulate(host: Host, plan: DigitPlan, slowdown: (t: number) => number) {
-  const budget = new DigitBudget(plan);
+function simulate(host: Host, plan: DigitPlan, slowdown: (t: number) => number, repick = false) {
+  const budget = new DigitBudget(plan, { repick });
   const perEpoch = Math.ceil(TRAIN / plan.recipe.batchSize);
   const steps: number[] = [];
   for (let k = 0; k < budget.models; k++) {
@@ -66,6 +67,7 @@ function simulate(host: Host, plan: DigitPlan, slowdown: (t: number) => number) 
       }
     }
     steps.push(done);
+    if (budget.repick !== undefined) return { budget, steps, views: 0, seconds: host.now };
   }
   const views = budget.finalViews();
   const images = budget.models * views * (VALIDATION + TEST);
@@ -192,6 +194,89 @@ describe('DigitBudget', () => {
     host.now = 10_000;
     host.now += 0.05;
     expect(hook.revise({ done: 11, total, perEpoch: 591 })).toBe(11);
+  });
+
+  it('re-plans a richer network early when the first model trains twice as fast as calibrated', async () => {
+    const host = { now: 3 };
+    const plan = await planFor(host, 900);
+    expect(plan.recipe.architecture).toBe('lean');
+    const first = simulate(host, plan, () => 0.5, true);
+    const repick = first.budget.repick!;
+    expect(repick.speed).toBeCloseTo(0.5, 2);
+    // Weighed after 3 % of the budget: 27 s of steps, lost by starting over.
+    expect(repick.seconds).toBeGreaterThan(900 * 0.03);
+    expect(repick.seconds).toBeLessThan(900 * 0.06);
+    expect(first.budget.events.at(-1)!.change).toMatch(/^model 1 stopped to re-plan: it trains at 0\.50x/);
+    let measured = 0;
+    const next = await replanDigitTraining(plan, {
+      speed: repick.speed,
+      measure: (r) => {
+        measured++;
+        return COSTS[r.architecture]!;
+      },
+    });
+    expect(measured).toBe(0);
+    expect(next.recipe.architecture).toBe('strong');
+    expect(next.cost.trainSecondsPerImage).toBeCloseTo(COSTS.strong!.trainSecondsPerImage * repick.speed, 12);
+    expect(next.elapsedSeconds).toBeCloseTo(host.now, 6);
+    // The new plan's costs are the host's real speed; it fills the budget without passing it.
+    const run = simulate(host, next, () => 1, true);
+    expect(run.budget.repick).toBeUndefined();
+    expect(run.seconds).toBeLessThanOrEqual(900);
+    expect(run.seconds).toBeGreaterThan(900 * 0.85);
+  });
+
+  it('re-plans a cheaper network when the first model cannot reach its minimum epochs, measuring it then', async () => {
+    const host = { now: 3 };
+    // 200 s plans lean x 5 epochs (its minimum is 4): at 1.5x the step time only 3 would fit.
+    const plan = await planFor(host, 200);
+    expect([plan.recipe.architecture, plan.epochs]).toEqual(['lean', 5]);
+    const first = simulate(host, plan, () => 1.5, true);
+    const repick = first.budget.repick!;
+    expect(repick.speed).toBeCloseTo(1.5, 2);
+    const asked: string[] = [];
+    const next = await replanDigitTraining(plan, {
+      speed: repick.speed,
+      measure: (r) => {
+        asked.push(r.architecture);
+        return COSTS[r.architecture]!;
+      },
+    });
+    expect(asked).toEqual(['compact']);
+    expect(next.recipe.architecture).toBe('compact');
+    const run = simulate(host, next, () => 1);
+    expect(run.seconds).toBeLessThanOrEqual(200);
+  });
+
+  it('keeps its network when the first model runs near the calibration, or when no other network would do', async () => {
+    for (const speed of [1, 1.08, 0.93]) {
+      const host = { now: 3 };
+      const plan = await planFor(host, 900);
+      const run = simulate(host, plan, () => speed, true);
+      expect(run.budget.repick, `speed ${speed}`).toBeUndefined();
+      expect(run.seconds).toBeLessThanOrEqual(900);
+    }
+    // 20 minutes plans strong, the richest: faster steps only stretch it.
+    const host = { now: 3 };
+    const plan = await planFor(host, 1200);
+    expect(simulate(host, plan, () => 0.6, true).budget.repick).toBeUndefined();
+    // Off unless asked for.
+    const off = { now: 3 };
+    expect(simulate(off, await planFor(off, 900), () => 0.5).budget.repick).toBeUndefined();
+  });
+
+  it('refuses to re-plan a plan without candidates or at a speed that is not one', async () => {
+    const plan = await planFor({ now: 3 }, 900);
+    const { candidates: _, ...bare } = plan;
+    await expect(replanDigitTraining(bare, { speed: 0.5, measure: () => COSTS.lean! })).rejects.toThrow(
+      /no candidates/,
+    );
+    await expect(replanDigitTraining(plan, { speed: 0, measure: () => COSTS.lean! })).rejects.toThrow(/positive/);
+    expect(plan.candidates!.recipes.map((c) => [c.recipe.architecture, c.cost !== undefined])).toEqual([
+      ['strong', true],
+      ['lean', true],
+      ['compact', false],
+    ]);
   });
 
   it('is typed', () => {

@@ -7,6 +7,12 @@ import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
+  type DigitBudget,
+  replanDigitTraining,
+  type DigitBudgetOptions,
+  type DigitPlanCandidates,
+  type DigitRepick,
+  type ReplanDigitTrainingOptions,
   accuracy,
   buildDigitCnn,
   CheckpointBestCallback,
@@ -225,6 +231,15 @@ describe('training', () => {
     expectTypeOf(planDigitTraining).returns.toEqualTypeOf<Promise<DigitPlan>>();
     expectTypeOf<DigitPlan['ttaViews']>().toEqualTypeOf<number>();
     expectTypeOf<TrainDigitsOptions['budget']>().toEqualTypeOf<TrainingBudgetHook | undefined>();
+  });
+
+  it('a budget may stop its first model for a re-plan at the measured speed', () => {
+    expectTypeOf<ConstructorParameters<typeof DigitBudget>>().toEqualTypeOf<[DigitPlan, DigitBudgetOptions?]>();
+    expectTypeOf<DigitBudget['repick']>().toEqualTypeOf<DigitRepick | undefined>();
+    expectTypeOf<DigitRepick>().toEqualTypeOf<{ readonly speed: number; readonly seconds: number }>();
+    expectTypeOf(replanDigitTraining).parameters.toEqualTypeOf<[DigitPlan, ReplanDigitTrainingOptions]>();
+    expectTypeOf(replanDigitTraining).returns.toEqualTypeOf<Promise<DigitPlan>>();
+    expectTypeOf<DigitPlan['candidates']>().toEqualTypeOf<DigitPlanCandidates | undefined>();
   });
 });
 

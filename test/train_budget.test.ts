@@ -2,7 +2,11 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildDigitCnn,
+  calibrateDigitRecipe,
+  DigitBudget,
+  getDigitRecipe,
   memoryTrainingState,
+  planDigitTraining,
   oneCycleSchedule,
   trainDigits,
   type DigitDataset,
@@ -126,6 +130,42 @@ describe('trainDigits with a budget', () => {
     expect(again.resumedEpochs).toBe(3);
     expect(again.steps).toBe(48);
     [straight, first, second].forEach((m) => m.dispose());
+  });
+
+  it('stops the first model early for a re-plan when it trains far faster than its calibration read', async () => {
+    // A calibration that read compact's steps 20x too slow: it seemed the only network to reach its
+    // minimum epochs in the budget, and strong would fit at the speed the run shows. Sized from a
+    // real calibration, so that the weighing comes after the same number of steps on a busy host.
+    const many = syntheticDigits(2000, 3);
+    const real = (await calibrateDigitRecipe(getDigitRecipe('compact'), many)).trainSecondsPerImage;
+    const compact = 20 * real;
+    const seconds = 2.4 * many.count * compact;
+    const plan = await planDigitTraining({
+      seconds,
+      trainImages: many.count,
+      validationImages: 0,
+      testImages: 0,
+      recipes: [getDigitRecipe('strong'), getDigitRecipe('compact')],
+      measure: (r) => ({
+        trainSecondsPerImage: r.architecture === 'strong' ? seconds / (8 * many.count) : compact,
+        predictSecondsPerImage: compact / 10,
+      }),
+    });
+    expect(plan.recipe.architecture).toBe('compact');
+    const budget = new DigitBudget(plan, { repick: true });
+    const model = buildDigitCnn({ architecture: 'compact', seed: 1 });
+    const result = await trainDigits(model, many, {
+      epochs: plan.epochs,
+      batchSize: 64,
+      validationSplit: 0,
+      budget: budget.model(0),
+    });
+    model.dispose();
+    expect(budget.repick?.speed).toBeLessThan(0.3);
+    // Stopped after the weighing (3 % of the budget, at least 40 steps), before the stretched run's end.
+    expect(result.steps).toBeGreaterThanOrEqual(40);
+    expect(result.steps).toBeLessThan(2 * plan.epochs * Math.ceil(many.count / 64));
+    expect(budget.events.at(-1)?.change).toMatch(/^model 1 stopped to re-plan/);
   });
 
   it('keeps a run without a budget exactly as before', async () => {

@@ -1,5 +1,5 @@
 import { median } from './median.js';
-import { EPOCH_OVERHEAD_SECONDS, RESERVE_SECONDS, type DigitPlan } from './plan.js';
+import { EPOCH_OVERHEAD_SECONDS, RESERVE_SECONDS, wouldRepick, type DigitPlan } from './plan.js';
 
 /**
  * What {@link trainDigits} asks a budget after every step: how many steps the run should have in
@@ -21,6 +21,36 @@ export interface DigitBudgetEvent {
   readonly model: number;
   readonly change: string;
 }
+
+/** Options of {@link DigitBudget}. */
+export interface DigitBudgetOptions {
+  /**
+   * Whether the first model may be stopped early so that the run re-plans on the speed it measures
+   * (see {@link DigitBudget.repick}). Default false: the caller must then start over with
+   * `replanDigitTraining`. Leave it off for a resumed run, whose first model is not new.
+   */
+  readonly repick?: boolean;
+}
+
+/** Why a budget stopped its first model: the run trains at `speed` times the calibrated step time. */
+export interface DigitRepick {
+  readonly speed: number;
+  /** Seconds since the budget began. */
+  readonly seconds: number;
+}
+
+/**
+ * The first model's steps are weighed against the calibration once they add up to this share of the
+ * budget (at most REPICK_MAX_SECONDS, and at least REPICK_STEPS steps): long enough that a shared
+ * host's burst does not decide it, early enough that starting over loses little. A calibration
+ * times a few steps of each network in seconds and has read 1.15-1.6x off the speed the run then
+ * trained at, both ways (docs/training.md, "The plan and the run's speed").
+ */
+const REPICK_SHARE = 0.03;
+const REPICK_MAX_SECONDS = 60;
+const REPICK_STEPS = 40;
+/** Nearer the calibration than this factor, the budget's stretching and shortening absorb the error. */
+const REPICK_SPEED = 1.1;
 
 /** Steps a model must have taken before its own step times are trusted over the calibration. */
 const TRUSTED_AFTER = 5;
@@ -94,9 +124,13 @@ export class DigitBudget {
   private readonly longWindow: number;
   private last: { model: number; done: number; at: number } | undefined;
   private lastReplan = -Infinity;
+  private repickArmed: boolean;
+  private readonly firstModel: number[] = [];
+  private repicked: DigitRepick | undefined;
 
-  constructor(plan: DigitPlan) {
+  constructor(plan: DigitPlan, options: DigitBudgetOptions = {}) {
     this.plan = plan;
+    this.repickArmed = options.repick === true && plan.candidates !== undefined;
     this.epochs = Array.from({ length: plan.ensemble }, () => plan.epochs);
     this.views = plan.ttaViews;
     this.perEpoch = Math.ceil(plan.trainImages / plan.recipe.batchSize);
@@ -104,6 +138,15 @@ export class DigitBudget {
     const longSteps = Math.round((LONG_SHARE * plan.budgetSeconds) / this.stepSeconds);
     this.longWindow = Math.min(LONG_WINDOW, Math.max(WINDOW, longSteps));
     this.epochOverhead = plan.validationImages * plan.cost.predictSecondsPerImage + EPOCH_OVERHEAD_SECONDS;
+  }
+
+  /**
+   * Set when the first model's steps ran so much faster or slower than calibrated that another
+   * network would fit better: the budget then ended that model at once (its steps are lost), and
+   * the caller re-plans with `replanDigitTraining(plan, { speed })` and starts over. At most once.
+   */
+  get repick(): DigitRepick | undefined {
+    return this.repicked;
   }
 
   /** Models still planned. */
@@ -146,7 +189,8 @@ export class DigitBudget {
   private revise(k: number, done: number, total: number, perEpoch: number): number {
     const now = this.plan.clock();
     this.observe(k, done, perEpoch, now);
-    if (k >= this.models) return done;
+    if (k >= this.models || this.repicked !== undefined) return done;
+    if (k === 0 && this.repickArmed && this.weighFirstModel(now)) return done;
     if (this.samples < TRUSTED_AFTER) return total;
     const left = this.plan.startedAt + this.plan.budgetSeconds - now;
     const steady = median(this.recentLong);
@@ -199,6 +243,25 @@ export class DigitBudget {
     return this.rescale(k, done, total, perEpoch, ratio, now);
   }
 
+  /** Once the first model has run long enough: whether its speed calls for another network. */
+  private weighFirstModel(now: number): boolean {
+    const steps = this.firstModel;
+    let seconds = 0;
+    for (const s of steps) seconds += s;
+    if (steps.length < REPICK_STEPS || seconds < Math.min(REPICK_SHARE * this.plan.budgetSeconds, REPICK_MAX_SECONDS))
+      return false;
+    this.repickArmed = false;
+    const speed = median(steps) / (this.plan.cost.trainSecondsPerImage * this.plan.recipe.batchSize);
+    if (speed < REPICK_SPEED && speed > 1 / REPICK_SPEED) return false;
+    if (!wouldRepick(this.plan, speed, seconds)) return false;
+    this.repicked = { speed, seconds: now - this.plan.startedAt };
+    this.record(
+      1,
+      `model 1 stopped to re-plan: it trains at ${speed.toFixed(2)}x the calibrated step time, so another network fits the budget better`,
+    );
+    return true;
+  }
+
   /** Scales the current model's remaining steps and the later models' epochs by `ratio`. */
   private rescale(k: number, done: number, total: number, perEpoch: number, ratio: number, now: number): number {
     const planned = this.plan.epochs * perEpoch;
@@ -242,6 +305,7 @@ export class DigitBudget {
     this.stepSeconds = median(this.recent);
     this.recentLong.push(gap);
     if (this.recentLong.length > this.longWindow) this.recentLong.shift();
+    if (k === 0 && this.repickArmed) this.firstModel.push(gap);
     this.samples++;
   }
 

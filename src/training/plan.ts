@@ -63,6 +63,33 @@ export interface DigitPlan {
   readonly testImages: number;
   /** The planned seconds of each part; `total` includes `elapsedSeconds`. */
   readonly estimate: DigitPlanEstimate;
+  /**
+   * What the planner chose from, so that a run can re-plan on the speed it measures
+   * ({@link replanDigitTraining}). Absent from plans made by hand or saved by older versions.
+   */
+  readonly candidates?: DigitPlanCandidates;
+}
+
+/** The planner's candidates and rules, kept with a plan. */
+export interface DigitPlanCandidates {
+  /** Every candidate in the planner's order, most accurate first, with its cost where it was measured. */
+  readonly recipes: readonly { readonly recipe: DigitRecipe; readonly cost?: DigitRecipeCost }[];
+  readonly margin: number;
+  readonly ttaShare: number;
+  /** The ensemble size and test-time views asked for, if any. */
+  readonly ensemble?: number;
+  readonly ttaViews?: number;
+}
+
+/** Options of {@link replanDigitTraining}. */
+export interface ReplanDigitTrainingOptions {
+  /**
+   * The step time the run measured over the one calibrated (2: steps take twice as long). Every
+   * candidate's cost is scaled by it: the calibration's error is taken to be the same for every network.
+   */
+  readonly speed: number;
+  /** Measures a candidate the first plan did not (same contract as the planner's `measure`). */
+  readonly measure: (recipe: DigitRecipe) => DigitRecipeCost | Promise<DigitRecipeCost>;
 }
 
 /** Where a plan's seconds go. */
@@ -109,27 +136,128 @@ export async function planDigitTraining(options: PlanDigitTrainingOptions): Prom
   if (recipes.length === 0) {
     throw new DigitModelError('UNKNOWN_ARCHITECTURE', options.architecture ?? 'recipes', 'no recipe to plan with');
   }
+  const candidates: DigitPlanCandidates = {
+    recipes: recipes.map((recipe) => ({ recipe })),
+    margin,
+    ttaShare,
+    ...(options.ensemble === undefined ? {} : { ensemble: options.ensemble }),
+    ...(options.ttaViews === undefined ? {} : { ttaViews: options.ttaViews }),
+  };
+  return pick(candidates, options.measure, {
+    seconds: options.seconds,
+    trainImages: options.trainImages,
+    validationImages: options.validationImages,
+    testImages: options.testImages,
+    clock,
+    startedAt,
+  });
+}
+
+/**
+ * Plans again, from the same candidates and budget, at the speed a run has measured: what the run
+ * does when its first steps show the calibration was wrong by more than the budget can absorb
+ * (see `DigitBudget`'s `repick`). The time already spent counts; the plan it returns starts now.
+ */
+export async function replanDigitTraining(plan: DigitPlan, options: ReplanDigitTrainingOptions): Promise<DigitPlan> {
+  const speed = options.speed;
+  if (!(speed > 0 && Number.isFinite(speed))) throw new RangeError(`speed must be a positive number, got ${speed}`);
+  if (plan.candidates === undefined) throw new RangeError('this plan has no candidates to re-plan with');
+  const scaled = (cost: DigitRecipeCost): DigitRecipeCost => ({
+    trainSecondsPerImage: cost.trainSecondsPerImage * speed,
+    predictSecondsPerImage: cost.predictSecondsPerImage * speed,
+  });
+  const known = new Map(plan.candidates.recipes.map((c) => [c.recipe.architecture, c.cost]));
+  return pick(
+    plan.candidates,
+    async (recipe) => scaled(known.get(recipe.architecture) ?? (await options.measure(recipe))),
+    {
+      seconds: plan.budgetSeconds,
+      trainImages: plan.trainImages,
+      validationImages: plan.validationImages,
+      testImages: plan.testImages,
+      clock: plan.clock,
+      startedAt: plan.startedAt,
+    },
+  );
+}
+
+/**
+ * Whether planning again at `speed` would pick another network: a more accurate candidate that
+ * was measured now fits, or the planned one, continued, no longer reaches its `minEpochs` while a
+ * cheaper candidate exists. `keptSeconds` is the training the current model has already done,
+ * which continuing keeps and starting over loses. For `DigitBudget`.
+ */
+export function wouldRepick(plan: DigitPlan, speed: number, keptSeconds: number): boolean {
+  const c = plan.candidates;
+  if (c === undefined) return false;
+  const at = c.recipes.findIndex((r) => r.recipe.architecture === plan.recipe.architecture);
+  if (at < 0) return false;
+  const available = plan.budgetSeconds * (1 - c.margin) - (plan.clock() - plan.startedAt);
+  const shape: FitOptions = {
+    trainImages: plan.trainImages,
+    validationImages: plan.validationImages,
+    testImages: plan.testImages,
+    ...(c.ensemble === undefined ? {} : { ensemble: c.ensemble }),
+    ...(c.ttaViews === undefined ? {} : { ttaViews: c.ttaViews }),
+  };
+  const fits = (recipe: DigitRecipe, cost: DigitRecipeCost, seconds: number): boolean =>
+    fitRecipe(
+      recipe,
+      {
+        trainSecondsPerImage: cost.trainSecondsPerImage * speed,
+        predictSecondsPerImage: cost.predictSecondsPerImage * speed,
+      },
+      shape,
+      seconds,
+      c.ttaShare * plan.budgetSeconds,
+    ) !== undefined;
+  for (const { recipe, cost } of c.recipes.slice(0, at))
+    if (cost !== undefined && fits(recipe, cost, available)) return true;
+  return at < c.recipes.length - 1 && !fits(plan.recipe, plan.cost, available + keptSeconds);
+}
+
+interface Counts {
+  readonly seconds: number;
+  readonly trainImages: number;
+  readonly validationImages: number;
+  readonly testImages: number;
+  readonly clock: () => number;
+  readonly startedAt: number;
+}
+
+/** The planner: the first candidate, in order, whose `minEpochs` fit what is left of the budget. */
+async function pick(
+  candidates: DigitPlanCandidates,
+  measure: (recipe: DigitRecipe) => DigitRecipeCost | Promise<DigitRecipeCost>,
+  counts: Counts,
+): Promise<DigitPlan> {
+  const { clock, startedAt, margin, ttaShare } = { ...counts, ...candidates };
+  const shape = { ...counts, ...candidates };
+  const measured: { recipe: DigitRecipe; cost?: DigitRecipeCost }[] = candidates.recipes.map((c) => ({ ...c }));
   let smallest: { seconds: number; what: string } | undefined;
-  for (const recipe of recipes) {
-    const cost = await options.measure(recipe);
+  for (const entry of measured) {
+    const recipe = entry.recipe;
+    const cost = await measure(recipe);
+    entry.cost = cost;
     const elapsed = clock() - startedAt;
-    const fit = fitRecipe(recipe, cost, options, options.seconds * (1 - margin) - elapsed, ttaShare * options.seconds);
+    const fit = fitRecipe(recipe, cost, shape, counts.seconds * (1 - margin) - elapsed, ttaShare * counts.seconds);
     if (fit !== undefined) {
       return Object.freeze({
         recipe,
         cost,
-        budgetSeconds: options.seconds,
+        budgetSeconds: counts.seconds,
         startedAt,
         clock,
         elapsedSeconds: elapsed,
-        trainImages: options.trainImages,
-        validationImages: options.validationImages,
-        testImages: options.testImages,
+        trainImages: counts.trainImages,
+        validationImages: counts.validationImages,
+        testImages: counts.testImages,
         ...fit,
         estimate: { ...fit.estimate, total: fit.estimate.total + elapsed },
+        candidates: { ...candidates, recipes: measured },
       });
     }
-    const need = (estimateRun(cost, options, recipe.minEpochs, 1, 1).total + elapsed) / (1 - margin);
+    const need = (estimateRun(cost, shape, recipe.minEpochs, 1, 1).total + elapsed) / (1 - margin);
     if (smallest === undefined || need < smallest.seconds) {
       smallest = { seconds: need, what: `${recipe.architecture}, ${recipe.minEpochs} epochs` };
     }
@@ -138,9 +266,15 @@ export async function planDigitTraining(options: PlanDigitTrainingOptions): Prom
   throw new DigitModelError(
     'BUDGET_TOO_SMALL',
     'budget',
-    `${minutes(options.seconds)} is below this machine's minimum for ${options.trainImages} training images: ${minutes(smallest!.seconds)} (${smallest!.what})`,
+    `${minutes(counts.seconds)} is below this machine's minimum for ${counts.trainImages} training images: ${minutes(smallest!.seconds)} (${smallest!.what})`,
   );
 }
+
+/** What fitting a recipe reads of the planner's options. */
+type FitOptions = Pick<
+  PlanDigitTrainingOptions,
+  'trainImages' | 'validationImages' | 'testImages' | 'ensemble' | 'ttaViews'
+>;
 
 interface Fit {
   readonly epochs: number;
@@ -153,7 +287,7 @@ interface Fit {
 function fitRecipe(
   recipe: DigitRecipe,
   cost: DigitRecipeCost,
-  options: PlanDigitTrainingOptions,
+  options: FitOptions,
   available: number,
   ttaAllowance: number,
 ): Fit | undefined {
@@ -184,7 +318,7 @@ function fitRecipe(
   return fitWith(ensembleFor(views), views) ?? (options.ttaViews === undefined ? plain : undefined);
 }
 
-function epochSeconds(cost: DigitRecipeCost, o: PlanDigitTrainingOptions): number {
+function epochSeconds(cost: DigitRecipeCost, o: FitOptions): number {
   return (
     o.trainImages * cost.trainSecondsPerImage +
     o.validationImages * cost.predictSecondsPerImage +
@@ -194,7 +328,7 @@ function epochSeconds(cost: DigitRecipeCost, o: PlanDigitTrainingOptions): numbe
 
 function estimateRun(
   cost: DigitRecipeCost,
-  o: PlanDigitTrainingOptions,
+  o: FitOptions,
   epochs: number,
   ensemble: number,
   views: number,
