@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { decode } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticDigits, tempDir } from './helpers.js';
@@ -13,6 +13,12 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 const dir = tempDir('digit-pack-');
 const project = join(dir, 'consumer');
 let tarball = '';
+// The Node that runs the installed package (its CLI through npx, the consumer scripts, tsc); npm installs
+// with the current one. .ci/run sets it to Node 26 and to the oldest Node that engines admits.
+const testNode = process.env.DIGIT_RECOGNIZER_TEST_NODE || process.execPath;
+// npx and the CLI's `#!/usr/bin/env node` take the first node on PATH.
+const nodeEnv = { ...process.env, PATH: `${dirname(testNode)}${delimiter}${process.env.PATH ?? ''}` };
+const testNodeVersion = execFileSync(testNode, ['--version'], { encoding: 'utf8' }).trim().slice(1);
 
 function npm(args: string[], cwd: string): string {
   return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
@@ -102,7 +108,7 @@ console.log(JSON.stringify({ exports: Object.keys(lib).length, rows: predictions
 `;
     writeFileSync(join(project, 'consumer.mjs'), script);
     const out = JSON.parse(
-      execFileSync('node', ['consumer.mjs'], { cwd: project, encoding: 'utf8', timeout: 300_000 }),
+      execFileSync(testNode, ['consumer.mjs'], { cwd: project, env: nodeEnv, encoding: 'utf8', timeout: 300_000 }),
     ) as Record<string, number | string>;
     expect(out).toMatchObject({ rows: 60, backend: 'wasm' });
     expect(readFileSync(join(project, 'submission.csv'), 'utf8').split('\n')[0]).toBe('ImageId,Label');
@@ -152,6 +158,7 @@ export async function go(data: DigitDataset): Promise<number> {
       try {
         execFileSync(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.check.json'], {
           cwd: project,
+          env: nodeEnv,
           encoding: 'utf8',
         });
         return '';
@@ -217,6 +224,7 @@ export async function go(data: DigitDataset): Promise<number> {
     try {
       execFileSync(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.docs.json'], {
         cwd: project,
+        env: nodeEnv,
         encoding: 'utf8',
       });
     } catch (error) {
@@ -231,6 +239,7 @@ export async function go(data: DigitDataset): Promise<number> {
     const npx = (args: string[]) => {
       const r = spawnSync('npx', ['--no-install', 'digit-recognizer', ...args], {
         cwd: project,
+        env: nodeEnv,
         encoding: 'utf8',
         timeout: 300_000,
       });
@@ -280,13 +289,14 @@ export async function go(data: DigitDataset): Promise<number> {
       spawnSync('npx', ['--no-install', 'digit-recognizer', ...args], {
         cwd: project,
         encoding: 'utf8',
-        env: { ...process.env, ...env },
+        env: { ...nodeEnv, ...env },
         timeout: 300_000,
       });
     const on = run(['info']);
     expect(on.status, on.stderr).toBe(0);
     expect(on.stdout).toMatch(new RegExp(`^digit-recognizer ${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
-    expect(on.stdout).toMatch(/^node \d+\.\d+\.\d+ \(linux-x64\)$/m);
+    // The CLI ran on the chosen Node, and the addon loaded there.
+    expect(on.stdout).toContain(`\nnode ${testNodeVersion} (linux-x64)\n`);
     expect(on.stdout).toMatch(/^wasm backend: SIMD, \d+ threads?$/m);
     expect(on.stdout).toMatch(/^native kernels: on \((avx512|avx2|sse2), \d+ threads\)$/m);
     const off = run(['info'], { DIGIT_RECOGNIZER_NATIVE: '0' });
@@ -320,6 +330,7 @@ export async function go(data: DigitDataset): Promise<number> {
       ['--no-install', 'digit-recognizer', 'kaggle', '--data', join(project, 'csv'), '--epochs', '1'],
       {
         cwd: bare,
+        env: nodeEnv,
         encoding: 'utf8',
         timeout: 300_000,
       },
@@ -344,7 +355,7 @@ console.log(JSON.stringify({ score, label: one.label, truth: test.labels[0] }));
 `;
     writeFileSync(join(project, 'pretrained.mjs'), script);
     const out = JSON.parse(
-      execFileSync('node', ['pretrained.mjs'], { cwd: project, encoding: 'utf8', timeout: 300_000 }),
+      execFileSync(testNode, ['pretrained.mjs'], { cwd: project, env: nodeEnv, encoding: 'utf8', timeout: 300_000 }),
     ) as {
       score: number;
       label: number;
