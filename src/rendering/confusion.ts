@@ -135,7 +135,7 @@ export function renderConfusionMatrix(
   const line = lineHeight(f);
   const margin = 8 * f;
   const titleScale = f + 1;
-  const subtitle = `${data.source}: ${matrix.total} images, ${matrix.total - matrix.correct} misread, accuracy ${percentText(matrix.accuracy)}`;
+  const subtitle = `${fileName(data.source)}: ${matrix.total} images, ${matrix.total - matrix.correct} misread, accuracy ${percentText(matrix.accuracy)}`;
 
   // The matrix: square cells wide enough for the largest count.
   const largest = Math.max(...matrix.counts.flat());
@@ -328,6 +328,15 @@ function pickMisread(
     });
   }
   return groups.flatMap((group, k) => group.slice(0, quota[k]));
+}
+
+/**
+ * The data's file without its folders (`/home/me/data/train.csv (validation)` gives
+ * `train.csv (validation)`, `/data/digit-recognizer.zip:train.csv` gives `digit-recognizer.zip:train.csv`):
+ * a picture is shared, and its folders say nothing about the model but something about its owner.
+ */
+function fileName(source: string): string {
+  return source.replace(/^.*[\\/](?=.)/s, '');
 }
 
 function percentText(value: number, digits = 2): string {

@@ -1,18 +1,23 @@
 /**
  * A tiny 7-pixel-high bitmap font for drawing titles into PNG pictures without
- * a canvas. Shapes follow the classic HD44780 LCD character ROM (5x7 cells);
- * a few punctuation marks are narrower so numbers such as `98.2%` stay compact.
+ * a canvas. Shapes follow the classic HD44780 LCD character ROM (5x7 cells),
+ * except that g, j, p, q and y hang two rows below the baseline (the 5x7 ROM
+ * squeezes them above it, where g reads as s or 9); a few punctuation marks
+ * are narrower so numbers such as `98.2%` stay compact.
  */
 
-/** Height of every glyph in font pixels. */
+/** Height of every glyph above the baseline (capitals and digits fill it), in font pixels. */
 export const GLYPH_HEIGHT = 7;
+/** Rows below the baseline that descenders (g, j, p, q, y) use: layouts leave this much under a line. */
+export const GLYPH_DESCENT = 2;
 /** Blank columns between two glyphs, in font pixels. */
 export const GLYPH_SPACING = 1;
 
 /**
  * Glyph data, one string per character: the first character is the glyph width
- * (1..5 font pixels), then seven rows top to bottom as two hex digits each; the
- * lowest `width` bits of a row are its pixels, most significant bit leftmost.
+ * (1..5 font pixels), then seven rows top to bottom as two hex digits each, and
+ * for a glyph with a descender two more rows below the baseline; the lowest
+ * `width` bits of a row are its pixels, most significant bit leftmost.
  * Example: `'0'` is `5` wide, rows `0e 11 13 15 19 11 0e`:
  * ```
  *  .###.   0e
@@ -68,17 +73,17 @@ const GLYPH_DATA: Readonly<Record<string, string>> = {
   d: '501010d1311110f',
   e: '500000e111f100e',
   f: '50609081c080808',
-  g: '500000f110f010e',
+  g: '500000f1111110f010e',
   h: '510101619111111',
   i: '504000c0404040e',
-  j: '50200060202120c',
+  j: '502000602020202120c',
   k: '510101214181412',
   l: '50c04040404040e',
   m: '500001a15151111',
   n: '500001619111111',
   o: '500000e1111110e',
-  p: '500001e111e1010',
-  q: '500000d130f0101',
+  p: '500001e1111111e1010',
+  q: '500000f1111110f0101',
   r: '500001619101010',
   s: '500000e100e011e',
   t: '508081c08080906',
@@ -86,7 +91,7 @@ const GLYPH_DATA: Readonly<Record<string, string>> = {
   v: '500001111110a04',
   w: '50000111115150a',
   x: '50000110a040a11',
-  y: '5000011110f010e',
+  y: '50000111111110f010e',
   z: '500001f0204081f',
   '.': '200000000000303',
   ',': '200000000030102',
@@ -115,7 +120,10 @@ const GLYPH_DATA: Readonly<Record<string, string>> = {
   '|': '101010101010101',
 };
 
-/** A decoded glyph: `rows[y]` holds the bits of row `y`, most significant bit leftmost. */
+/**
+ * A decoded glyph: `rows[y]` holds the bits of row `y`, most significant bit leftmost; rows
+ * `GLYPH_HEIGHT` and on (only for descenders) lie below the baseline.
+ */
 export interface Glyph {
   readonly width: number;
   readonly rows: readonly number[];
@@ -128,7 +136,7 @@ function decodeFont(): Map<string, Glyph> {
   for (const [char, data] of Object.entries(GLYPH_DATA)) {
     const width = Number.parseInt(data.slice(0, 1), 10);
     const rows: number[] = [];
-    for (let y = 0; y < GLYPH_HEIGHT; y++) rows.push(Number.parseInt(data.slice(1 + 2 * y, 3 + 2 * y), 16));
+    for (let y = 0; 1 + 2 * y < data.length; y++) rows.push(Number.parseInt(data.slice(1 + 2 * y, 3 + 2 * y), 16));
     map.set(char, { width, rows });
   }
   return map;
@@ -157,7 +165,8 @@ export type Rgb = readonly [number, number, number];
 /**
  * Draws `text` into an RGB buffer `data` (`width` pixels per row, 3 bytes each)
  * with its top-left corner at `(x, y)`, each font pixel a `scale` x `scale`
- * square. Pixels falling outside the buffer are skipped.
+ * square: capitals end `GLYPH_HEIGHT * scale` below `y`, descenders
+ * `GLYPH_DESCENT * scale` further. Pixels falling outside the buffer are skipped.
  */
 export function drawText(
   data: Uint8Array,
@@ -172,7 +181,7 @@ export function drawText(
   let cx = x;
   for (const char of text) {
     const glyph = glyphFor(char);
-    for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
+    for (let gy = 0; gy < glyph.rows.length; gy++) {
       const bits = glyph.rows[gy] ?? 0;
       for (let gx = 0; gx < glyph.width; gx++) {
         if ((bits >> (glyph.width - 1 - gx)) & 1)
