@@ -84,7 +84,7 @@ function usage(): string {
     '         [--backend wasm|cpu] [--threads N] [--no-native] [--seed N] [--batch-size N] [--max-rows N] [--force]',
     '',
     '  --data PATH        the competition zip, a folder with train.csv and test.csv, or omitted for the embedded MNIST',
-    '  --out DIR          output folder (default out)',
+    '  --out DIR          output folder (default out); one run at a time uses it',
     '  --preset NAME      a time budget for the whole command: fast 2 min, default 15 min, best 120 min',
     '  --minutes N        a budget of N minutes instead of a preset',
     '  --arch NAME        plan with this network only (strong, lean, compact)',
