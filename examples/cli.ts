@@ -83,10 +83,33 @@ export function csvLimits(value: string | undefined, fallback: number): { maxRow
 /** Parses flags strictly: unknown flags and missing values are usage errors. */
 export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(options: T, usage: string) {
   try {
-    return parseArgs({ options, strict: true, allowPositionals: false }).values;
+    return parseArgs({
+      args: joinNegativeValues(process.argv.slice(2), options),
+      options,
+      strict: true,
+      allowPositionals: false,
+    }).values;
   } catch (error) {
     throw new UsageError(`${(error as Error).message.split('\n')[0]} (${usage})`);
   }
+}
+
+/**
+ * `--minutes -3` as `--minutes=-3`: parseArgs takes a value starting with a dash for a forgotten
+ * one ("argument is ambiguous"); a negative number is a value, which the flag's own check refuses.
+ */
+function joinNegativeValues(args: readonly string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    const option = arg.startsWith('--') && Object.hasOwn(options, arg.slice(2)) ? options[arg.slice(2)] : undefined;
+    if (option?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity$)/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else joined.push(arg);
+  }
+  return joined;
 }
 
 /** A positive integer flag, or `fallback` when absent. */

@@ -20,6 +20,7 @@
  *
  * Runs are resumable: re-running the same command after a crash, `kill -9` or Ctrl-C continues
  * from the last completed epoch with the same plan; a finished run says so instead of retraining.
+ * One run at a time uses an --out folder: a second is refused, naming the first's process.
  * The plumbing (flags, plan, Ctrl-C, progress, run.json) is in ./kaggle_run.ts.
  */
 import { join } from 'node:path';

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
+  assertFolderUnlocked,
   calibrateDigitRecipe,
   DEFAULT_MAX_ROWS,
   DigitBudget,
@@ -17,6 +18,7 @@ import {
   fileTrainingState,
   getDigitArchitecture,
   getDigitRecipe,
+  lockFolder,
   MNIST_SHA256,
   oneCycleSchedule,
   planDigitTraining,
@@ -33,6 +35,7 @@ import {
   type DigitEpochRecord,
   type DigitPlan,
   type DigitRecipe,
+  type FolderLock,
   type TrainDigitsOptions,
   type TrainDigitsResult,
   type TrainingStateStore,
@@ -83,7 +86,7 @@ function usage(): string {
     '         [--backend wasm|cpu] [--threads N] [--no-native] [--seed N] [--batch-size N] [--max-rows N] [--force]',
     '',
     '  --data PATH        the competition zip, a folder with train.csv and test.csv, or omitted for the embedded MNIST',
-    '  --out DIR          output folder (default out)',
+    '  --out DIR          output folder (default out); one run at a time uses it',
     '  --preset NAME      a time budget for the whole command: fast 2 min, default 15 min, best 120 min',
     '  --minutes N        a budget of N minutes instead of a preset',
     '  --arch NAME        plan with this network only (strong, lean, compact)',
@@ -145,8 +148,13 @@ interface Member {
 /** Parses the flags and runs `main` as the `kaggle` script: user mistakes print one line and exit 1. */
 export function runKaggle(main: (run: KaggleRun) => Promise<void>): void {
   runScript('kaggle', async () => {
-    const run = KaggleRun.open();
-    if (run !== undefined) await main(run);
+    const run = await KaggleRun.open();
+    if (run === undefined) return;
+    try {
+      await main(run);
+    } finally {
+      await run.close();
+    }
   });
 }
 
@@ -170,6 +178,8 @@ export class KaggleRun {
 
   private readonly force: boolean;
   private readonly interrupt = new AbortController();
+  /** The lock on `out`, taken when the run first writes there (see makePlan). */
+  private lock: FolderLock | undefined;
 
   private constructor(
     settings: Settings,
@@ -191,16 +201,19 @@ export class KaggleRun {
   }
 
   /** Reads the flags; returns undefined when there is nothing to train (--help, a finished run). */
-  static open(): KaggleRun | undefined {
+  static async open(): Promise<KaggleRun | undefined> {
     const flags = parseFlags(FLAGS, usage());
     if (flags.help === true) {
       process.stdout.write(`${usage()}\n`);
       return undefined;
     }
     const settings = readSettings(flags);
+    if (flags.threads !== undefined) intFlag(flags.threads, 'threads', 1);
     const out = resolve(flags.out);
     if (existsSync(out) && !statSync(out).isDirectory())
       throw new UsageError(`--out ${flags.out} is a file, expected a folder`);
+    // A run already using the folder is named now, not after loading the data (makePlan locks it).
+    await assertFolderUnlocked(out);
     const bar = new ProgressBar();
     const finished = finishedRun(out, settings);
     if (finished !== undefined && flags.force !== true) {
@@ -226,6 +239,11 @@ export class KaggleRun {
     return run;
   }
 
+  /** Releases the lock on `out`. */
+  async close(): Promise<void> {
+    await this.lock?.release();
+  }
+
   /** A line on stderr, above the progress bar. */
   log(text: string): void {
     this.bar.line(text);
@@ -244,11 +262,22 @@ export class KaggleRun {
       `loaded ${data.train.count} training and ${data.test.count} test images from ${data.description} in ${since(t)} s (backend ${tf.getBackend()}${tf.getBackend() === 'wasm' ? `, native kernels ${nativeKernelsLine()}` : ''})`,
     );
     this.data = data;
-    process.once('SIGINT', () => {
-      this.log('interrupted: finishing this batch; press Ctrl-C again to quit at once');
+    // Ctrl-C or a SIGTERM stops after this batch (the state holds the last epoch); a second quits at once.
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      this.log(
+        signal === 'SIGINT'
+          ? 'interrupted: finishing this batch; press Ctrl-C again to quit at once'
+          : 'terminated: finishing this batch; a second signal quits at once',
+      );
       this.interrupt.abort();
-      process.once('SIGINT', () => process.exit(130));
-    });
+      const quit = (): never => process.exit(130);
+      process.once('SIGINT', quit);
+      process.once('SIGTERM', quit);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
     return data;
   }
 
@@ -297,8 +326,10 @@ export class KaggleRun {
     } else {
       this.plan = await this.budgetPlan(train, validation, test, withBatch);
     }
-    // Only now, with data and plan checked, does the run write anything.
+    // Only now, with data and plan checked, does the run write anything, and first its lock: one
+    // run at a time per folder (released on exit, whatever the way out).
     mkdirSync(this.out, { recursive: true });
+    this.lock = await lockFolder(this.out, { command: runCommand() });
     // A writer killed mid-file (kill -9) leaves its temp file; a live one's is kept.
     await sweepStaleTempFiles(this.out);
     if (this.force) rmSync(join(this.out, 'run.json'), { force: true });
@@ -542,7 +573,7 @@ export class KaggleRun {
     const recipe = plan.recipe;
     const digit = plan.digit;
     const record = {
-      command: [commandName('kaggle'), ...process.argv.slice(2)].join(' '),
+      command: runCommand(),
       versions: {
         'digit-recognizer': VERSION,
         tfjs: tf.version_core,
@@ -595,6 +626,11 @@ export class KaggleRun {
     await writeFileAtomic(join(this.out, 'run.json'), `${JSON.stringify(record, null, 2)}\n`);
     this.log(`wrote ${this.out}/{${[...results.outputs, 'run.json'].join(', ')}} in ${since(0)} s`);
   }
+}
+
+/** The command as the user gave it, for run.json and the lock. */
+function runCommand(): string {
+  return [commandName('kaggle'), ...process.argv.slice(2)].join(' ');
 }
 
 /** A recipe, or the plain one of `--model` (Adam's own 0.001, no augmentation). */

@@ -127,9 +127,59 @@ export class DigitOutputError extends Error {
   }
 }
 
+/** Who holds a folder's lock (see `lockFolder`), as its lock file records it. */
+export interface FolderLockHolder {
+  /** The holder's process id. */
+  readonly pid: number;
+  /** Its command line, for messages. */
+  readonly command: string;
+  readonly hostname: string;
+  /** When it took the lock (ISO 8601). */
+  readonly since: string;
+}
+
+/**
+ * Thrown when a folder is locked by a live run (another process, or another use in this one):
+ * a training state or an output folder has one user at a time. The message names the holder.
+ */
+export class DigitLockError extends Error {
+  override readonly name = 'DigitLockError';
+  /** The locked folder. */
+  readonly directory: string;
+  readonly holder: FolderLockHolder;
+
+  /**
+   * `otherHost`: the holder runs on another machine (a shared folder), so whether it still runs
+   * cannot be checked here and the message says which lock file to delete once it is gone.
+   */
+  constructor(
+    directory: string,
+    holder: FolderLockHolder,
+    options?: { cause?: unknown; otherHost?: boolean; lockFile?: string },
+  ) {
+    const where = options?.otherHost === true ? ` on ${holder.hostname}` : '';
+    const how =
+      where === ''
+        ? 'wait for it to end or stop it'
+        : `if it is no longer running there, delete ${options?.lockFile ?? 'its lock file'}`;
+    super(`${directory}: in use by process ${holder.pid}${where} (${holder.command}) since ${holder.since}; ${how}`, {
+      cause: options?.cause,
+    });
+    this.directory = directory;
+    this.holder = holder;
+  }
+}
+
 /** True for the errors this library throws for a caller's mistake (scripts print these as one line). */
-export function isDigitUserError(error: unknown): error is DigitInputError | DigitModelError | DigitOutputError {
-  return error instanceof DigitInputError || error instanceof DigitModelError || error instanceof DigitOutputError;
+export function isDigitUserError(
+  error: unknown,
+): error is DigitInputError | DigitModelError | DigitOutputError | DigitLockError {
+  return (
+    error instanceof DigitInputError ||
+    error instanceof DigitModelError ||
+    error instanceof DigitOutputError ||
+    error instanceof DigitLockError
+  );
 }
 
 function formatLocation({ file, line, column }: DigitInputLocation): string {

@@ -6,9 +6,11 @@
 export { VERSION } from './version.js';
 export {
   DigitInputError,
+  DigitLockError,
   DigitModelError,
   DigitOutputError,
   isDigitUserError,
+  type FolderLockHolder,
   type DigitInputErrorCode,
   type DigitInputLocation,
   type DigitLimit,
@@ -78,6 +80,13 @@ export { fileSystemIO } from './io/file_io.js';
 export type { ModelDestination } from './io/model_io.js';
 export type { DigitModelLimits } from './io/model_limits.js';
 export { sweepStaleTempFiles, writeFileAtomic } from './io/node.js';
+export {
+  assertFolderUnlocked,
+  FOLDER_LOCK_FILE,
+  lockFolder,
+  type FolderLock,
+  type LockFolderOptions,
+} from './io/folder_lock.js';
 
 // kernels
 export { registerWasmTrainingKernels } from './kernels/wasm_training.js';

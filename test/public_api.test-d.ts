@@ -18,7 +18,12 @@ import {
   CheckpointBestCallback,
   digitArchitectures,
   digitPresets,
+  assertFolderUnlocked,
+  fileTrainingState,
+  FOLDER_LOCK_FILE,
+  lockFolder,
   type DigitInputError,
+  type DigitLockError,
   type DigitModelError,
   type DigitOutputError,
   formatSubmission,
@@ -65,6 +70,10 @@ import {
   type NativeIsa,
   type NativeKernelOptions,
   type NativeKernelStatus,
+  type FolderLock,
+  type FolderLockHolder,
+  type LockFolderOptions,
+  type TrainingStateStore,
 } from 'digit-recognizer';
 
 describe('errors', () => {
@@ -122,8 +131,34 @@ describe('errors', () => {
     expectTypeOf<ConstructorParameters<typeof DigitInputError>[0]>().toEqualTypeOf<DigitInputErrorCode>();
   });
 
-  it('isDigitUserError narrows to the three', () => {
-    expectTypeOf(isDigitUserError).guards.toEqualTypeOf<DigitInputError | DigitModelError | DigitOutputError>();
+  it('isDigitUserError narrows to the four', () => {
+    expectTypeOf(isDigitUserError).guards.toEqualTypeOf<
+      DigitInputError | DigitModelError | DigitOutputError | DigitLockError
+    >();
+  });
+});
+
+describe('folder locks', () => {
+  it('lockFolder gives a lock to release; a refusal names the holder', () => {
+    expectTypeOf(lockFolder).parameters.toEqualTypeOf<[string, LockFolderOptions?]>();
+    expectTypeOf(lockFolder).returns.resolves.toEqualTypeOf<FolderLock>();
+    expectTypeOf<FolderLock['release']>().returns.resolves.toBeVoid();
+    expectTypeOf(assertFolderUnlocked).returns.resolves.toBeVoid();
+    expectTypeOf<LockFolderOptions>().toEqualTypeOf<{ readonly command?: string }>();
+    expectTypeOf<DigitLockError>().toMatchTypeOf<Error>();
+    expectTypeOf<DigitLockError['holder']>().toEqualTypeOf<FolderLockHolder>();
+    expectTypeOf<FolderLockHolder>().toEqualTypeOf<{
+      readonly pid: number;
+      readonly command: string;
+      readonly hostname: string;
+      readonly since: string;
+    }>();
+    expectTypeOf(FOLDER_LOCK_FILE).toBeString();
+  });
+
+  it('a training state store may lock itself for one training', () => {
+    expectTypeOf<TrainingStateStore['lock']>().toEqualTypeOf<(() => Promise<() => Promise<void>>) | undefined>();
+    expectTypeOf(fileTrainingState).returns.toEqualTypeOf<TrainingStateStore>();
   });
 });
 

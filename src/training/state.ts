@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { DigitModelError } from '../errors.js';
 import { readConfinedFile } from '../io/confined.js';
+import { FOLDER_LOCK_FILE, lockFolder } from '../io/folder_lock.js';
 import { nodeModules, writeIndexedData } from '../io/node.js';
 import { DEFAULT_MAX_MODEL_JSON_BYTES, DEFAULT_MAX_WEIGHT_BYTES } from '../limits.js';
 import type { ScheduleReplan } from './schedule.js';
@@ -40,6 +41,12 @@ export interface TrainingStateStore {
   write(state: StoredTrainingState): Promise<void>;
   /** Forgets the saved state (a fresh start). */
   clear(): Promise<void>;
+  /**
+   * Takes the store for one training: {@link trainDigits} calls it before reading the state and
+   * calls the function it returns when it ends (finished, stopped or failed). A store that one
+   * training at a time may use throws here for the second (fileTrainingState: `DigitLockError`).
+   */
+  lock?(): Promise<() => Promise<void>>;
   /** Where the state lives, for messages. */
   readonly description: string;
 }
@@ -62,10 +69,17 @@ const MAX_STATE_BYTES = 4 * DEFAULT_MAX_WEIGHT_BYTES;
  * content-hashed `state.<hash>.bin`, replaced atomically after each epoch.
  * Reading is confined to the folder as a model folder's is (plain file names,
  * real paths inside it, regular files, sizes bounded before reading).
+ * A training holds the folder's lock (`lockFolder`) from before it reads the
+ * state until it returns, and `clear` holds it while it deletes: a second
+ * training on the folder, here or in another process, gets `DigitLockError`.
  */
 export function fileTrainingState(directory: string): TrainingStateStore {
   return {
     description: directory,
+    lock: async () => {
+      const lock = await lockFolder(directory);
+      return () => lock.release();
+    },
     read: async () => {
       const { fs } = await nodeModules(directory);
       const real = await fs.realpath(directory).catch(() => undefined);
@@ -114,8 +128,19 @@ export function fileTrainingState(directory: string): TrainingStateStore {
         stateJson({ meta: state.meta, specs: state.specs, dataFile }),
       ),
     clear: async () => {
-      const { fs } = await nodeModules(directory);
-      await fs.rm(directory, { recursive: true, force: true });
+      const { fs, path } = await nodeModules(directory);
+      if (!(await fs.stat(directory).catch(() => undefined))?.isDirectory()) {
+        await fs.rm(directory, { recursive: true, force: true });
+        return;
+      }
+      const lock = await lockFolder(directory);
+      try {
+        const entries = (await fs.readdir(directory)).filter((name) => name !== FOLDER_LOCK_FILE);
+        await Promise.all(entries.map((name) => fs.rm(path.join(directory, name), { recursive: true, force: true })));
+      } finally {
+        await lock.release();
+      }
+      await fs.rmdir(directory).catch(() => undefined);
     },
   };
 }

@@ -202,41 +202,51 @@ export async function trainDigits(
   callbacks.push(checkpoint, new YieldCallback(options.yieldEvery ?? 'auto'));
   if (options.learningRate !== undefined) callbacks.unshift(new LearningRateCallback(options.learningRate, length));
   let resumedEpochs = 0;
-  if (options.state !== undefined) {
-    const fingerprint = runFingerprint(model, data, {
-      batchSize,
-      seed,
-      validationCount: validation?.count ?? 0,
-      trainCount: trainIndices.length,
-      shuffle: options.shuffle ?? true,
-      monitor: checkpoint.monitor,
-      augment: JSON.stringify(augment ?? null),
-      labelSmoothing,
-      learningRate:
-        typeof options.learningRate === 'function'
-          ? `schedule over ${epochs} epochs`
-          : String(options.learningRate ?? 'optimiser'),
-    });
-    resumedEpochs = await resume(model, options.state, fingerprint, checkpoint, history, length);
-    callbacks.push(new StateCallback(options.state, fingerprint, checkpoint, history, progress, length));
-  }
-  // A budget may stretch the run: fitDataset only needs an upper bound, the run stops itself.
-  const maxEpochs = options.budget === undefined ? epochs : Math.ceil(epochs * Math.max(1, options.budget.growth));
-  const unfinished = resumedEpochs < length.epochs;
-  const validationTensors = unfinished ? validation?.toTensors() : undefined;
+  const state = options.state;
+  const fingerprint =
+    state === undefined
+      ? ''
+      : runFingerprint(model, data, {
+          batchSize,
+          seed,
+          validationCount: validation?.count ?? 0,
+          trainCount: trainIndices.length,
+          shuffle: options.shuffle ?? true,
+          monitor: checkpoint.monitor,
+          augment: JSON.stringify(augment ?? null),
+          labelSmoothing,
+          learningRate:
+            typeof options.learningRate === 'function'
+              ? `schedule over ${epochs} epochs`
+              : String(options.learningRate ?? 'optimiser'),
+        });
+  // The state's lock is held from before the state is read until the training ends.
+  const unlock = await state?.lock?.();
   try {
-    if (unfinished)
-      await model.fitDataset(batches, {
-        epochs: maxEpochs,
-        initialEpoch: resumedEpochs,
-        verbose: 0,
-        callbacks: [...callbacks, ...(options.callbacks ?? [])],
-        ...(validationTensors?.ys === undefined
-          ? {}
-          : { validationData: [validationTensors.xs, validationTensors.ys], validationBatchSize: 256 }),
-      });
+    if (state !== undefined) {
+      resumedEpochs = await resume(model, state, fingerprint, checkpoint, history, length);
+      callbacks.push(new StateCallback(state, fingerprint, checkpoint, history, progress, length));
+    }
+    // A budget may stretch the run: fitDataset only needs an upper bound, the run stops itself.
+    const maxEpochs = options.budget === undefined ? epochs : Math.ceil(epochs * Math.max(1, options.budget.growth));
+    const unfinished = resumedEpochs < length.epochs;
+    const validationTensors = unfinished ? validation?.toTensors() : undefined;
+    try {
+      if (unfinished)
+        await model.fitDataset(batches, {
+          epochs: maxEpochs,
+          initialEpoch: resumedEpochs,
+          verbose: 0,
+          callbacks: [...callbacks, ...(options.callbacks ?? [])],
+          ...(validationTensors?.ys === undefined
+            ? {}
+            : { validationData: [validationTensors.xs, validationTensors.ys], validationBatchSize: 256 }),
+        });
+    } finally {
+      tf.dispose([validationTensors?.xs, validationTensors?.ys].filter((t) => t !== undefined));
+    }
   } finally {
-    tf.dispose([validationTensors?.xs, validationTensors?.ys].filter((t) => t !== undefined));
+    await unlock?.();
   }
   checkpoint.restoreBest(model);
   if (options.checkpoint === undefined) checkpoint.dispose();
