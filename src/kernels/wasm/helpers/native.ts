@@ -4,22 +4,35 @@
  * gradients of ./single_channel_conv_simd.ts), linked to the tfjs wasm backend's own memory so that its
  * functions take tensors' heap offsets as pointers. One instance per backend memory. The routes
  * that use it apply only once it is ready ({@link nativeReady}); until then the next route runs.
+ * Where that memory is shared (tfjs' threaded build), {@link runNative} splits a call between the
+ * calling thread and a pool of workers with instances of their own over the same memory (./pool.ts).
  */
 import type { DataType, TensorInfo } from '@tensorflow/tfjs-core';
 import { inflateSync } from 'fflate';
 
 import { NATIVE_WASM_DEFLATED } from './native_binary.js';
+import { poolThreadsOverride, WasmPool, type PoolJob } from './pool.js';
 
 /** What the module's callers use of tfjs' BackendWasm (public members). */
 export interface NativeBackend {
-  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  wasm: {
+    wasmMemory?: WebAssembly.Memory;
+    asm?: { memory?: WebAssembly.Memory };
+    tfjs?: { getThreadsCount?: () => number };
+  };
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
 let failed = false;
-const instances = new WeakMap<WebAssembly.Memory, WebAssembly.Exports>();
+/** The module linked to one backend memory; `pool` once a pooled call has started it (`null`: it could not start). */
+interface Linked {
+  readonly module: WebAssembly.Module;
+  readonly exports: WebAssembly.Exports;
+  pool?: WasmPool | null;
+}
+const instances = new WeakMap<WebAssembly.Memory, Linked>();
 
 function decode(base64: string): Uint8Array {
   const text = atob(base64);
@@ -91,13 +104,14 @@ export function prepareNativeKernels(backend: NativeBackend): Promise<void> | un
   if (memory === undefined || failed || instances.has(memory)) return undefined;
   const bytes = moduleBytes(isShared(memory));
   try {
-    instances.set(memory, new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports);
+    const module = new WebAssembly.Module(bytes);
+    instances.set(memory, { module, exports: new WebAssembly.Instance(module, { env: { memory } }).exports });
     return undefined;
   } catch {
     return WebAssembly.compile(bytes).then(
       async (module) => {
         const instance = await WebAssembly.instantiate(module, { env: { memory } });
-        instances.set(memory, instance.exports);
+        instances.set(memory, { module, exports: instance.exports });
       },
       () => {
         failed = true;
@@ -111,7 +125,45 @@ export function nativeKernels(backend: NativeBackend): WebAssembly.Exports | und
   const memory = memoryOf(backend);
   if (memory === undefined) return undefined;
   if (!instances.has(memory)) void prepareNativeKernels(backend);
-  return instances.get(memory);
+  return instances.get(memory)?.exports;
+}
+
+/** Threads the pool uses for `backend`: the wasm backend's (XNNPACK's) thread count, or the tests' override. */
+function poolThreads(backend: NativeBackend): number {
+  return poolThreadsOverride() ?? backend.wasm.tfjs?.getThreadsCount?.() ?? 1;
+}
+
+/**
+ * Runs the export `job.fn(...job.args, begin, end)` over items `[0, job.items)`: split between the
+ * calling thread and the pool's workers where the backend has several threads and shared memory,
+ * else in one call here. The module must be ready for this backend.
+ */
+export function runNative(backend: NativeBackend, job: PoolJob): void {
+  const memory = memoryOf(backend);
+  const linked = memory === undefined ? undefined : instances.get(memory);
+  if (memory === undefined || linked === undefined) throw new Error('native module: not ready for this backend');
+  const threads = poolThreads(backend);
+  if (threads > 1 && job.items > 1 && isShared(memory)) {
+    if (linked.pool === undefined) {
+      try {
+        linked.pool = new WasmPool(linked.module, memory, linked.exports, threads - 1);
+      } catch {
+        linked.pool = null;
+      }
+    }
+    if (linked.pool !== null) {
+      linked.pool.run(job, threads);
+      return;
+    }
+  }
+  (linked.exports[job.fn] as (...args: number[]) => void)(...job.args, 0, job.items);
+}
+
+/** Threads a pooled call on `backend` would run on now (1 until the pool's workers are up); for tests. */
+export function nativePoolThreads(backend: NativeBackend): number {
+  const memory = memoryOf(backend);
+  const pool = memory === undefined ? undefined : instances.get(memory)?.pool;
+  return pool ? Math.min(pool.threads, poolThreads(backend)) : 1;
 }
 
 /** The module's exports for a backend it is ready for; throws otherwise (the routes check {@link nativeReady} first). */
