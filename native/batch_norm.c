@@ -11,6 +11,11 @@
  * a channel of 50,000 values (lean's first layer) loses no more than a float64 sum would to
  * rounding that matters; a block of rows is BLOCK * channels floats, which stays in L1 while
  * each group of four channels is summed down it.
+ *
+ * Versions: bn_forward and bn_backward, one call each on the calling thread; now two calls each
+ * (statistics over groups of four channels, then the rows), split between the worker pool's
+ * threads (src/kernels/wasm/helpers/pool.ts) with each channel's sums in the same order: the
+ * same bits as before for any thread count (test/wasm_pool.test.ts).
  */
 #include <wasm_simd128.h>
 

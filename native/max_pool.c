@@ -7,6 +7,8 @@
  * it) gets dy and the other three get 0. Rows and columns that no window covers (odd sizes) are
  * left as they are: the caller zeroes dx first in that case. Rows begin .. end of dy (row =
  * b * oh + py) only: the worker pool (src/kernels/wasm/helpers/pool.ts) splits a call there.
+ *
+ * Versions: the whole tensor on the calling thread; now rows split between the pool's threads.
  */
 #include <wasm_simd128.h>
 

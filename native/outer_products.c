@@ -17,7 +17,11 @@
  *   gradient's loop spilled registers and lost a third of its speed; the filter gradient's
  *   blocks now read 4 consecutive floats (constant offsets);
  * - input gradient blocks with four row pointers: slower than sub-pixel convolutions on strong's
- *   conv3; one pointer with the stride's multiples hoisted (pixels_4x8) is what runs.
+ *   conv3; one pointer with the stride's multiples hoisted (pixels_4x8) is what runs;
+ * - each export on the calling thread, then (now) on a range of independent outputs, split
+ *   between the worker pool's threads (src/kernels/wasm/helpers/pool.ts): Winograd positions,
+ *   dW's 4-row blocks of each tap, dx's rows. Every element's sum keeps its order, so the bits
+ *   are the same for any thread count (test/wasm_pool.test.ts).
  *
  * Rows and columns of C come in fours (callers pad channels to 4); a last 4-column block takes a
  * 4 x 4 tile. Sums are float32, added in t order.

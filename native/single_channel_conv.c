@@ -6,6 +6,10 @@
  * XNNPACK sees a matmul nine rows high (filter gradient) or a convolution to one channel (input
  * gradient) and runs both at 1.4-4 GFLOP/s. Here four output channels share a vector and every
  * loop runs along a row of the output, whose dy stays in L1 across the filter's taps.
+ *
+ * Versions: both on the calling thread; now split between the worker pool's threads
+ * (src/kernels/wasm/helpers/pool.ts): dx by rows, dW by taps and groups of 32 channels, each
+ * weight summed over the batch in the same order (the same bits for any thread count).
  */
 #include <wasm_simd128.h>
 

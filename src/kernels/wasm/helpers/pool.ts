@@ -22,11 +22,16 @@ const FN = 0;
 const NARGS = 1;
 const ITEMS = 2;
 const CHUNKS = 3;
-const NEXT = 4;
-const PENDING = 5;
-const FAILED = 6;
+/** The job's number (21 bits, wrapping). */
+const JOB = 4;
+/** The job's number times CHUNK_SPAN plus the chunks not yet claimed: a claim from another job fails. */
+const NEXT = 5;
+const DONE = 6;
+const FAILED = 7;
+const CHUNK_SPAN = 512;
+const JOB_MASK = 0x1fffff;
 const MAX_WORKERS = 63;
-/** Per worker: a job counter it waits on, then its ready flag. */
+/** Per worker: a counter it waits on (bumped to wake it), then its ready flag. */
 const SLOTS = 8;
 const READY = SLOTS + MAX_WORKERS;
 const ARGS_BYTES = 4 * 256;
@@ -34,24 +39,58 @@ const MAX_ARGS = 32;
 const CONTROL_BYTES = ARGS_BYTES + 8 * MAX_ARGS;
 
 /**
- * Runs in each worker (a classic script in browsers, `eval` in Node: CommonJS or ES module alike).
- * `work` is the caller's {@link work} written out again: the worker gets no bundled code.
+ * Claims chunks of the posted job until none is left and runs them; returns the first error. A
+ * thread that reads the job late (after the caller has moved on) claims nothing: each claim is a
+ * compare-exchange on NEXT, which carries the job's number, and a successful claim proves the
+ * arguments read before it were that job's (the caller rewrites them only once every chunk is done).
+ */
+function work(c: Int32Array, args: Float64Array, fns: Fn[]): unknown {
+  const tag = Atomics.load(c, JOB) * CHUNK_SPAN;
+  const fn = fns[c[FN] as number] as Fn;
+  const a = Array.from(args.subarray(0, c[NARGS]));
+  const items = c[ITEMS] as number;
+  const chunks = c[CHUNKS] as number;
+  let error: unknown;
+  for (;;) {
+    const next = Atomics.load(c, NEXT);
+    const left = next - tag;
+    if (!(left > 0 && left < CHUNK_SPAN)) return error;
+    if (Atomics.compareExchange(c, NEXT, next, next - 1) !== next) continue;
+    const k = chunks - left;
+    try {
+      fn(...a, Math.floor((items * k) / chunks), Math.floor((items * (k + 1)) / chunks));
+    } catch (e) {
+      error ??= e;
+      Atomics.store(c, FAILED, 1);
+    }
+    if (Atomics.add(c, DONE, 1) + 1 === chunks) Atomics.notify(c, DONE);
+  }
+}
+
+/**
+ * Runs in each worker (a classic script in browsers, `eval` in Node: CommonJS or ES module alike):
+ * {@link work} written out again (the worker gets no bundled code), then the wait loop.
  */
 const WORKER_SOURCE = `
 'use strict';
 function work(c, args, fns) {
+  const tag = Atomics.load(c, ${JOB}) * ${CHUNK_SPAN};
   const fn = fns[c[${FN}]];
   const a = Array.from(args.subarray(0, c[${NARGS}]));
   const items = c[${ITEMS}];
   const chunks = c[${CHUNKS}];
   for (;;) {
-    const k = Atomics.add(c, ${NEXT}, 1);
-    if (k >= chunks) return;
+    const next = Atomics.load(c, ${NEXT});
+    const left = next - tag;
+    if (!(left > 0 && left < ${CHUNK_SPAN})) return;
+    if (Atomics.compareExchange(c, ${NEXT}, next, next - 1) !== next) continue;
+    const k = chunks - left;
     try {
       fn(...a, Math.floor((items * k) / chunks), Math.floor((items * (k + 1)) / chunks));
     } catch {
       Atomics.store(c, ${FAILED}, 1);
     }
+    if (Atomics.add(c, ${DONE}, 1) + 1 === chunks) Atomics.notify(c, ${DONE});
   }
 }
 function serve(data) {
@@ -60,14 +99,13 @@ function serve(data) {
   const fns = names.map((name) => exports[name]);
   const c = new Int32Array(control);
   const args = new Float64Array(control, ${ARGS_BYTES}, ${MAX_ARGS});
-  const job = ${SLOTS} + slot;
-  let seen = Atomics.load(c, job);
+  const wake = ${SLOTS} + slot;
+  let seen = Atomics.load(c, wake);
   Atomics.store(c, ${READY} + slot, 1);
   for (;;) {
-    Atomics.wait(c, job, seen);
-    seen = Atomics.load(c, job);
+    Atomics.wait(c, wake, seen);
+    seen = Atomics.load(c, wake);
     work(c, args, fns);
-    if (Atomics.sub(c, ${PENDING}, 1) === 1) Atomics.notify(c, ${PENDING});
   }
 }
 if (typeof process === 'object' && process !== null && typeof process.getBuiltinModule === 'function') {
@@ -78,19 +116,6 @@ if (typeof process === 'object' && process !== null && typeof process.getBuiltin
 `;
 
 type Fn = (...args: number[]) => void;
-
-/** Takes chunks of the posted job until none is left (the caller's share; workers run the same loop). */
-function work(c: Int32Array, args: Float64Array, fns: Fn[]): boolean {
-  const fn = fns[c[FN] as number] as Fn;
-  const a = Array.from(args.subarray(0, c[NARGS]));
-  const items = c[ITEMS] as number;
-  const chunks = c[CHUNKS] as number;
-  for (;;) {
-    const k = Atomics.add(c, NEXT, 1);
-    if (k >= chunks) return true;
-    fn(...a, Math.floor((items * k) / chunks), Math.floor((items * (k + 1)) / chunks));
-  }
-}
 
 interface NodeWorker {
   unref(): void;
@@ -172,6 +197,7 @@ export class WasmPool {
   private readonly ready: number[] = [];
   private readonly dead = new Set<number>();
   private readonly workers: number;
+  private job = 0;
 
   /** Starts `workers` workers (at most 63) for `module` over `memory`; `exports` is the calling thread's instance. */
   constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, exports: WebAssembly.Exports, workers: number) {
@@ -223,29 +249,25 @@ export class WasmPool {
     }
     const c = this.c;
     const chunks = Math.min(job.items, job.chunks === 'threads' ? threads : 4 * threads);
+    this.job = (this.job + 1) & JOB_MASK;
     c[FN] = index;
     c[NARGS] = job.args.length;
     c[ITEMS] = job.items;
     c[CHUNKS] = chunks;
-    Atomics.store(c, NEXT, 0);
-    Atomics.store(c, FAILED, 0);
-    Atomics.store(c, PENDING, helpers.length);
     this.args.set(job.args);
+    Atomics.store(c, DONE, 0);
+    Atomics.store(c, FAILED, 0);
+    Atomics.store(c, JOB, this.job);
+    Atomics.store(c, NEXT, this.job * CHUNK_SPAN + chunks);
     for (const slot of helpers) {
       Atomics.add(c, SLOTS + slot, 1);
       Atomics.notify(c, SLOTS + slot, 1);
     }
-    let error: unknown;
-    try {
-      work(c, this.args, this.fns);
-    } catch (e) {
-      error = e;
-      // Let the workers drain what is left, so that none still writes when the caller moves on.
-      Atomics.store(c, NEXT, chunks);
-    }
+    const error = work(c, this.args, this.fns);
+    // Only the chunks claimed need waiting for: a worker that has not woken yet claims nothing.
     const block = canBlock();
-    for (let left = Atomics.load(c, PENDING); left !== 0; left = Atomics.load(c, PENDING)) {
-      if (block) Atomics.wait(c, PENDING, left);
+    for (let done = Atomics.load(c, DONE); done < chunks; done = Atomics.load(c, DONE)) {
+      if (block) Atomics.wait(c, DONE, done);
     }
     if (error !== undefined) throw error;
     if (Atomics.load(c, FAILED) !== 0) throw new Error(`native module: ${job.fn} failed on a pool worker`);
