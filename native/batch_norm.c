@@ -15,9 +15,12 @@
  * Versions: bn_forward and bn_backward, one call each on the calling thread; now two calls each
  * (statistics over groups of four channels, then the rows), split between the worker pool's
  * threads (src/kernels/wasm/helpers/pool.ts) with each channel's sums in the same order: the
- * same bits as before for any thread count (test/wasm_pool.test.ts).
+ * same bits as before for any thread count (test/wasm_pool.test.ts). The sums' multiply-adds are
+ * MADD (madd.h): relaxed_madd in the relaxed-SIMD build.
  */
 #include <wasm_simd128.h>
+
+#include "madd.h"
 
 #define EXPORT(name) __attribute__((export_name(name)))
 #define BLOCK 16
@@ -54,7 +57,7 @@ static void channel_sums(const float* p, const float* pa, const float* q, const 
         v128_t a = wasm_f32x4_sub(wasm_v128_load(pp), shift_a);
         v128_t b = wasm_f32x4_sub(wasm_v128_load(qq), shift_b);
         acc_a = wasm_f32x4_add(acc_a, a);
-        acc_ab = wasm_f32x4_add(acc_ab, wasm_f32x4_mul(a, b));
+        acc_ab = MADD(a, b, acc_ab);
       }
       add_f64(sa + c, acc_a);
       add_f64(sab + c, acc_ab);

@@ -21,12 +21,16 @@
  * - each export on the calling thread, then (now) on a range of independent outputs, split
  *   between the worker pool's threads (src/kernels/wasm/helpers/pool.ts): Winograd positions,
  *   dW's 4-row blocks of each tap, dx's rows. Every element's sum keeps its order, so the bits
- *   are the same for any thread count (test/wasm_pool.test.ts).
+ *   are the same for any thread count (test/wasm_pool.test.ts);
+ * - the blocks' multiply-adds as MADD (madd.h): f32x4.relaxed_madd in the relaxed-SIMD build,
+ *   where the engine has it (fused where the CPU has FMA), a multiply and an add otherwise.
  *
  * Rows and columns of C come in fours (callers pad channels to 4); a last 4-column block takes a
  * 4 x 4 tile. Sums are float32, added in t order.
  */
 #include <wasm_simd128.h>
+
+#include "madd.h"
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
@@ -58,17 +62,17 @@ typedef struct {
   do {                                                                                             \
     const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load((b) + 4);                             \
     v128_t s = wasm_v128_load32_splat(p0);                                                         \
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(s, b0));                                              \
-    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(s, b1));                                              \
+    c00 = MADD(s, b0, c00);                                                                        \
+    c01 = MADD(s, b1, c01);                                                                        \
     s = wasm_v128_load32_splat(p1);                                                                \
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(s, b0));                                              \
-    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(s, b1));                                              \
+    c10 = MADD(s, b0, c10);                                                                        \
+    c11 = MADD(s, b1, c11);                                                                        \
     s = wasm_v128_load32_splat(p2);                                                                \
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(s, b0));                                              \
-    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(s, b1));                                              \
+    c20 = MADD(s, b0, c20);                                                                        \
+    c21 = MADD(s, b1, c21);                                                                        \
     s = wasm_v128_load32_splat(p3);                                                                \
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(s, b0));                                              \
-    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(s, b1));                                              \
+    c30 = MADD(s, b0, c30);                                                                        \
+    c31 = MADD(s, b1, c31);                                                                        \
   } while (0)
 #define BLOCK_4x8_STORE(c, ldc)                                                                    \
   wasm_v128_store(c, c00), wasm_v128_store((c) + 4, c01);                                          \
@@ -81,10 +85,10 @@ typedef struct {
 #define BLOCK_4x4_STEP(p0, p1, p2, p3, b)                                                          \
   do {                                                                                             \
     const v128_t b0 = wasm_v128_load(b);                                                           \
-    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(p0), b0));                       \
-    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(wasm_v128_load32_splat(p1), b0));                       \
-    c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(wasm_v128_load32_splat(p2), b0));                       \
-    c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(wasm_v128_load32_splat(p3), b0));                       \
+    c0 = MADD(wasm_v128_load32_splat(p0), b0, c0);                                                 \
+    c1 = MADD(wasm_v128_load32_splat(p1), b0, c1);                                                 \
+    c2 = MADD(wasm_v128_load32_splat(p2), b0, c2);                                                 \
+    c3 = MADD(wasm_v128_load32_splat(p3), b0, c3);                                                 \
   } while (0)
 #define BLOCK_4x4_STORE(c, ldc)                                                                    \
   wasm_v128_store(c, c0), wasm_v128_store((c) + (ldc), c1);                                        \
@@ -212,8 +216,8 @@ static inline void tile_1x8(const float* a, const float* b, int ldb, int k, floa
   v128_t c0 = wasm_v128_load(c), c1 = wasm_v128_load(c + 4);
   for (int t = 0; t < k; t++, b += ldb) {
     const v128_t s = wasm_v128_load32_splat(a + t);
-    c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(s, wasm_v128_load(b)));
-    c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(s, wasm_v128_load(b + 4)));
+    c0 = MADD(s, wasm_v128_load(b), c0);
+    c1 = MADD(s, wasm_v128_load(b + 4), c1);
   }
   wasm_v128_store(c, c0), wasm_v128_store(c + 4, c1);
 }
@@ -221,7 +225,7 @@ static inline void tile_1x8(const float* a, const float* b, int ldb, int k, floa
 /* c[1 x 4] += Σ_{t<k} a[t] b[t*ldb + 0..3]. */
 static inline void tile_1x4(const float* a, const float* b, int ldb, int k, float* c) {
   v128_t c0 = wasm_v128_load(c);
-  for (int t = 0; t < k; t++, b += ldb) c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(wasm_v128_load32_splat(a + t), wasm_v128_load(b)));
+  for (int t = 0; t < k; t++, b += ldb) c0 = MADD(wasm_v128_load32_splat(a + t), wasm_v128_load(b), c0);
   wasm_v128_store(c, c0);
 }
 

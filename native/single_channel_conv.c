@@ -9,9 +9,12 @@
  *
  * Versions: both on the calling thread; now split between the worker pool's threads
  * (src/kernels/wasm/helpers/pool.ts): dx by rows, dW by taps and groups of 32 channels, each
- * weight summed over the batch in the same order (the same bits for any thread count).
+ * weight summed over the batch in the same order (the same bits for any thread count). Their
+ * multiply-adds are MADD (madd.h): relaxed_madd in the relaxed-SIMD build.
  */
 #include <wasm_simd128.h>
+
+#include "madd.h"
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
@@ -45,7 +48,7 @@ static inline __attribute__((always_inline)) void row_taps(const float* x, unsig
   for (unsigned ox = lo; ox < hi; ox++) {
     v128_t v = wasm_f32x4_splat(x[ox * stride]);
     const float* d = dy + (unsigned long)ox * channels;
-    for (unsigned j = 0; j < vectors; j++) acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(v, wasm_v128_load(d + 4 * j)));
+    for (unsigned j = 0; j < vectors; j++) acc[j] = MADD(v, wasm_v128_load(d + 4 * j), acc[j]);
   }
   for (unsigned j = 0; j < vectors; j++) add_f64(totals + 4 * j, acc[j]);
 }
@@ -132,12 +135,12 @@ void conv_c1_input_grad(const float* dy, const float* filter, unsigned batch, un
             const float* f = filter + (ky * kw + kx) * channels;
             unsigned c = 0;
             for (; c + 16 <= channels; c += 16) {
-              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + c), wasm_v128_load(f + c)));
-              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(d + c + 4), wasm_v128_load(f + c + 4)));
-              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(d + c + 8), wasm_v128_load(f + c + 8)));
-              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(d + c + 12), wasm_v128_load(f + c + 12)));
+              a0 = MADD(wasm_v128_load(d + c), wasm_v128_load(f + c), a0);
+              a1 = MADD(wasm_v128_load(d + c + 4), wasm_v128_load(f + c + 4), a1);
+              a2 = MADD(wasm_v128_load(d + c + 8), wasm_v128_load(f + c + 8), a2);
+              a3 = MADD(wasm_v128_load(d + c + 12), wasm_v128_load(f + c + 12), a3);
             }
-            for (; c < channels; c += 4) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + c), wasm_v128_load(f + c)));
+            for (; c < channels; c += 4) a0 = MADD(wasm_v128_load(d + c), wasm_v128_load(f + c), a0);
           }
         }
         v128_t s = wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3));

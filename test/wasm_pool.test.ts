@@ -25,6 +25,7 @@ import {
   values,
   type ConvShape,
 } from './kernel_reference.js';
+import { nativeSimdVariant } from '../src/kernels/wasm/helpers/native.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const src = (path: string): string => JSON.stringify(new URL(`../src/${path}`, import.meta.url).href);
@@ -37,7 +38,7 @@ import { readFileSync } from 'node:fs';
 import { configureWasmThreads } from ${src('kernels/wasm_threads.ts')};
 import { readyWasmTrainingKernels } from ${src('kernels/wasm_training.ts')};
 import { overrideKernelRoutes, traceKernelRoutes } from ${src('kernels/routes.ts')};
-import { asNativeBackend, nativePoolThreads } from ${src('kernels/wasm/helpers/native.ts')};
+import { asNativeBackend, nativePoolThreads, nativeSimdVariant } from ${src('kernels/wasm/helpers/native.ts')};
 import { overridePoolThreads } from ${src('kernels/wasm/helpers/pool.ts')};
 const threads = Number(process.env.THREADS);
 configureWasmThreads(threads, { setThreadsCount: wasm.setThreadsCount });
@@ -76,7 +77,7 @@ for (let i = 0; i < 400 && nativePoolThreads(backend) < threads; i++) {
 const poolThreads = nativePoolThreads(backend);
 const many = [];
 for (const c of cases) many.push(await run(c));
-console.log(JSON.stringify({ poolThreads, one, many }));
+console.log(JSON.stringify({ variant: nativeSimdVariant(), poolThreads, one, many }));
 `;
 
 type Tensor = { shape: number[]; values: number[] };
@@ -208,14 +209,15 @@ const CASES: PoolCase[] = [
 (CASES.find((c) => c.kernel === 'MaxPoolGrad') as PoolCase).inputs['output'] = tensor([3, 3, 2, 8], 11);
 
 interface ChildResult {
+  variant: 'relaxed' | 'plain';
   poolThreads: number;
   one: number[][][];
   many: number[][][];
 }
 
-function runChild(threads: number): ChildResult {
+function runChild(threads: number, nodeFlags: string[] = []): ChildResult {
   const input = JSON.stringify(CASES.map(({ reference: _, ...c }) => c));
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], {
+  const run = spawnSync(process.execPath, [...nodeFlags, '--import', 'tsx', '--input-type=module', '-e', CHILD], {
     cwd: ROOT,
     env: { ...process.env, THREADS: String(threads), DIGIT_RECOGNIZER_NATIVE: '0' },
     input,
@@ -246,6 +248,21 @@ describe('the SIMD module on a worker pool', () => {
     'gives every pooled route its reference on 1 and 2 threads, bit for bit the same, and lets the process exit',
     () => {
       const { poolThreads, one, many } = runChild(2);
+      expect(poolThreads).toBe(2);
+      checkReferences(one);
+      checkReferences(many);
+      CASES.forEach((c, i) => expect(many[i], `${c.kernel} ${c.route}: ${c.label}`).toEqual(one[i]));
+    },
+    200_000,
+  );
+
+  // Node 20 has relaxed SIMD behind a flag; Node 22 and later by default.
+  const relaxedFlags = nativeSimdVariant() === 'relaxed' ? [] : ['--experimental-wasm-relaxed-simd'];
+  it.skipIf(availableParallelism() < 2)(
+    'gives the relaxed-SIMD build (fused multiply-adds) the references too, the same bits on 1 and 2 threads',
+    () => {
+      const { variant, poolThreads, one, many } = runChild(2, relaxedFlags);
+      expect(variant).toBe('relaxed');
       expect(poolThreads).toBe(2);
       checkReferences(one);
       checkReferences(many);

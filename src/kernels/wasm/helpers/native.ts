@@ -4,13 +4,15 @@
  * gradients of ./single_channel_conv_simd.ts), linked to the tfjs wasm backend's own memory so that its
  * functions take tensors' heap offsets as pointers. One instance per backend memory. The routes
  * that use it apply only once it is ready ({@link nativeReady}); until then the next route runs.
- * Where that memory is shared (tfjs' threaded build), {@link runNative} splits a call between the
+ * Two builds of it ship: where the engine has relaxed SIMD its inner multiply-adds are
+ * f32x4.relaxed_madd (fused on CPUs with FMA; {@link nativeSimdVariant}), elsewhere a multiply and an
+ * add. Where that memory is shared (tfjs' threaded build), {@link runNative} splits a call between the
  * calling thread and a pool of workers with instances of their own over the same memory (./pool.ts).
  */
 import type { DataType, TensorInfo } from '@tensorflow/tfjs-core';
 import { inflateSync } from 'fflate';
 
-import { NATIVE_WASM_DEFLATED } from './native_binary.js';
+import { NATIVE_WASM_DEFLATED, NATIVE_WASM_RELAXED_DEFLATED } from './native_binary.js';
 import { poolThreadsOverride, WasmPool, type PoolJob } from './pool.js';
 
 /** What the module's callers use of tfjs' BackendWasm (public members). */
@@ -52,12 +54,32 @@ function leb128(bytes: Uint8Array, at: number): [number, number] {
 }
 
 /**
+ * A module of one function using f32x4.relaxed_madd (0xfd 0x85 0x02): engines with relaxed SIMD
+ * (Node 22+, Chrome 114+; Node 20 behind --experimental-wasm-relaxed-simd) validate it.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03,
+  0x02, 0x01, 0x00, 0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b,
+]);
+
+/** Which build of the module: its multiply-adds as f32x4.relaxed_madd, or as a multiply and an add. */
+export type NativeSimdVariant = 'relaxed' | 'plain';
+
+let variant: NativeSimdVariant | undefined;
+/** The build this engine runs: `relaxed` where it validates relaxed SIMD, else `plain`. */
+export function nativeSimdVariant(): NativeSimdVariant {
+  variant ??= WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain';
+  return variant;
+}
+
+/**
  * The module's bytes with its memory import marked shared or not, to match the memory it will be
  * linked to. build.sh emits it plain with a maximum (limits flag 0x01); shared is flag 0x03, the
  * same length. Walks the import section to the one memory import's flag byte.
  */
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(inflateSync(decode(NATIVE_WASM_DEFLATED)));
+  const packed = nativeSimdVariant() === 'relaxed' ? NATIVE_WASM_RELAXED_DEFLATED : NATIVE_WASM_DEFLATED;
+  const bytes = new Uint8Array(inflateSync(decode(packed)));
   let at = 8; // magic and version
   while (at < bytes.length) {
     const id = bytes[at++] as number;

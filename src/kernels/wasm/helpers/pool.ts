@@ -123,7 +123,7 @@ interface NodeWorker {
   postMessage(message: unknown): void;
 }
 interface NodeWorkerThreads {
-  Worker: new (source: string, options: { eval: true }) => NodeWorker;
+  Worker: new (source: string, options: { eval: true; execArgv: string[] }) => NodeWorker;
 }
 interface PostTarget {
   postMessage(message: unknown): void;
@@ -140,7 +140,8 @@ function nodeWorkerThreads(): NodeWorkerThreads | undefined {
 function startWorker(onError: () => void): PostTarget | undefined {
   const threads = nodeWorkerThreads();
   if (threads !== undefined) {
-    const worker = new threads.Worker(WORKER_SOURCE, { eval: true });
+    // No flags: the source needs none, and a worker refuses V8's (e.g. --experimental-wasm-relaxed-simd on Node 20).
+    const worker = new threads.Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     worker.on('error', onError);
     worker.unref();
     return worker;
