@@ -5,7 +5,10 @@
  * input pixel receives its window's dy or 0 and nothing is summed: four channels at a time, the
  * first maximum of the window (row by row, as the cpu backend and src/kernels/wasm/helpers/max_pool_grad_heap.ts pick
  * it) gets dy and the other three get 0. Rows and columns that no window covers (odd sizes) are
- * left as they are: the caller zeroes dx first in that case.
+ * left as they are: the caller zeroes dx first in that case. Rows begin .. end of dy (row =
+ * b * oh + py) only: the worker pool (src/kernels/wasm/helpers/pool.ts) splits a call there.
+ *
+ * Versions: the whole tensor on the calling thread; now rows split between the pool's threads.
  */
 #include <wasm_simd128.h>
 
@@ -13,12 +16,14 @@
 
 EXPORT("max_pool_grad_2x2")
 void max_pool_grad_2x2(const float* x, const float* dy, unsigned batch, unsigned h, unsigned w, unsigned channels,
-                       unsigned oh, unsigned ow, float* dx) {
+                       unsigned oh, unsigned ow, float* dx, unsigned begin, unsigned end) {
   const unsigned row = w * channels;
   const v128_t zero = wasm_f32x4_splat(0.0f);
-  const float* g = dy;
-  for (unsigned b = 0; b < batch; b++) {
-    for (unsigned py = 0; py < oh; py++) {
+  (void)batch;
+  for (unsigned outRow = begin; outRow < end; outRow++) {
+    {
+      const unsigned b = outRow / oh, py = outRow % oh;
+      const float* g = dy + (unsigned long)outRow * ow * channels;
       for (unsigned px = 0; px < ow; px++, g += channels) {
         unsigned long base = ((unsigned long)(b * h + 2 * py) * w + 2 * px) * channels;
         const float* x00 = x + base;

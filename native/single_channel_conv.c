@@ -6,8 +6,15 @@
  * XNNPACK sees a matmul nine rows high (filter gradient) or a convolution to one channel (input
  * gradient) and runs both at 1.4-4 GFLOP/s. Here four output channels share a vector and every
  * loop runs along a row of the output, whose dy stays in L1 across the filter's taps.
+ *
+ * Versions: both on the calling thread; now split between the worker pool's threads
+ * (src/kernels/wasm/helpers/pool.ts): dx by rows, dW by taps and groups of 32 channels, each
+ * weight summed over the batch in the same order (the same bits for any thread count). Their
+ * multiply-adds are MADD (madd.h): relaxed_madd in the relaxed-SIMD build.
  */
 #include <wasm_simd128.h>
+
+#include "madd.h"
 
 #define EXPORT(name) __attribute__((export_name(name)))
 
@@ -41,56 +48,74 @@ static inline __attribute__((always_inline)) void row_taps(const float* x, unsig
   for (unsigned ox = lo; ox < hi; ox++) {
     v128_t v = wasm_f32x4_splat(x[ox * stride]);
     const float* d = dy + (unsigned long)ox * channels;
-    for (unsigned j = 0; j < vectors; j++) acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(v, wasm_v128_load(d + 4 * j)));
+    for (unsigned j = 0; j < vectors; j++) acc[j] = MADD(v, wasm_v128_load(d + 4 * j), acc[j]);
   }
   for (unsigned j = 0; j < vectors; j++) add_f64(totals + 4 * j, acc[j]);
 }
 
 /*
  * dw[ky][kx][0][c] = sum over b, oy, ox of x[b][oy*sh + ky - pad_top][ox*sw + kx - pad_left] * dy[b][oy][ox][c],
- * taps outside the image contributing 0. scratch: kh * kw * channels doubles.
+ * taps outside the image contributing 0. scratch: kh * kw * channels doubles. Items begin .. end
+ * only, item = tap * groups + g (tap = ky * kw + kx, g: channels 32g .. 32g + 31, groups = channels
+ * / 32 rounded up), each summed over the whole batch in the same order whatever the split: the
+ * worker pool (src/kernels/wasm/helpers/pool.ts) splits a call there.
  */
 EXPORT("conv_c1_filter_grad")
 void conv_c1_filter_grad(const float* x, const float* dy, unsigned batch, unsigned h, unsigned w, unsigned oh, unsigned ow,
                          unsigned channels, unsigned kh, unsigned kw, unsigned sh, unsigned sw, int pad_top, int pad_left,
-                         double* scratch, float* dw) {
-  const unsigned taps = kh * kw;
-  for (unsigned i = 0; i < taps * channels; i++) scratch[i] = 0.0;
+                         double* scratch, float* dw, unsigned begin, unsigned end) {
+  const unsigned groups = (channels + 31) / 32;
+  (void)kh; /* the items' range covers the taps */
+  for (unsigned item = begin; item < end; item++) {
+    const unsigned c0 = (item % groups) * 32, c1 = c0 + 32 < channels ? c0 + 32 : channels;
+    double* totals = scratch + (item / groups) * channels;
+    for (unsigned c = c0; c < c1; c++) totals[c] = 0.0;
+  }
   for (unsigned b = 0; b < batch; b++) {
     for (unsigned oy = 0; oy < oh; oy++) {
       const float* dy_row = dy + (unsigned long)(b * oh + oy) * ow * channels;
-      for (unsigned ky = 0; ky < kh; ky++) {
+      for (unsigned item = begin; item < end; item++) {
+        const unsigned tap = item / groups, ky = tap / kw, kx = tap % kw;
         int iy = (int)(oy * sh + ky) - pad_top;
         if (iy < 0 || iy >= (int)h) continue;
         const float* x_row = x + (unsigned long)(b * h + (unsigned)iy) * w;
-        for (unsigned kx = 0; kx < kw; kx++) {
-          int offset = (int)kx - pad_left;
-          unsigned lo = first_inside(offset, sw);
-          unsigned hi = end_inside(offset, sw, w, ow);
-          if (lo >= hi) continue;
-          const float* xs = x_row + (long)offset;
-          double* totals = scratch + (ky * kw + kx) * channels;
-          unsigned c = 0;
-          for (; c + 32 <= channels; c += 32) row_taps(xs, sw, dy_row + c, channels, lo, hi, totals + c, 8);
-          for (; c < channels; c += 4) row_taps(xs, sw, dy_row + c, channels, lo, hi, totals + c, 1);
+        int offset = (int)kx - pad_left;
+        unsigned lo = first_inside(offset, sw);
+        unsigned hi = end_inside(offset, sw, w, ow);
+        if (lo >= hi) continue;
+        const float* xs = x_row + (long)offset;
+        double* totals = scratch + tap * channels;
+        const unsigned c0 = (item % groups) * 32;
+        if (c0 + 32 <= channels) {
+          row_taps(xs, sw, dy_row + c0, channels, lo, hi, totals + c0, 8);
+        } else {
+          for (unsigned c = c0; c < channels; c += 4) row_taps(xs, sw, dy_row + c, channels, lo, hi, totals + c, 1);
         }
       }
     }
   }
-  for (unsigned i = 0; i < taps * channels; i++) dw[i] = (float)scratch[i];
+  for (unsigned item = begin; item < end; item++) {
+    const unsigned c0 = (item % groups) * 32, c1 = c0 + 32 < channels ? c0 + 32 : channels;
+    const unsigned at = (item / groups) * channels;
+    for (unsigned c = c0; c < c1; c++) dw[at + c] = (float)scratch[at + c];
+  }
 }
 
 /*
  * dx[b][iy][ix] = sum over the taps (ky, kx) that reach an output pixel (oy, ox), i.e.
  * iy = oy*sh + ky - pad_top and ix = ox*sw + kx - pad_left, of the dot product of dy[b][oy][ox][.]
  * with filter[ky][kx][0][.]. Each dx pixel is written once: four partial sums in vectors over all
- * its taps (independent additions, not one chain), then one horizontal sum.
+ * its taps (independent additions, not one chain), then one horizontal sum. Rows begin .. end of
+ * dx (row = b * h + iy) only.
  */
 EXPORT("conv_c1_input_grad")
 void conv_c1_input_grad(const float* dy, const float* filter, unsigned batch, unsigned h, unsigned w, unsigned oh, unsigned ow,
-                        unsigned channels, unsigned kh, unsigned kw, unsigned sh, unsigned sw, int pad_top, int pad_left, float* dx) {
-  for (unsigned b = 0; b < batch; b++) {
-    for (unsigned iy = 0; iy < h; iy++) {
+                        unsigned channels, unsigned kh, unsigned kw, unsigned sh, unsigned sw, int pad_top, int pad_left, float* dx,
+                        unsigned begin, unsigned end) {
+  (void)batch;
+  for (unsigned dxRow = begin; dxRow < end; dxRow++) {
+    {
+      const unsigned b = dxRow / h, iy = dxRow % h;
       for (unsigned ix = 0; ix < w; ix++) {
         v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
         for (unsigned ky = 0; ky < kh; ky++) {
@@ -110,12 +135,12 @@ void conv_c1_input_grad(const float* dy, const float* filter, unsigned batch, un
             const float* f = filter + (ky * kw + kx) * channels;
             unsigned c = 0;
             for (; c + 16 <= channels; c += 16) {
-              a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + c), wasm_v128_load(f + c)));
-              a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load(d + c + 4), wasm_v128_load(f + c + 4)));
-              a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load(d + c + 8), wasm_v128_load(f + c + 8)));
-              a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load(d + c + 12), wasm_v128_load(f + c + 12)));
+              a0 = MADD(wasm_v128_load(d + c), wasm_v128_load(f + c), a0);
+              a1 = MADD(wasm_v128_load(d + c + 4), wasm_v128_load(f + c + 4), a1);
+              a2 = MADD(wasm_v128_load(d + c + 8), wasm_v128_load(f + c + 8), a2);
+              a3 = MADD(wasm_v128_load(d + c + 12), wasm_v128_load(f + c + 12), a3);
             }
-            for (; c < channels; c += 4) a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load(d + c), wasm_v128_load(f + c)));
+            for (; c < channels; c += 4) a0 = MADD(wasm_v128_load(d + c), wasm_v128_load(f + c), a0);
           }
         }
         v128_t s = wasm_f32x4_add(wasm_f32x4_add(a0, a1), wasm_f32x4_add(a2, a3));

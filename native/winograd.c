@@ -8,6 +8,13 @@
  *
  * No function may use linear memory of its own (no stack, no static data): that memory belongs
  * to tfjs. build.sh checks the binary for a stack pointer and data segments.
+ *
+ * Versions (test/kernel_routes.test.ts and test/wasm_pool.test.ts check them against float64):
+ * - every transform on the calling thread (a second thread for them, tried once, split tiles so
+ *   that training runs differed, and was dropped);
+ * - input, output and grad_dy take a range of tile rows (row = b * tilesH + th) and run split
+ *   between the worker pool's threads (src/kernels/wasm/helpers/pool.ts), each tile written by
+ *   one thread: the same bits for any thread count. filter and grad_output (small) stay whole.
  */
 #include <wasm_simd128.h>
 

@@ -12,12 +12,14 @@
  */
 EXPORT("input" SUFFIX)
 void FN(input)(const float* x, int batch, int h, int w, int c, int cp, int padTop, int padLeft, int tilesH, int tilesW,
-                float* const* outs) {
+                float* const* outs, int begin, int end) {
   const int pixel = c;   /* floats between horizontally adjacent pixels */
   const int row = w * c; /* floats between vertically adjacent pixels */
   const int full = c & ~3;
-  for (int b = 0; b < batch; b++) {
-    for (int th = 0; th < tilesH; th++) {
+  (void)batch;
+  for (int tileRow = begin; tileRow < end; tileRow++) {
+    {
+      const int b = tileRow / tilesH, th = tileRow % tilesH;
       const int y0 = th * M - padTop;
       for (int tw = 0; tw < tilesW; tw++) {
         const int x0 = tw * M - padLeft;
@@ -95,10 +97,12 @@ void FN(filter)(const float* w, int wIn, int wOut, int flip, float* const* outs)
  */
 EXPORT("output" SUFFIX)
 void FN(output)(const float* const* ins, int batch, int oh, int ow, int c, int cp, int tilesH, int tilesW,
-                 const float* bias, int relu, float* y) {
+                 const float* bias, int relu, float* y, int begin, int end) {
   const v128_t zero = wasm_f32x4_splat(0.0f);
-  for (int b = 0; b < batch; b++) {
-    for (int th = 0; th < tilesH; th++) {
+  (void)batch;
+  for (int tileRow = begin; tileRow < end; tileRow++) {
+    {
+      const int b = tileRow / tilesH, th = tileRow % tilesH;
       for (int tw = 0; tw < tilesW; tw++) {
         const int t = (b * tilesH + th) * tilesW + tw;
         const int oy = th * M;
@@ -135,10 +139,13 @@ void FN(output)(const float* const* ins, int batch, int oh, int ow, int c, int c
  * at rows th*M.., columns tw*M..; pixels past oh/ow read as 0; channels past c written as 0).
  */
 EXPORT("grad_dy" SUFFIX)
-void FN(grad_dy)(const float* dy, int batch, int oh, int ow, int c, int cp, int tilesH, int tilesW, float* const* outs) {
+void FN(grad_dy)(const float* dy, int batch, int oh, int ow, int c, int cp, int tilesH, int tilesW, float* const* outs,
+                   int begin, int end) {
   const int full = c & ~3;
-  for (int b = 0; b < batch; b++) {
-    for (int th = 0; th < tilesH; th++) {
+  (void)batch;
+  for (int tileRow = begin; tileRow < end; tileRow++) {
+    {
+      const int b = tileRow / tilesH, th = tileRow % tilesH;
       const int rows = oh - th * M < M ? oh - th * M : M;
       for (int tw = 0; tw < tilesW; tw++) {
         const int cols = ow - tw * M < M ? ow - tw * M : M;

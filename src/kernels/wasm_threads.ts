@@ -97,14 +97,18 @@ interface NodeProcess {
   getBuiltinModule?(id: string): unknown;
 }
 
-/** The process's Node flags less `--input-type`, which would make the eval'd bootstrap an ES module. */
+/**
+ * The process's Node flags less `--input-type`, which would make the eval'd bootstrap an ES module,
+ * and less V8's WebAssembly feature flags (`--experimental-wasm-relaxed-simd` on Node 20), which a
+ * worker refuses (ERR_WORKER_INVALID_EXEC_ARGV) and gets anyway: V8's flags are per process.
+ */
 function commonJsExecArgv(): string[] {
   const args = (globalThis as { process?: { execArgv?: string[] } }).process?.execArgv ?? [];
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (arg === '--input-type') i++;
-    else if (!arg.startsWith('--input-type=')) out.push(arg);
+    else if (!arg.startsWith('--input-type=') && !/^--(experimental-)?wasm-/.test(arg)) out.push(arg);
   }
   return out;
 }

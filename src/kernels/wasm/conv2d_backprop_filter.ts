@@ -9,7 +9,7 @@
  *    dWᵀ = dyᵀ · patches, the patches packed straight from x in runs of Ci floats, pixels split
  *    between the threads, each summing its own dWᵀ.
  *    Applies: NHWC, float32, strides up to 64, and the addon loaded (Node on linux-x64, not turned off).
- *    Why: AVX2/AVX-512 on every core; the wasm routes sum on one thread in 128-bit SIMD.
+ *    Why: AVX2/AVX-512 on every core; the wasm routes sum in 128-bit SIMD.
  *    Bench: npm run bench -- bench/kernels/native.ts.
  *    Zoo: every convolution of every network wherever the addon loads (the tables of
  *    test/kernel_routes.test.ts list the routes with it off).
@@ -36,7 +36,8 @@
  *    Bench: npm run bench -- bench/kernels/conv_grads.ts (against `direct-simd` and `transposed-conv`).
  *    Zoo: compact conv2; lean conv2, conv3, conv4; strong conv2, conv4, conv5.
  * 5. `direct-simd`: dW summed directly, tap by tap and image by image, as outer products of x's
- *    and dy's pixels in WebAssembly SIMD (./helpers/outer_products.ts), on the calling thread.
+ *    and dy's pixels in WebAssembly SIMD (./helpers/outer_products.ts), the taps' rows of dW split
+ *    between the SIMD module's pool threads (./helpers/pool.ts).
  *    Applies: input and output channels in fours, float32, the SIMD module ready.
  *    Pays: at least 16 output pixels per image.
  *    Why: `transposed-conv` hands XNNPACK a convolution whose "filter" is all of dy, repacked on

@@ -22,7 +22,8 @@
  *    Zoo: lean conv1; strong conv1 (`seed` and `compact` train their first layer as a plain
  *    convolution, whose dx tfjs skips).
  * 3. `direct-simd`: each pixel of dx summed directly over the taps that reach it, in WebAssembly
- *    SIMD (./helpers/outer_products.ts), on the calling thread: four pixels of one phase by eight
+ *    SIMD (./helpers/outer_products.ts), rows of dx split between the SIMD module's pool threads
+ *    (./helpers/pool.ts): four pixels of one phase by eight
  *    channels in registers per tap.
  *    Applies: input and output channels in fours, NHWC, float32, the SIMD module ready.
  *    Pays: a stride above 1 and dy of at least 16 positions (OH*OW).

@@ -4,22 +4,37 @@
  * gradients of ./single_channel_conv_simd.ts), linked to the tfjs wasm backend's own memory so that its
  * functions take tensors' heap offsets as pointers. One instance per backend memory. The routes
  * that use it apply only once it is ready ({@link nativeReady}); until then the next route runs.
+ * Two builds of it ship: where the engine has relaxed SIMD its inner multiply-adds are
+ * f32x4.relaxed_madd (fused on CPUs with FMA; {@link nativeSimdVariant}), elsewhere a multiply and an
+ * add. Where that memory is shared (tfjs' threaded build), {@link runNative} splits a call between the
+ * calling thread and a pool of workers with instances of their own over the same memory (./pool.ts).
  */
 import type { DataType, TensorInfo } from '@tensorflow/tfjs-core';
 import { inflateSync } from 'fflate';
 
-import { NATIVE_WASM_DEFLATED } from './native_binary.js';
+import { NATIVE_WASM_DEFLATED, NATIVE_WASM_RELAXED_DEFLATED } from './native_binary.js';
+import { poolThreadsOverride, WasmPool, type PoolJob } from './pool.js';
 
 /** What the module's callers use of tfjs' BackendWasm (public members). */
 export interface NativeBackend {
-  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
+  wasm: {
+    wasmMemory?: WebAssembly.Memory;
+    asm?: { memory?: WebAssembly.Memory };
+    tfjs?: { getThreadsCount?: () => number };
+  };
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
 }
 
 let failed = false;
-const instances = new WeakMap<WebAssembly.Memory, WebAssembly.Exports>();
+/** The module linked to one backend memory; `pool` once a pooled call has started it (`null`: it could not start). */
+interface Linked {
+  readonly module: WebAssembly.Module;
+  readonly exports: WebAssembly.Exports;
+  pool?: WasmPool | null;
+}
+const instances = new WeakMap<WebAssembly.Memory, Linked>();
 
 function decode(base64: string): Uint8Array {
   const text = atob(base64);
@@ -39,12 +54,32 @@ function leb128(bytes: Uint8Array, at: number): [number, number] {
 }
 
 /**
+ * A module of one function using f32x4.relaxed_madd (0xfd 0x85 0x02): engines with relaxed SIMD
+ * (Node 22+, Chrome 114+; Node 20 behind --experimental-wasm-relaxed-simd) validate it.
+ */
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03,
+  0x02, 0x01, 0x00, 0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b,
+]);
+
+/** Which build of the module: its multiply-adds as f32x4.relaxed_madd, or as a multiply and an add. */
+export type NativeSimdVariant = 'relaxed' | 'plain';
+
+let variant: NativeSimdVariant | undefined;
+/** The build this engine runs: `relaxed` where it validates relaxed SIMD, else `plain`. */
+export function nativeSimdVariant(): NativeSimdVariant {
+  variant ??= WebAssembly.validate(RELAXED_PROBE) ? 'relaxed' : 'plain';
+  return variant;
+}
+
+/**
  * The module's bytes with its memory import marked shared or not, to match the memory it will be
  * linked to. build.sh emits it plain with a maximum (limits flag 0x01); shared is flag 0x03, the
  * same length. Walks the import section to the one memory import's flag byte.
  */
 function moduleBytes(shared: boolean): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(inflateSync(decode(NATIVE_WASM_DEFLATED)));
+  const packed = nativeSimdVariant() === 'relaxed' ? NATIVE_WASM_RELAXED_DEFLATED : NATIVE_WASM_DEFLATED;
+  const bytes = new Uint8Array(inflateSync(decode(packed)));
   let at = 8; // magic and version
   while (at < bytes.length) {
     const id = bytes[at++] as number;
@@ -91,13 +126,14 @@ export function prepareNativeKernels(backend: NativeBackend): Promise<void> | un
   if (memory === undefined || failed || instances.has(memory)) return undefined;
   const bytes = moduleBytes(isShared(memory));
   try {
-    instances.set(memory, new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports);
+    const module = new WebAssembly.Module(bytes);
+    instances.set(memory, { module, exports: new WebAssembly.Instance(module, { env: { memory } }).exports });
     return undefined;
   } catch {
     return WebAssembly.compile(bytes).then(
       async (module) => {
         const instance = await WebAssembly.instantiate(module, { env: { memory } });
-        instances.set(memory, instance.exports);
+        instances.set(memory, { module, exports: instance.exports });
       },
       () => {
         failed = true;
@@ -111,7 +147,45 @@ export function nativeKernels(backend: NativeBackend): WebAssembly.Exports | und
   const memory = memoryOf(backend);
   if (memory === undefined) return undefined;
   if (!instances.has(memory)) void prepareNativeKernels(backend);
-  return instances.get(memory);
+  return instances.get(memory)?.exports;
+}
+
+/** Threads the pool uses for `backend`: the wasm backend's (XNNPACK's) thread count, or the tests' override. */
+function poolThreads(backend: NativeBackend): number {
+  return poolThreadsOverride() ?? backend.wasm.tfjs?.getThreadsCount?.() ?? 1;
+}
+
+/**
+ * Runs the export `job.fn(...job.args, begin, end)` over items `[0, job.items)`: split between the
+ * calling thread and the pool's workers where the backend has several threads and shared memory,
+ * else in one call here. The module must be ready for this backend.
+ */
+export function runNative(backend: NativeBackend, job: PoolJob): void {
+  const memory = memoryOf(backend);
+  const linked = memory === undefined ? undefined : instances.get(memory);
+  if (memory === undefined || linked === undefined) throw new Error('native module: not ready for this backend');
+  const threads = poolThreads(backend);
+  if (threads > 1 && job.items > 1 && isShared(memory)) {
+    if (linked.pool === undefined) {
+      try {
+        linked.pool = new WasmPool(linked.module, memory, linked.exports, threads - 1);
+      } catch {
+        linked.pool = null;
+      }
+    }
+    if (linked.pool !== null) {
+      linked.pool.run(job, threads);
+      return;
+    }
+  }
+  (linked.exports[job.fn] as (...args: number[]) => void)(...job.args, 0, job.items);
+}
+
+/** Threads a pooled call on `backend` would run on now (1 until the pool's workers are up); for tests. */
+export function nativePoolThreads(backend: NativeBackend): number {
+  const memory = memoryOf(backend);
+  const pool = memory === undefined ? undefined : instances.get(memory)?.pool;
+  return pool ? Math.min(pool.threads, poolThreads(backend)) : 1;
 }
 
 /** The module's exports for a backend it is ready for; throws otherwise (the routes check {@link nativeReady} first). */

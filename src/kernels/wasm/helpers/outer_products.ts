@@ -1,26 +1,15 @@
 /**
- * Convolution gradients as sums of outer products on the calling thread, by native/outer_products.c
- * (WebAssembly SIMD on tfjs' heap): the `direct-simd` routes of ../conv2d_backprop_filter.ts and
+ * Convolution gradients as sums of outer products by native/outer_products.c (WebAssembly SIMD on
+ * tfjs' heap, split over independent outputs between the threads of ./pool.ts where there are several): the `direct-simd` routes of ../conv2d_backprop_filter.ts and
  * ../conv2d_backprop_input.ts, and the products of the Winograd filter gradient (./winograd.ts).
  * Channels must come in fours ({@link outerProductsFit}); the callers check the module is ready.
  */
 import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
-import { convGeometry, type ConvGeometry } from './conv_info.js';
-import { heapPointer, requireNativeKernels, withScratch, type NativeBackend } from './native.js';
+import { convGeometry } from './conv_info.js';
+import { heapPointer, requireNativeKernels, runNative, withScratch, type NativeBackend } from './native.js';
 
-type FilterGradDirect = (x: number, dy: number, ...rest: [...ConvGeometry, dw: number]) => void;
-type InputGradDirect = (dy: number, filter: number, ...rest: [...ConvGeometry, wt: number, dx: number]) => void;
-type OuterProductsAdd = (
-  as: number,
-  bs: number,
-  cs: number,
-  count: number,
-  k: number,
-  m: number,
-  n: number,
-  overwrite: number,
-) => void;
+type FilterTapsTransposed = (filter: number, taps: number, ci: number, co: number, wt: number) => void;
 
 /** Whether {@link filterGradDirect} and {@link inputGradDirect} take this convolution: input and output channels in fours, NHWC, dilation 1. */
 export function outerProductsFit(info: backend_util.Conv2DInfo): boolean {
@@ -40,10 +29,15 @@ export function filterGradDirect(
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const kernel = requireNativeKernels(backend)['filter_grad_direct'] as FilterGradDirect;
   const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co } = info;
   const dW = backend.makeOutput([kh, kw, ci, co], 'float32');
-  kernel(heapPointer(backend, x), heapPointer(backend, dy), ...convGeometry(info), heapPointer(backend, dW));
+  // Items: the taps' blocks of four dW rows; each chunk rereads the batch, so one chunk per thread.
+  runNative(backend, {
+    fn: 'filter_grad_direct',
+    args: [heapPointer(backend, x), heapPointer(backend, dy), ...convGeometry(info), heapPointer(backend, dW)],
+    items: (kh * kw * ci) / 4,
+    chunks: 'threads',
+  });
   return dW;
 }
 
@@ -54,21 +48,19 @@ export function inputGradDirect(
   filter: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const kernel = requireNativeKernels(backend)['input_grad_direct'] as InputGradDirect;
-  const dx = backend.makeOutput([info.batchSize, info.inHeight, info.inWidth, info.inChannels], 'float32');
+  const transpose = requireNativeKernels(backend)['filter_taps_transposed'] as FilterTapsTransposed;
+  const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co } = info;
+  const dx = backend.makeOutput([info.batchSize, info.inHeight, info.inWidth, ci], 'float32');
   // The filter with each tap's slice transposed goes in scratch.
-  withScratch(
-    backend,
-    filter.shape.reduce((a, b) => a * b, 1),
-    (wt) =>
-      kernel(
-        heapPointer(backend, dy),
-        heapPointer(backend, filter),
-        ...convGeometry(info),
-        wt,
-        heapPointer(backend, dx),
-      ),
-  );
+  withScratch(backend, kh * kw * ci * co, (wt) => {
+    transpose(heapPointer(backend, filter), kh * kw, ci, co, wt);
+    runNative(backend, {
+      fn: 'input_grad_direct',
+      args: [heapPointer(backend, dy), ...convGeometry(info), wt, heapPointer(backend, dx)],
+      items: info.batchSize * info.inHeight,
+      chunks: 'fine',
+    });
+  });
   return dx;
 }
 
@@ -85,15 +77,19 @@ export function outerProductsAdd(
   n: number,
   overwrite: boolean,
 ): void {
-  const kernel = requireNativeKernels(backend)['outer_products_add'] as OuterProductsAdd;
-  kernel(
-    heapPointer(backend, tables.a),
-    heapPointer(backend, tables.b),
-    heapPointer(backend, tables.c),
-    count,
-    k,
-    m,
-    n,
-    overwrite ? 1 : 0,
-  );
+  runNative(backend, {
+    fn: 'outer_products_add',
+    args: [
+      heapPointer(backend, tables.a),
+      heapPointer(backend, tables.b),
+      heapPointer(backend, tables.c),
+      count,
+      k,
+      m,
+      n,
+      overwrite ? 1 : 0,
+    ],
+    items: count,
+    chunks: 'fine',
+  });
 }

@@ -1,13 +1,14 @@
 /**
  * Both gradients of a convolution over a one-channel input (every first layer of the zoo) on the
  * wasm backend by native/single_channel_conv.c: WebAssembly SIMD, four output channels per
- * vector, on tfjs' heap. The filter gradient sums in float64 across rows. The `one-channel-simd`
+ * vector, on tfjs' heap, split between the threads of ./pool.ts where there are several (over
+ * rows of dx, and over taps and channels of dW). The filter gradient sums in float64 across rows. The `one-channel-simd`
  * routes of ../conv2d_backprop_filter.ts and ../conv2d_backprop_input.ts check the shapes (one
  * input channel, output channels in fours, NHWC, float32) and the module before calling these.
  */
 import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
-import { heapPointer, requireNativeKernels, withScratch, type NativeBackend } from './native.js';
+import { heapPointer, runNative, withScratch, type NativeBackend } from './native.js';
 
 type Geometry = [
   batch: number,
@@ -23,8 +24,6 @@ type Geometry = [
   padTop: number,
   padLeft: number,
 ];
-type FilterGrad = (x: number, dy: number, ...rest: [...Geometry, scratch: number, dw: number]) => void;
-type InputGrad = (dy: number, filter: number, ...rest: [...Geometry, dx: number]) => void;
 
 function geometry(info: backend_util.Conv2DInfo): Geometry {
   return [
@@ -50,12 +49,17 @@ export function conv2DBackpropFilterSingleChannelSimd(
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const kernel = requireNativeKernels(backend)['conv_c1_filter_grad'] as FilterGrad;
   const { filterHeight: kh, filterWidth: kw, outChannels: co } = info;
   const dW = backend.makeOutput([kh, kw, 1, co], 'float32');
-  // Its float64 totals: 2 floats each.
+  // Its float64 totals: 2 floats each. Items: taps x groups of 32 channels; each chunk rereads the
+  // batch, so one chunk per thread.
   withScratch(backend, 2 * kh * kw * co, (scratch) =>
-    kernel(heapPointer(backend, x), heapPointer(backend, dy), ...geometry(info), scratch, heapPointer(backend, dW)),
+    runNative(backend, {
+      fn: 'conv_c1_filter_grad',
+      args: [heapPointer(backend, x), heapPointer(backend, dy), ...geometry(info), scratch, heapPointer(backend, dW)],
+      items: kh * kw * Math.ceil(co / 32),
+      chunks: 'threads',
+    }),
   );
   return dW;
 }
@@ -67,9 +71,13 @@ export function conv2DBackpropInputSingleChannelSimd(
   filter: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const kernel = requireNativeKernels(backend)['conv_c1_input_grad'] as InputGrad;
   const dx = backend.makeOutput([info.batchSize, info.inHeight, info.inWidth, 1], 'float32');
-  kernel(heapPointer(backend, dy), heapPointer(backend, filter), ...geometry(info), heapPointer(backend, dx));
+  runNative(backend, {
+    fn: 'conv_c1_input_grad',
+    args: [heapPointer(backend, dy), heapPointer(backend, filter), ...geometry(info), heapPointer(backend, dx)],
+    items: info.batchSize * info.inHeight,
+    chunks: 'fine',
+  });
   return dx;
 }
 

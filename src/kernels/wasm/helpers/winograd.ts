@@ -1,12 +1,12 @@
 /**
  * 5x5 and 3x3, stride-1 convolutions by Winograd's minimal filtering F(4x4, 5x5) and F(4x4, 3x3)
  * (Lavin & Gray 2015) on the wasm backend: each 8x8 (6x6) input tile and each filter are
- * transformed (native/winograd.c, WebAssembly SIMD, running on tfjs' own heap), the 64 (36)
+ * transformed (native/winograd.c, WebAssembly SIMD, running on tfjs' own heap, split over rows of
+ * tiles between the threads of ./pool.ts where the backend has several), the 64 (36)
  * transformed positions become as many plain matrix products (on XNNPACK, all its threads, for
  * the forward pass and the input gradient; in the module for the filter gradient), and a
  * last transform turns the products into 4x4 output tiles: 64 multiplications per 16 outputs
- * instead of 400 (36 instead of 144), paid for with the transforms' memory traffic (on the calling
- * thread only), so the routes take it only where channels are wide ({@link winogradPays}).
+ * instead of 400 (36 instead of 144), paid for with the transforms' memory traffic, so the routes take it only where channels are wide ({@link winogradPays}).
  * The `winograd-5x5` and `winograd-3x3` routes of ../conv2d.ts, ../fused_conv2d.ts,
  * ../conv2d_backprop_input.ts and ../conv2d_backprop_filter.ts run it;
  * `npm run bench -- bench/kernels/winograd.ts` (`--filter 3` for 3x3) measures it against the direct route.
@@ -16,7 +16,7 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
-import { heapPointer as pointer, requireNativeKernels, type NativeBackend } from './native.js';
+import { heapPointer as pointer, requireNativeKernels, runNative, type NativeBackend } from './native.js';
 import { outerProductsAdd } from './outer_products.js';
 
 /** Output pixels per tile side (F(4x4, 5x5) and F(4x4, 3x3)); input tiles are TILE_OUT + r - 1 wide. */
@@ -26,51 +26,11 @@ export type FilterSide = 3 | 5;
 /** Bytes of transformed inputs and products held at once; the batch is processed in chunks under it. */
 const CHUNK_BYTES = 48 << 20;
 
-type InputTransform = (
-  x: number,
-  batch: number,
-  h: number,
-  w: number,
-  c: number,
-  cp: number,
-  padTop: number,
-  padLeft: number,
-  tilesH: number,
-  tilesW: number,
-  outs: number,
-) => void;
 type FilterTransform = (w: number, wIn: number, wOut: number, flip: number, outs: number) => void;
-type OutputTransform = (
-  ins: number,
-  batch: number,
-  oh: number,
-  ow: number,
-  c: number,
-  cp: number,
-  tilesH: number,
-  tilesW: number,
-  bias: number,
-  relu: number,
-  y: number,
-) => void;
-type DyTransform = (
-  dy: number,
-  batch: number,
-  oh: number,
-  ow: number,
-  c: number,
-  cp: number,
-  tilesH: number,
-  tilesW: number,
-  outs: number,
-) => void;
 
-/** One variant's transforms; the module exports them with the filter side appended (`input5`, `input3` ...). */
+/** One variant's transforms called here (the module exports them with the filter side appended: `filter5`, `filter3` ...). */
 interface VariantExports {
-  input: InputTransform;
   filter: FilterTransform;
-  output: OutputTransform;
-  grad_dy: DyTransform;
   grad_output(ins: number, ci: number, co: number, oStride: number, iStride: number, dw: number): void;
 }
 
@@ -79,13 +39,7 @@ type WinogradExports = Record<FilterSide, VariantExports>;
 function variants(exports: WebAssembly.Exports): WinogradExports {
   const pick = (r: FilterSide): VariantExports => {
     const get = <F>(name: string): F => exports[`${name}${r}`] as F;
-    return {
-      input: get('input'),
-      filter: get('filter'),
-      output: get('output'),
-      grad_dy: get('grad_dy'),
-      grad_output: get('grad_output'),
-    };
+    return { filter: get('filter'), grad_output: get('grad_output') };
   };
   return { 3: pick(3), 5: pick(5) };
 }
@@ -228,35 +182,45 @@ export function winogradConv2D(backend: WinogradBackend, conv: WinogradConv, mat
       const tiles = nb * tilesPerImage;
       const v = Array.from({ length: positionCount }, () => keep(backend.makeOutput([1, tiles, cinP], 'float32')));
       const vTable = keep(pointerArray(backend, v));
-      wino.input(
-        pointer(backend, x) + b0 * xBytesPerImage,
-        nb,
-        h,
-        w,
-        cin,
-        cinP,
-        padTop,
-        padLeft,
-        tilesH,
-        tilesW,
-        pointer(backend, vTable),
-      );
+      runNative(backend, {
+        fn: `input${r}`,
+        args: [
+          pointer(backend, x) + b0 * xBytesPerImage,
+          nb,
+          h,
+          w,
+          cin,
+          cinP,
+          padTop,
+          padLeft,
+          tilesH,
+          tilesW,
+          pointer(backend, vTable),
+        ],
+        items: nb * tilesH,
+        chunks: 'fine',
+      });
       const products = v.map((vp, p) => keep(matMul(vp, u[p] as TensorInfo, false)));
       const mTable = keep(pointerArray(backend, products));
       const bias = conv.bias === undefined ? 0 : pointer(backend, conv.bias);
-      wino.output(
-        pointer(backend, mTable),
-        nb,
-        oh,
-        ow,
-        cout,
-        coutP,
-        tilesH,
-        tilesW,
-        bias,
-        conv.relu ? 1 : 0,
-        pointer(backend, y) + b0 * yBytesPerImage,
-      );
+      runNative(backend, {
+        fn: `output${r}`,
+        args: [
+          pointer(backend, mTable),
+          nb,
+          oh,
+          ow,
+          cout,
+          coutP,
+          tilesH,
+          tilesW,
+          bias,
+          conv.relu ? 1 : 0,
+          pointer(backend, y) + b0 * yBytesPerImage,
+        ],
+        items: nb * tilesH,
+        chunks: 'fine',
+      });
       release();
     }
     return y;
@@ -285,8 +249,8 @@ export interface WinogradFilterGrad {
  * 4x4 tile of dy, S[p] = Σ over tiles X[p]ᵀ D[p] for each of the 64 (36) positions, dW = A'ᵀ S A'.
  * The module must be ready for this backend.
  *
- * The products run in the module too (./outer_products.ts), on the calling thread, not on
- * XNNPACK's: each is a reduction over every tile of the batch into a small [ci, co] block, which
+ * The products run in the module too (./outer_products.ts, positions split between the pool's
+ * threads), not on XNNPACK's: each is a reduction over every tile of the batch into a small [ci, co] block, which
  * XNNPACK runs as a long, narrow matmul, repacking the whole right operand on every call after a
  * transpose of the left one (bench/kernels/routes_ab.ts --base 729b271 times the step before and after).
  */
@@ -315,30 +279,40 @@ export function winogradFilterGrad(backend: WinogradBackend, grad: WinogradFilte
       const ds = Array.from({ length: positionCount }, () => keep(backend.makeOutput([1, tiles, coutP], 'float32')));
       const xTable = keep(pointerArray(backend, xs));
       const dTable = keep(pointerArray(backend, ds));
-      wino.input(
-        pointer(backend, x) + b0 * h * w * cin * 4,
-        nb,
-        h,
-        w,
-        cin,
-        cinP,
-        padTop,
-        padLeft,
-        tilesH,
-        tilesW,
-        pointer(backend, xTable),
-      );
-      wino.grad_dy(
-        pointer(backend, dy) + b0 * oh * ow * cout * 4,
-        nb,
-        oh,
-        ow,
-        cout,
-        coutP,
-        tilesH,
-        tilesW,
-        pointer(backend, dTable),
-      );
+      runNative(backend, {
+        fn: `input${r}`,
+        args: [
+          pointer(backend, x) + b0 * h * w * cin * 4,
+          nb,
+          h,
+          w,
+          cin,
+          cinP,
+          padTop,
+          padLeft,
+          tilesH,
+          tilesW,
+          pointer(backend, xTable),
+        ],
+        items: nb * tilesH,
+        chunks: 'fine',
+      });
+      runNative(backend, {
+        fn: `grad_dy${r}`,
+        args: [
+          pointer(backend, dy) + b0 * oh * ow * cout * 4,
+          nb,
+          oh,
+          ow,
+          cout,
+          coutP,
+          tilesH,
+          tilesW,
+          pointer(backend, dTable),
+        ],
+        items: nb * tilesH,
+        chunks: 'fine',
+      });
       outerProductsAdd(backend, { a: xTable, b: dTable, c: sumTable }, positionCount, tiles, cinP, coutP, b0 === 0);
       scratch.release();
     }
