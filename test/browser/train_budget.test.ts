@@ -4,10 +4,11 @@
  * and the backend chip says how many threads; a few steps on all threads compute what they
  * compute on one (`?threads=1`). A budget in minutes is planned on the page (calibrate, then
  * plan), shown, trained, and ends by itself; the chart's labels stay inside its canvas.
+ * A screenshot of the Train view goes to test/.artifacts/web-train-budget.png.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,8 @@ import type { TextBox } from '../../examples/web/src/chart.js';
 import { hasChromium, launchChromium, serveDemo, warnIfNoChromium, type DemoStats } from './demo_app.js';
 
 warnIfNoChromium();
+
+const artifacts = resolve(import.meta.dirname, '../.artifacts');
 
 describe.skipIf(!hasChromium)('web demo: WASM threads and training by the minute', () => {
   let outDir: string;
@@ -126,6 +129,8 @@ describe.skipIf(!hasChromium)('web demo: WASM threads and training by the minute
     expect(train.history.length).toBeLessThanOrEqual(2 * plannedEpochs);
     expect(train.budget!.usedSeconds).toBeLessThan(18 + 60);
     expect(await page.isVisible('#train-plan-text')).toBe(true);
+    mkdirSync(artifacts, { recursive: true });
+    await page.screenshot({ path: join(artifacts, 'web-train-budget.png'), fullPage: true });
 
     // Every label the chart drew lies inside its canvas (the x-axis title was cut to "ooch →").
     const chart = await page.evaluate(() => {

@@ -100,8 +100,9 @@ export class Trainer {
         this.updateStartLabel();
       });
     }
+    // `input` too: Start's state follows the form while typing, not only once a field loses focus.
     for (const input of [this.file, this.images, this.epochs, this.minutes, this.batch, this.arch])
-      input.addEventListener('change', () => this.updateStartLabel());
+      for (const event of ['change', 'input']) input.addEventListener(event, () => this.updateStartLabel());
     this.planButton.addEventListener('click', () => void this.makePlan());
     this.start.addEventListener('click', () => void this.run(false));
     this.stop.addEventListener('click', () => {
@@ -155,7 +156,7 @@ export class Trainer {
       this.status.textContent = 'The last run stopped before its first epoch ended: nothing to resume.';
       return;
     }
-    if (unfinished.plan !== undefined) this.showPlan(unfinished.plan, settings, 'The run follows its plan');
+    if (unfinished.plan !== undefined) this.showPlan(unfinished.plan, settings, 'the plan this run started with');
     const where = `after epoch ${done} of ${unfinished.plan?.epochs ?? settings.epochs}`;
     if (settings.file !== undefined) {
       this.status.textContent = `A run on ${settings.file.name} stopped ${where}: choose that file again and press Resume training, or start over.`;
@@ -259,7 +260,11 @@ export class Trainer {
       const { clock: _clock, startedAt: _startedAt, ...stored } = plan;
       this.planned = { key: settingsKey(settings), plan: stored, data };
       const seconds = ((performance.now() - began) / 1000).toFixed(1);
-      this.showPlan(stored, settings, `Timed ${timed} network${timed === 1 ? '' : 's'} in ${seconds} s`);
+      this.showPlan(
+        stored,
+        settings,
+        `Timed ${timed} network${timed === 1 ? '' : 's'} in ${seconds} s on ${tf.getBackend()}`,
+      );
       this.status.textContent = 'Press Start training to train as planned.';
     } catch (e) {
       if (e instanceof DigitModelError && e.code === 'BUDGET_TOO_SMALL') {
@@ -281,7 +286,7 @@ export class Trainer {
 
   private showPlan(plan: StoredPlan, settings: RunSettings, how: string): void {
     const about = formatSeconds(plan.estimate.total);
-    this.planText.textContent = `Plan for this device: ${plan.recipe.architecture}, ${plan.epochs} epochs of ${formatNumber(plan.trainImages)} images, batch ${plan.recipe.batchSize}: about ${about} of ${settings.minutes ?? 0} min (${how} on ${tf.getBackend()}).`;
+    this.planText.textContent = `Plan for this device: ${plan.recipe.architecture}, ${plan.epochs} epochs of ${formatNumber(plan.trainImages)} images, batch ${plan.recipe.batchSize}: about ${about} of ${settings.minutes ?? 0} min (${how}).`;
     this.planText.hidden = false;
   }
 
@@ -366,7 +371,7 @@ export class Trainer {
         this.resumeNote.hidden = false;
         for (const r of history) this.chartEpoch(r);
       }
-      if (plan !== undefined) this.showPlan(plan, settings, 'the plan of this run');
+      if (plan !== undefined) this.showPlan(plan, settings, 'the plan this run started with');
       this.status.textContent = 'Loading data…';
       const data = this.planned?.key === key ? this.planned.data : await this.loadData(settings.images);
       const clock = (): number => performance.now() / 1000;
