@@ -83,6 +83,17 @@ function precacheManifest(): Plugin {
   };
 }
 
+/**
+ * Cross-origin isolation: with these two headers the page gets SharedArrayBuffer, which tfjs'
+ * threaded WASM build needs; without them it runs single-threaded. Every file the demo loads is
+ * its own (same origin), so `require-corp` blocks nothing. A static host must send the same
+ * headers (docs/browser.md, "Threads").
+ */
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig({
   root: here,
   // Relative asset URLs: the build works from any folder or sub-path.
@@ -99,6 +110,6 @@ export default defineConfig({
     // TensorFlow.js with three backends is one large chunk; that is expected.
     chunkSizeWarningLimit: 3000,
   },
-  server: { host: '127.0.0.1', port: 5173 },
-  preview: { host: '127.0.0.1', port: 4173 },
+  server: { host: '127.0.0.1', port: 5173, headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', port: 4173, headers: ISOLATION_HEADERS },
 });

@@ -129,6 +129,8 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
     const backend = await page.inputValue('#backend');
     expect(['webgl', 'wasm', 'cpu']).toContain(backend);
     expect(await page.textContent('#backend-status')).toMatch(/WebGL|WASM|CPU/);
+    // Served with COOP/COEP (vite.config.ts): SharedArrayBuffer, so WASM may run threads.
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     expect(await page.textContent('#model-status')).toMatch(/strong · pretrained/);
 
     expect(await drawAndRead(ONE)).toBe('1');
@@ -305,6 +307,10 @@ describe.skipIf(!hasChromium)('web demo in Chromium', () => {
       await page.selectOption('#backend', backend, { timeout: 90_000 });
       await waitReady();
       await page.fill('#train-images', String(images));
+      // Epochs instead of a budget: under Advanced.
+      await page.evaluate(() => {
+        document.querySelector<HTMLDetailsElement>('#train-advanced')!.open = true;
+      });
       await page.fill('#train-epochs', '1');
       await page.evaluate(() => delete window.digitDemo.train);
       await page.click('#train-start');

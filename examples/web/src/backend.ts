@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { configureWasmThreads } from 'digit-recognizer';
 // `?url`: Vite copies each binary into the build and gives its URL.
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -16,6 +17,20 @@ setWasmPaths({
   'tfjs-backend-wasm-simd.wasm': wasmSimd,
   'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
 });
+
+/**
+ * WASM threads: every core the browser reports, at most 8 (the workers tfjs' threaded build
+ * starts), on a cross-origin isolated page (SharedArrayBuffer); `?threads=N` asks for fewer.
+ * Set before any tf.setBackend('wasm'); see startBackend for tfjs' cap at half the cores.
+ */
+export const wasmThreads = ((): number => {
+  if (!globalThis.crossOriginIsolated) return 1;
+  const asked = Number(new URLSearchParams(location.search).get('threads') ?? Number.NaN);
+  const cores = Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 8));
+  const threads = Number.isInteger(asked) && asked >= 1 ? Math.min(asked, cores) : cores;
+  configureWasmThreads(threads, { setThreadsCount });
+  return threads;
+})();
 
 export type BackendName = 'webgl' | 'wasm' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['webgl', 'wasm', 'cpu'];
@@ -54,12 +69,29 @@ export function preferredOrder(webgl: WebGlProbe): BackendName[] {
 
 /** Switches TensorFlow.js to `name`; false when that backend cannot start here. */
 export async function startBackend(name: BackendName): Promise<boolean> {
-  try {
+  const start = async (): Promise<boolean> => {
     if (!(await tf.setBackend(name))) return false;
     await tf.ready();
     return tf.getBackend() === name;
+  };
+  try {
+    return name === 'wasm' && wasmThreads > 1 ? await reportingCores(2 * wasmThreads, start) : await start();
   } catch {
     return false;
+  }
+}
+
+/**
+ * tfjs' C++ caps its thread pool at navigator.hardwareConcurrency / 2 whatever setThreadsCount
+ * asks (it assumes two hyperthreads per core): 1 thread on a 2-core machine. While the wasm
+ * backend starts, the page reports `cores`, as the library's Node shim does with os.cpus().
+ */
+async function reportingCores<T>(cores: number, run: () => Promise<T>): Promise<T> {
+  Object.defineProperty(navigator, 'hardwareConcurrency', { configurable: true, get: () => cores });
+  try {
+    return await run();
+  } finally {
+    Reflect.deleteProperty(navigator, 'hardwareConcurrency');
   }
 }
 
@@ -67,8 +99,9 @@ export async function startBackend(name: BackendName): Promise<boolean> {
 export async function describeBackend(name: BackendName, webgl: WebGlProbe): Promise<string> {
   if (name === 'wasm') {
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-    const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-    return `WASM · ${simd === true ? 'SIMD' : 'no SIMD'}${threads === true ? ' · threads' : ''}`;
+    const threads = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true ? getThreadsCount() : 1;
+    const note = threads === 1 && !globalThis.crossOriginIsolated ? ' (not cross-origin isolated)' : '';
+    return `WASM · ${simd === true ? 'SIMD' : 'no SIMD'} · ${threads} thread${threads === 1 ? '' : 's'}${note}`;
   }
   if (name === 'webgl') return `WebGL ${tf.env().getNumber('WEBGL_VERSION')} · ${webgl.software ? 'software' : 'GPU'}`;
   return 'CPU · plain JavaScript';

@@ -5,6 +5,15 @@ export interface ChartPoint {
   readonly y: number;
 }
 
+/** A label drawn on the chart and its ink's box, in CSS pixels from the canvas' top left. */
+export interface TextBox {
+  readonly text: string;
+  readonly left: number;
+  readonly right: number;
+  readonly top: number;
+  readonly bottom: number;
+}
+
 const COLORS = { loss: '#d9480f', acc: '#4338ca', val: '#0f7a3d', grid: '#e3e5eb', text: '#555b6b' };
 
 export class TrainingChart {
@@ -49,7 +58,8 @@ export class TrainingChart {
     const w = rect.width;
     const h = rect.height;
     ctx.clearRect(0, 0, w, h);
-    const pad = { left: 40, right: 44, top: 10, bottom: 26 };
+    // The bottom holds the epoch numbers and, under them, the axis title.
+    const pad = { left: 40, right: 44, top: 10, bottom: 38 };
     const plotW = Math.max(1, w - pad.left - pad.right);
     const plotH = Math.max(1, h - pad.top - pad.bottom);
     const maxLoss = Math.max(0.5, ...this.loss.map((p) => p.y));
@@ -59,6 +69,18 @@ export class TrainingChart {
 
     ctx.font = '11px system-ui, sans-serif';
     ctx.lineWidth = 1;
+    const texts: TextBox[] = [];
+    const text = (value: string, tx: number, ty: number): void => {
+      ctx.fillText(value, tx, ty);
+      const m = ctx.measureText(value);
+      texts.push({
+        text: value,
+        left: tx - m.actualBoundingBoxLeft,
+        right: tx + m.actualBoundingBoxRight,
+        top: ty - m.actualBoundingBoxAscent,
+        bottom: ty + m.actualBoundingBoxDescent,
+      });
+    };
     for (let i = 0; i <= 4; i++) {
       const gy = pad.top + (i / 4) * plotH;
       ctx.strokeStyle = COLORS.grid;
@@ -68,17 +90,19 @@ export class TrainingChart {
       ctx.stroke();
       ctx.fillStyle = COLORS.loss;
       ctx.textAlign = 'right';
-      ctx.fillText((maxLoss * (1 - i / 4)).toFixed(2), pad.left - 6, gy + 4);
+      text((maxLoss * (1 - i / 4)).toFixed(2), pad.left - 6, gy + 4);
       ctx.fillStyle = COLORS.acc;
       ctx.textAlign = 'left';
-      ctx.fillText(`${(100 * (1 - i / 4)).toFixed(0)}%`, pad.left + plotW + 6, gy + 4);
+      text(`${(100 * (1 - i / 4)).toFixed(0)}%`, pad.left + plotW + 6, gy + 4);
     }
     ctx.fillStyle = COLORS.text;
     ctx.textAlign = 'center';
     const step = Math.max(1, Math.ceil(this.epochs / 10));
-    for (let e = 0; e <= this.epochs; e += step) ctx.fillText(String(e), x(e), h - 8);
-    ctx.textAlign = 'right';
-    ctx.fillText('epoch →', pad.left - 6, h - 8);
+    for (let e = 0; e <= this.epochs; e += step) text(String(e), x(e), h - 22);
+    // Centred under the plot: drawn right-aligned left of it, it ran off the canvas ("ooch →").
+    text('epoch →', pad.left + plotW / 2, h - 6);
+    // Where each label landed, in CSS pixels, for the browser test to check none is cut off.
+    this.canvas.dataset['textBoxes'] = JSON.stringify(texts);
 
     this.line(this.loss, x, yLoss, COLORS.loss);
     this.line(this.acc, x, yAcc, COLORS.acc);
