@@ -21,7 +21,7 @@ const meta: TrainingStateMeta = {
   epoch: 2,
   history: [
     { epoch: 1, seconds: 1.5, imagesPerSecond: 300, loss: Number.NaN, acc: 0.5, val_loss: 0.7, val_acc: 0.75 },
-    { epoch: 2, seconds: 1.25, imagesPerSecond: 320, loss: 0.4, acc: 0.875 },
+    { epoch: 2, seconds: 1.25, imagesPerSecond: 320, loss: 0.4, acc: 0.875, lr: 0.002 },
   ],
   best: { epoch: 0, value: -Infinity, monitor: 'val_acc' },
   fingerprint: '{"batchSize":16}',

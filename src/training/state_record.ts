@@ -138,7 +138,7 @@ function readRecord(value: unknown, where: string, path: string, expectedEpoch: 
   const r = object(value, where, path);
   if (r['epoch'] !== expectedEpoch)
     fail('BAD_JSON', where, `${path}.epoch: expected ${expectedEpoch}, got ${String(r['epoch'])}`);
-  const optional = (key: 'val_loss' | 'val_acc'): { [k in typeof key]?: number } =>
+  const optional = (key: 'val_loss' | 'val_acc' | 'lr'): { [k in typeof key]?: number } =>
     r[key] === undefined ? {} : { [key]: number(r[key], where, `${path}.${key}`) };
   return {
     epoch: expectedEpoch,
@@ -148,6 +148,7 @@ function readRecord(value: unknown, where: string, path: string, expectedEpoch: 
     acc: number(r['acc'], where, `${path}.acc`),
     ...optional('val_loss'),
     ...optional('val_acc'),
+    ...optional('lr'),
   };
 }
 
