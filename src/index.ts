@@ -1,7 +1,7 @@
 /**
  * digit-recognizer: handwritten digit recognition with TensorFlow.js for the
  * Kaggle "Digit Recognizer" competition. Backend-agnostic: import and pick a
- * backend yourself (`@tensorflow/tfjs-backend-wasm`, `-cpu` or `-webgl`).
+ * backend yourself (`@tensorflow/tfjs-backend-wasm`, `-cpu`, `-webgl` or `-webgpu`).
  */
 export { VERSION } from './version.js';
 export {

@@ -84,6 +84,7 @@ describe('the packed tarball in a fresh project', () => {
         tarball,
         `@tensorflow/tfjs-backend-wasm@${pkg.devDependencies['@tensorflow/tfjs-backend-wasm']}`,
         `@tensorflow/tfjs-backend-webgl@${pkg.devDependencies['@tensorflow/tfjs-backend-webgl']}`,
+        `@tensorflow/tfjs-backend-webgpu@${pkg.devDependencies['@tensorflow/tfjs-backend-webgpu']}`,
         `typescript@${pkg.devDependencies['typescript']}`,
         `@types/node@${pkg.devDependencies['@types/node']}`,
       ],

@@ -51,12 +51,23 @@ export async function serveDemo(outDir: string): Promise<{ server: PreviewServer
   return { server, url };
 }
 
-export function launchChromium(): Promise<Browser> {
+/**
+ * Flags that give WebGPU SwiftShader's adapter (Vulkan on the CPU) headless, on a page from a
+ * secure origin such as 127.0.0.1. Only for the WebGPU tests: the others keep `--disable-gpu`.
+ */
+const WEBGPU_FLAGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-vulkan=swiftshader',
+  '--use-webgpu-adapter=swiftshader',
+];
+
+export function launchChromium(options: { webgpu?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--no-sandbox',
-      '--disable-gpu',
+      ...(options.webgpu === true ? WEBGPU_FLAGS : ['--disable-gpu']),
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',

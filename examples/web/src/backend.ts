@@ -1,9 +1,11 @@
 /**
- * TensorFlow.js backends for the browser: WebGL, WASM (its .wasm binaries
+ * TensorFlow.js backends for the browser: WebGPU, WebGL, WASM (its .wasm binaries
  * bundled by Vite, no CDN) and plain-JS CPU, and the choice of a default.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// Registers the `webgpu` backend only where navigator.gpu exists; probeWebGpu says why it is missing elsewhere.
+import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-backend-webgl';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { configureWasmThreads } from 'digit-recognizer';
@@ -32,11 +34,11 @@ export const wasmThreads = ((): number => {
   return threads;
 })();
 
-export type BackendName = 'webgl' | 'wasm' | 'cpu';
-export const BACKENDS: readonly BackendName[] = ['webgl', 'wasm', 'cpu'];
+export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 
 export function isBackendName(value: string | null): value is BackendName {
-  return value === 'webgl' || value === 'wasm' || value === 'cpu';
+  return value === 'webgpu' || value === 'webgl' || value === 'wasm' || value === 'cpu';
 }
 
 /** What the page can tell about WebGL without starting TensorFlow.js on it. */
@@ -61,10 +63,70 @@ export function probeWebGl(): WebGlProbe {
   }
 }
 
-/** Backends in the order to try: hardware WebGL, then WASM, then software WebGL, then CPU. */
-export function preferredOrder(webgl: WebGlProbe): BackendName[] {
-  if (!webgl.available) return ['wasm', 'cpu'];
-  return webgl.software ? ['wasm', 'webgl', 'cpu'] : ['webgl', 'wasm', 'cpu'];
+/** What the page can tell about WebGPU without starting TensorFlow.js on it. */
+export interface WebGpuProbe {
+  readonly available: boolean;
+  /** A fallback or CPU adapter (SwiftShader): works, but no faster than WASM. */
+  readonly software: boolean;
+  /** The adapter's vendor and architecture, e.g. "google swiftshader". */
+  readonly adapter: string;
+  /** Why WebGPU is unavailable, short (for the menu) and in full (its tooltip and the console); empty when available. */
+  readonly why: string;
+  readonly reason: string;
+}
+
+/** The slice of the WebGPU API the probe reads (TypeScript's DOM library has no WebGPU types). */
+interface GpuAdapterLike {
+  readonly isFallbackAdapter?: boolean;
+  readonly info?: {
+    readonly vendor?: string;
+    readonly architecture?: string;
+    readonly description?: string;
+    readonly isFallbackAdapter?: boolean;
+  };
+}
+
+export async function probeWebGpu(): Promise<WebGpuProbe> {
+  const missing = (why: string, reason: string): WebGpuProbe => ({
+    available: false,
+    software: false,
+    adapter: 'none',
+    why,
+    reason,
+  });
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<GpuAdapterLike | null> } }).gpu;
+  if (gpu === undefined) {
+    return missing(
+      'not in this browser',
+      'WebGPU: this browser has no navigator.gpu (not supported, turned off, or the page is not a secure context)',
+    );
+  }
+  try {
+    const adapter = await gpu.requestAdapter();
+    if (adapter === null)
+      return missing('no adapter', 'WebGPU: navigator.gpu.requestAdapter() returned null (no usable GPU)');
+    const info = adapter.info ?? {};
+    const name = [info.vendor, info.architecture].filter((s) => s !== undefined && s !== '').join(' ') || 'unknown';
+    const software =
+      adapter.isFallbackAdapter === true ||
+      info.isFallbackAdapter === true ||
+      /swiftshader|llvmpipe|software/i.test(`${name} ${info.description ?? ''}`);
+    return { available: true, software, adapter: name, why: '', reason: '' };
+  } catch (e) {
+    return missing('no adapter', `WebGPU: requestAdapter() failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
+ * Backends in the order to try: hardware WebGPU, hardware WebGL, then WASM, then software WebGPU
+ * and WebGL, then CPU.
+ */
+export function preferredOrder(webgl: WebGlProbe, webgpu: WebGpuProbe): BackendName[] {
+  const fast: BackendName[] = [];
+  const slow: BackendName[] = [];
+  if (webgpu.available) (webgpu.software ? slow : fast).push('webgpu');
+  if (webgl.available) (webgl.software ? slow : fast).push('webgl');
+  return [...fast, 'wasm', ...slow, 'cpu'];
 }
 
 /** Switches TensorFlow.js to `name`; false when that backend cannot start here. */
@@ -96,7 +158,7 @@ async function reportingCores<T>(cores: number, run: () => Promise<T>): Promise<
 }
 
 /** A short description of the running backend, e.g. "WASM · SIMD". */
-export async function describeBackend(name: BackendName, webgl: WebGlProbe): Promise<string> {
+export async function describeBackend(name: BackendName, webgl: WebGlProbe, webgpu: WebGpuProbe): Promise<string> {
   if (name === 'wasm') {
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     const threads = (await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')) === true ? getThreadsCount() : 1;
@@ -104,5 +166,6 @@ export async function describeBackend(name: BackendName, webgl: WebGlProbe): Pro
     return `WASM · ${simd === true ? 'SIMD' : 'no SIMD'} · ${threads} thread${threads === 1 ? '' : 's'}${note}`;
   }
   if (name === 'webgl') return `WebGL ${tf.env().getNumber('WEBGL_VERSION')} · ${webgl.software ? 'software' : 'GPU'}`;
+  if (name === 'webgpu') return `WebGPU · ${webgpu.adapter} · ${webgpu.software ? 'software' : 'GPU'}`;
   return 'CPU · plain JavaScript';
 }

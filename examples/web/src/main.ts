@@ -11,8 +11,10 @@ import {
   isBackendName,
   preferredOrder,
   probeWebGl,
+  probeWebGpu,
   startBackend,
   type BackendName,
+  type WebGpuProbe,
 } from './backend.js';
 import { DrawPad } from './draw.js';
 import { Gallery } from './gallery.js';
@@ -271,6 +273,8 @@ holder.onChange((info) => {
 
 // ---------- backends ----------
 const webgl = probeWebGl();
+// Probed (asynchronously) when the page starts; unavailable until then.
+let webgpu: WebGpuProbe = { available: false, software: false, adapter: 'none', why: 'not probed', reason: '' };
 const available = new Set<BackendName>();
 
 async function switchBackend(name: BackendName): Promise<boolean> {
@@ -282,7 +286,7 @@ async function switchBackend(name: BackendName): Promise<boolean> {
   available.add(name);
   backendSelect.value = name;
   stats.backend = name;
-  backendStatus.textContent = await describeBackend(name, webgl);
+  backendStatus.textContent = await describeBackend(name, webgl, webgpu);
   return true;
 }
 
@@ -309,17 +313,25 @@ backendSelect.addEventListener('change', () => {
 function disableOption(name: BackendName): void {
   const option = [...backendSelect.options].find((o) => o.value === name);
   if (option !== undefined) {
+    // WebGPU says why: no navigator.gpu, or no adapter (the full reason in the tooltip).
+    const why = name === 'webgpu' && !webgpu.available ? webgpu.why : 'unavailable';
     option.disabled = true;
-    option.textContent = `${option.textContent?.replace(/ \(.*\)$/, '') ?? name} (unavailable)`;
+    option.textContent = `${option.textContent?.replace(/ \(.*\)$/, '') ?? name} (${why})`;
+    if (name === 'webgpu' && webgpu.reason !== '') option.title = webgpu.reason;
   }
 }
 
 async function start(): Promise<void> {
+  webgpu = await probeWebGpu();
   if (!webgl.available) disableOption('webgl');
+  if (!webgpu.available) {
+    disableOption('webgpu');
+    console.info(webgpu.reason);
+  }
   const requested = new URLSearchParams(location.search).get('backend');
   const order = isBackendName(requested)
-    ? [requested, ...preferredOrder(webgl).filter((b) => b !== requested)]
-    : preferredOrder(webgl);
+    ? [requested, ...preferredOrder(webgl, webgpu).filter((b) => b !== requested)]
+    : preferredOrder(webgl, webgpu);
   let started = false;
   for (const name of order) {
     if (await switchBackend(name)) {
