@@ -109,11 +109,11 @@ describe.skipIf(!hasChromium)('the library on WebGPU (SwiftShader) in Chromium',
     expect(info).toEqual({ vendor: 'google', architecture: 'swiftshader' });
   });
 
-  // compact: valid 3x3 convolutions, max pooling, dense, dropout; lean: batch norm, same padding;
-  // strong: strided 5x5 convolutions. The seed network's layer kinds are compact's.
+  // compact: valid 3x3 convolutions, max pooling, dense, dropout; strong: batch norm, same padding,
+  // strided 5x5 convolutions. The seed network's layer kinds are compact's, lean's are strong's and
+  // compact's (lean ran here too, and agreed as closely; left out to keep npm test under ten minutes).
   for (const [architecture, epochs] of [
     ['compact', 2],
-    ['lean', 1],
     ['strong', 1],
   ] as const) {
     it(`trains and predicts ${architecture} as wasm does`, async () => {
