@@ -254,6 +254,10 @@ describe('DigitBudget', () => {
       const plan = await planFor(host, 900);
       const run = simulate(host, plan, () => speed, true);
       expect(run.budget.repick, `speed ${speed}`).toBeUndefined();
+      const weighed = run.budget.events.find((e) => e.change.startsWith('model 1 weighed'));
+      expect(weighed?.change).toBe(
+        `model 1 weighed at ${speed.toFixed(2)}x the calibrated step time: its network stays`,
+      );
       expect(run.seconds).toBeLessThanOrEqual(900);
     }
     // 20 minutes plans strong, the richest: faster steps only stretch it.

@@ -252,8 +252,11 @@ export class DigitBudget {
       return false;
     this.repickArmed = false;
     const speed = median(steps) / (this.plan.cost.trainSecondsPerImage * this.plan.recipe.batchSize);
-    if (speed < REPICK_SPEED && speed > 1 / REPICK_SPEED) return false;
-    if (!wouldRepick(this.plan, speed, seconds)) return false;
+    if ((speed < REPICK_SPEED && speed > 1 / REPICK_SPEED) || !wouldRepick(this.plan, speed, seconds)) {
+      // On record either way: how far off the calibration was is what tunes the weighing.
+      this.record(1, `model 1 weighed at ${speed.toFixed(2)}x the calibrated step time: its network stays`);
+      return false;
+    }
     this.repicked = { speed, seconds: now - this.plan.startedAt };
     this.record(
       1,
