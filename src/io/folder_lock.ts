@@ -3,7 +3,7 @@
  * process, and taken over once that process is gone (killed, or the machine restarted).
  */
 import { DigitLockError, type FolderLockHolder } from '../errors.js';
-import { nodeModules, tempFileName, toOutputError } from './node.js';
+import { isRunning, nodeModules, tempFileName, toOutputError } from './node.js';
 
 /** The lock file's name inside a locked folder. */
 export const FOLDER_LOCK_FILE = '.digit-recognizer.lock';
@@ -228,16 +228,6 @@ function processStartTime(fs: SyncFs, pid: number): string | null {
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
   } catch {
     return null;
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: running, as another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

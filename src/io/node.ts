@@ -91,7 +91,8 @@ export async function sweepStaleTempFiles(
   return stale;
 }
 
-function isRunning(pid: number): boolean {
+/** Whether process `pid` is alive on this machine (sweeping temp files, folder locks). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

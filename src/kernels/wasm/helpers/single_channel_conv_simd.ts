@@ -8,38 +8,13 @@
  */
 import type { TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 
+import { convGeometry } from './conv_info.js';
 import { heapPointer, runNative, withScratch, type NativeBackend } from './native.js';
 
-type Geometry = [
-  batch: number,
-  h: number,
-  w: number,
-  oh: number,
-  ow: number,
-  channels: number,
-  kh: number,
-  kw: number,
-  sh: number,
-  sw: number,
-  padTop: number,
-  padLeft: number,
-];
-
-function geometry(info: backend_util.Conv2DInfo): Geometry {
-  return [
-    info.batchSize,
-    info.inHeight,
-    info.inWidth,
-    info.outHeight,
-    info.outWidth,
-    info.outChannels,
-    info.filterHeight,
-    info.filterWidth,
-    info.strideHeight,
-    info.strideWidth,
-    info.padInfo.top,
-    info.padInfo.left,
-  ];
+/** The shared convolution geometry less its input channels (always 1 here), as the C functions take it. */
+function geometry(info: backend_util.Conv2DInfo): number[] {
+  const [batch, h, w, , ...rest] = convGeometry(info);
+  return [batch, h, w, ...rest];
 }
 
 /** `dW` `[KH,KW,1,Co]` of a one-channel convolution. */
