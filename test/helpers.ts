@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll } from 'vitest';
@@ -57,4 +57,23 @@ export async function pool<T>(jobs: (() => Promise<T>)[], width: number): Promis
     }),
   );
   return results;
+}
+
+/** The last epoch a kaggle run's training state in `out` holds (0 when there is none yet). */
+export function stateEpoch(out: string): number {
+  try {
+    return (JSON.parse(readFileSync(join(out, 'train-state/state.json'), 'utf8')) as { meta: { epoch: number } }).meta
+      .epoch;
+  } catch {
+    return 0;
+  }
+}
+
+/** The epoch column of the history.csv a kaggle run wrote in `out`. */
+export function historyEpochs(out: string): string[] {
+  return readFileSync(join(out, 'history.csv'), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',')[0]!);
 }

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
+import { historyEpochs, stateEpoch, tempDir } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 // node --import tsx (not the tsx launcher, which adds a parent process between signals and the script).
@@ -59,23 +59,6 @@ async function runUntil(
   const result = await done;
   clearInterval(timer);
   return { ...result, stderr };
-}
-
-function stateEpoch(out: string): number {
-  try {
-    return (JSON.parse(readFileSync(join(out, 'train-state/state.json'), 'utf8')) as { meta: { epoch: number } }).meta
-      .epoch;
-  } catch {
-    return 0;
-  }
-}
-
-function historyEpochs(out: string): string[] {
-  return readFileSync(join(out, 'history.csv'), 'utf8')
-    .trimEnd()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split(',')[0]!);
 }
 
 describe('resumable example runs', () => {

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FOLDER_LOCK_FILE } from 'digit-recognizer';
-import { pool, tempDir } from './helpers.js';
+import { historyEpochs, pool, stateEpoch, tempDir } from './helpers.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 // node --import tsx (not the tsx launcher, which adds a parent process between signals and the script).
@@ -39,23 +39,6 @@ function start(out: string) {
 
 async function until(ready: () => boolean): Promise<void> {
   while (!ready()) await new Promise((r) => setTimeout(r, 50));
-}
-
-function stateEpoch(out: string): number {
-  try {
-    return (JSON.parse(readFileSync(join(out, 'train-state/state.json'), 'utf8')) as { meta: { epoch: number } }).meta
-      .epoch;
-  } catch {
-    return 0;
-  }
-}
-
-function historyEpochs(out: string): string[] {
-  return readFileSync(join(out, 'history.csv'), 'utf8')
-    .trimEnd()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.split(',')[0]!);
 }
 
 function lockPid(path: string): number {
