@@ -1,12 +1,14 @@
 /**
  * The native kernels (native/node/, src/kernels/addon/load.ts) called directly over a heap of our
- * own: every SIMD path this CPU runs, on 1 and 2 threads, against the float64 references; hostile
+ * own: every SIMD path this CPU runs, on 1 and 2 threads, against the float64 references (the
+ * avx512 path also where the CPU lacks it, from a test build for AVX2); hostile
  * shapes and offsets, refused with an error and no crash; and the fallback when they are off. The
  * same kernels inside tfjs (the `native` routes) are checked in test/kernel_routes.test.ts.
  */
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
   configureNativeKernels,
@@ -133,6 +135,32 @@ function checkConv(native: NativeAddon, c: ConvShape): void {
     expect(Number.isNaN(view[at + size] as number), 'the guard after an output').toBe(true);
 }
 
+/** Matmuls of every shape kind against float64, on the path and threads configured now. */
+function checkMatmuls(native: NativeAddon): void {
+  const cases = [
+    ...MATMUL_CASES,
+    { a: [2, 5, 300], b: [2, 300, 7], ta: false, tb: false },
+    { a: [1, 1], b: [1, 1], ta: false, tb: false },
+    { a: [4, 600], b: [600, 33], ta: false, tb: false },
+  ];
+  for (const m of cases) {
+    const heap = new Heap();
+    const a = values(sizeOf(m.a), 5);
+    const b = values(sizeOf(m.b), 6);
+    const expected = float64MatMul(a, m.a, b, m.b, m.ta, m.tb);
+    const [ar, ac] = m.a.slice(-2) as [number, number];
+    const [br, bc] = m.b.slice(-2) as [number, number];
+    const [rows, k] = m.ta ? [ac, ar] : [ar, ac];
+    const n = m.tb ? br : bc;
+    const aBatch = sizeOf(m.a.slice(0, -2));
+    const bBatch = sizeOf(m.b.slice(0, -2));
+    const dims = Int32Array.of(Math.max(aBatch, bBatch), rows, n, k, +(aBatch > 1), +(bBatch > 1), +m.ta, +m.tb);
+    const [aAt, bAt, out] = [heap.place(a), heap.place(b), heap.zeros(expected.length)];
+    native.matmul(heap.view(), dims, aAt, bAt, out);
+    expect(relativeError(heap.read(out, expected.length), expected), `${m.a} x ${m.b}`).toBeLessThan(1e-5);
+  }
+}
+
 const EXTRA_CONVS: (ConvShape & { name: string })[] = [
   {
     name: 'strong conv7: 4x4 valid to 1x1, 64 -> 128 (dx as matmul + scatter)',
@@ -177,31 +205,44 @@ describe.skipIf(addon === undefined)('native kernels against float64, every SIMD
     '%s, %i thread(s): matmuls',
     (isa, threads) => {
       configureNativeKernels({ isa, threads });
-      const cases = [
-        ...MATMUL_CASES,
-        { a: [2, 5, 300], b: [2, 300, 7], ta: false, tb: false },
-        { a: [1, 1], b: [1, 1], ta: false, tb: false },
-        { a: [4, 600], b: [600, 33], ta: false, tb: false },
-      ];
-      for (const m of cases) {
-        const heap = new Heap();
-        const a = values(sizeOf(m.a), 5);
-        const b = values(sizeOf(m.b), 6);
-        const expected = float64MatMul(a, m.a, b, m.b, m.ta, m.tb);
-        const [ar, ac] = m.a.slice(-2) as [number, number];
-        const [br, bc] = m.b.slice(-2) as [number, number];
-        const [rows, k] = m.ta ? [ac, ar] : [ar, ac];
-        const n = m.tb ? br : bc;
-        const aBatch = sizeOf(m.a.slice(0, -2));
-        const bBatch = sizeOf(m.b.slice(0, -2));
-        const dims = Int32Array.of(Math.max(aBatch, bBatch), rows, n, k, +(aBatch > 1), +(bBatch > 1), +m.ta, +m.tb);
-        const [aAt, bAt, out] = [heap.place(a), heap.place(b), heap.zeros(expected.length)];
-        addon!.matmul(heap.view(), dims, aAt, bAt, out);
-        expect(relativeError(heap.read(out, expected.length), expected), `${m.a} x ${m.b}`).toBeLessThan(1e-5);
-      }
+      checkMatmuls(addon!);
     },
   );
 });
+
+/**
+ * The avx512 path (a 12 x 32 tile) runs only where the CPU has AVX-512. Elsewhere a test build of
+ * the same sources (build.sh --emulated-avx512: that path compiled for AVX2, each 16-float vector
+ * split in two by GCC) runs the same cases, so the wide tile's edges, panels and row pointers are
+ * checked on every CI host with AVX2, not only on the hosts that would use them.
+ */
+describe.skipIf(addon === undefined || isas.includes('avx512') || !isas.includes('avx2'))(
+  'the avx512 path, built for AVX2 where the CPU lacks AVX-512',
+  () => {
+    const file = join(ROOT, 'test/.artifacts/native-emulated-avx512/digit-recognizer.node');
+    let emulated: NativeAddon;
+    beforeAll(() => {
+      const built = spawnSync('sh', [join(ROOT, 'native/node/build.sh'), '--emulated-avx512', file], {
+        encoding: 'utf8',
+      });
+      expect(built.status, built.stderr).toBe(0);
+      emulated = createRequire(import.meta.url)(file) as NativeAddon;
+    });
+
+    it.each([1, 2])('%i thread(s): convolutions and matmuls against float64', (threads) => {
+      emulated.configure(threads, 'avx512');
+      expect(emulated.info()).toMatchObject({ isa: 'avx512', threads });
+      for (const c of [...CONV_CASES, ...EXTRA_CONVS]) {
+        try {
+          checkConv(emulated, c);
+        } catch (error) {
+          throw new Error(`${(c as { name: string }).name}: ${(error as Error).message}`);
+        }
+      }
+      checkMatmuls(emulated);
+    });
+  },
+);
 
 describe.skipIf(addon === undefined)('native kernels are deterministic', () => {
   it('give the same bits on 1 and 2 threads (the filter gradient sums fixed parts in a fixed order)', () => {

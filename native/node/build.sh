@@ -5,6 +5,11 @@
 #
 #   native/node/build.sh            build (npm run build:native; `prepare` runs it in a clone)
 #   native/node/build.sh --if-gcc   the same, but say so in one line and succeed where gcc is missing
+#   native/node/build.sh --emulated-avx512 FILE
+#                                   for tests only, on a CPU without AVX-512: the avx512 path's 12 x 32
+#                                   tile compiled for AVX2 (GCC splits each 16-float vector in two) and
+#                                   offered wherever AVX2 runs, so that its tiling is checked on any
+#                                   x86-64 with AVX2; written to FILE, never to prebuilds/
 #
 # The micro-kernel is compiled once per ISA from one source (ukernel.c, see its header); everything
 # else targets plain x86-64, and ops.c picks the widest path the CPU has when the addon loads.
@@ -14,6 +19,16 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/prebuilds/linux-x64"
+target="$out/digit-recognizer.node"
+avx512="-mavx512f"
+ops_flags=""
+if [ "${1:-}" = "--emulated-avx512" ]; then
+  target=${2:?"native/node/build.sh: --emulated-avx512 needs the output file"}
+  out=$(dirname "$target")
+  # -Wno-psabi: GCC notes that 64-byte vectors pass differently without AVX-512; they never cross a call here.
+  avx512="-mavx2 -mfma -Wno-psabi"
+  ops_flags="-DDIGIT_EMULATED_AVX512"
+fi
 if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
   echo "native/node/build.sh: builds for linux-x64 only (this is $(uname -s)-$(uname -m)); the package falls back to WebAssembly here" >&2
   exit 0
@@ -34,10 +49,11 @@ trap 'rm -rf "$tmp"' EXIT
 # into one FMA where the ISA has it (GCC's default for GNU C, stated for clarity).
 flags="-O3 -std=gnu11 -fPIC -fvisibility=hidden -ffp-contract=fast -Wall -Wextra -Werror -I$headers -include $here/glibc_floor.h"
 cc=${CC:-gcc}
-$cc $flags -DVW=16 -mavx512f -c "$here/ukernel.c" -o "$tmp/ukernel_avx512.o"
+$cc $flags -DVW=16 $avx512 -c "$here/ukernel.c" -o "$tmp/ukernel_avx512.o"
 $cc $flags -DVW=8 -mavx2 -mfma -c "$here/ukernel.c" -o "$tmp/ukernel_avx2.o"
 $cc $flags -DVW=4 -c "$here/ukernel.c" -o "$tmp/ukernel_sse2.o"
-for f in ops pool addon; do $cc $flags -c "$here/$f.c" -o "$tmp/$f.o"; done
+$cc $flags $ops_flags -c "$here/ops.c" -o "$tmp/ops.o"
+for f in pool addon; do $cc $flags -c "$here/$f.c" -o "$tmp/$f.o"; done
 mkdir -p "$out"
 $cc -shared -static-libgcc -Wl,--as-needed -Wl,-z,noexecstack -Wl,--exclude-libs,ALL -s -o "$tmp/digit-recognizer.node" "$tmp"/*.o -lpthread
 # The floor holds only if no newer symbol version slipped in.
@@ -46,6 +62,6 @@ case "$newest" in
   GLIBC_2.2.5|GLIBC_2.3|GLIBC_2.3.2|GLIBC_2.3.4|GLIBC_2.14|GLIBC_2.16|GLIBC_2.17|"") ;;
   *) echo "native/node/build.sh: the addon needs $newest, above the stated glibc floor 2.17" >&2; exit 1 ;;
 esac
-mv "$tmp/digit-recognizer.node" "$out/digit-recognizer.node"
+mv "$tmp/digit-recognizer.node" "$target"
 # On stderr: npm pack --json prints its report on stdout, after this lifecycle script.
-echo "native/node/build.sh: prebuilds/linux-x64/digit-recognizer.node ($(wc -c < "$out/digit-recognizer.node") bytes, glibc symbols up to ${newest:-none})" >&2
+echo "native/node/build.sh: ${target#"$root"/} ($(wc -c < "$target") bytes, glibc symbols up to ${newest:-none})" >&2
