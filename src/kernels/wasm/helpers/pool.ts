@@ -266,6 +266,9 @@ export class WasmPool {
     }
     const error = work(c, this.args, this.fns);
     // Only the chunks claimed need waiting for: a worker that has not woken yet claims nothing.
+    // The wait has no timeout: a claimed chunk always ends in DONE, since a worker runs it inside
+    // try (a trap is caught), allocates nothing while it runs, and is never terminated; only the
+    // whole process ending, which ends this wait too, could stop it half-way.
     const block = canBlock();
     for (let done = Atomics.load(c, DONE); done < chunks; done = Atomics.load(c, DONE)) {
       if (block) Atomics.wait(c, DONE, done);
