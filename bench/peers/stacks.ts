@@ -1,7 +1,8 @@
 /**
  * Training and prediction throughput of the same networks in the stacks a Python user would run on
- * this CPU, in one run with ours: Keras 3 on TensorFlow's CPU build (oneDNN) for `seed` and
- * `strong`, PyTorch 2 (CPU wheel) for `seed`, against this package with its native kernels and on
+ * this CPU, in one run with ours: Keras 3 on TensorFlow's CPU build and PyTorch 2's CPU wheel (both
+ * oneDNN) for `seed`, `lean` and `strong` (bench/peers/peer_speed.py, the same layers), against this
+ * package with its native kernels and on
  * WebAssembly alone (`DIGIT_RECOGNIZER_NATIVE=0`), the latter also under each `--node` binary
  * (another Node line). Run by hand, alone:
  *
@@ -22,13 +23,12 @@ import { ROOT } from '../lib/results.js';
 import { startBench } from '../lib/setup.js';
 
 const bench = await startBench(import.meta.url, {
-  about: 'training and prediction images/s of seed and strong: ours on wasm against Keras/TensorFlow and PyTorch',
+  about: 'training and prediction images/s of each network: ours (native, wasm) against Keras/TensorFlow and PyTorch',
   backend: 'none',
   options: {
     venv: { type: 'string' },
     rounds: { type: 'string', default: '2' },
     steps: { type: 'string', default: '60' },
-    peers: { type: 'string', default: join(ROOT, '../shared/peers') },
     node: { type: 'string', multiple: true, default: [] },
     nets: { type: 'string', default: 'seed,lean,strong,compact' },
   },
@@ -90,12 +90,15 @@ function ours(net: string, native: boolean, node = process.execPath): Run {
   };
 }
 
-function peer(stack: string, script: string, net: string, args: string[]): Run {
+const PEER_NETS = new Set(['seed', 'lean', 'strong']);
+
+function peer(stack: string, kind: 'keras' | 'torch', net: string): Run {
   return {
     stack,
     net,
     run: () => {
-      const r = spawnSync(python, [join(flags.peers, script), ...args], { encoding: 'utf8' });
+      const script = join(ROOT, 'bench/peers/peer_speed.py');
+      const r = spawnSync(python, [script, kind, net, '64', threads], { encoding: 'utf8' });
       const m = /train img\/s ([\d.]+) predict img\/s ([\d.]+)/.exec(r.stdout);
       if (r.status !== 0 || m === null) throw new Error(`${stack} ${net}: ${r.stderr.slice(-400)}`);
       return { train: Number(m[1]), predict: Number(m[2]) };
@@ -110,8 +113,7 @@ const runs: Run[] = flags.nets
     ours(net, true),
     ours(net, false),
     ...flags.node.map((node) => ours(net, false, node)),
-    ...(net === 'seed' || net === 'strong' ? [peer(KERAS, 'keras_seed_speed.py', net, ['64', threads, net])] : []),
-    ...(net === 'seed' ? [peer('PyTorch 2 CPU', 'torch2_seed_speed.py', 'seed', ['64', threads])] : []),
+    ...(PEER_NETS.has(net) ? [peer(KERAS, 'keras', net), peer('PyTorch 2 CPU', 'torch', net)] : []),
   ]);
 const samples = new Map<Run, { train: number[]; predict: number[] }>(runs.map((r) => [r, { train: [], predict: [] }]));
 for (let round = 0; round < Number(flags.rounds); round++) {
