@@ -3,10 +3,10 @@
 for layer, in Keras 3 on TensorFlow's CPU build or in PyTorch 2's CPU wheel (both on oneDNN). Adam,
 batch norm and dropout in training mode, random data (it costs what digits cost).
 
-usage: peer_speed.py keras|torch NET [BATCH] [THREADS]
+usage: peer_speed.py keras|torch NET [BATCH] [THREADS] [STEPS]
 prints: '<stack> <net> train img/s A predict img/s B'
 
-Training: 5 warm-up steps (tracing, oneDNN's primitive caches), then 60 timed steps. Prediction: 8,192
+Training: 5 warm-up steps (tracing, oneDNN's primitive caches), then STEPS timed ones (default 60). Prediction: 8,192
 images in batches of 256 after one warm-up batch. PyTorch is timed in both memory formats and keeps
 the faster, as its own tuning guides advise trying both.
 """
@@ -18,7 +18,7 @@ stack = sys.argv[1]
 net = sys.argv[2]
 bs = int(sys.argv[3]) if len(sys.argv) > 3 else 64
 threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
-STEPS = 60
+STEPS = int(sys.argv[5]) if len(sys.argv) > 5 else 60
 PREDICT = 8192
 if stack not in ("keras", "torch") or net not in ("seed", "lean", "strong"):
     sys.exit(__doc__)

@@ -2,9 +2,8 @@
  * Training and prediction throughput of the same networks in the stacks a Python user would run on
  * this CPU, in one run with ours: Keras 3 on TensorFlow's CPU build and PyTorch 2's CPU wheel (both
  * oneDNN) for `seed`, `lean` and `strong` (bench/peers/peer_speed.py, the same layers), against this
- * package with its native kernels and on
- * WebAssembly alone (`DIGIT_RECOGNIZER_NATIVE=0`), the latter also under each `--node` binary
- * (another Node line). Run by hand, alone:
+ * package with its native kernels and on WebAssembly alone (`DIGIT_RECOGNIZER_NATIVE=0`), the
+ * latter also under each `--node` binary (another Node line). Run by hand, alone:
  *
  *   ../shared/peers/setup-venv.sh DIR                       (once: a venv where pip reaches the wheels)
  *   npm run bench -- bench/peers/stacks.ts --venv DIR [--rounds 2] [--steps 60] [--node PATH ...]
@@ -98,7 +97,7 @@ function peer(stack: string, kind: 'keras' | 'torch', net: string): Run {
     net,
     run: () => {
       const script = join(ROOT, 'bench/peers/peer_speed.py');
-      const r = spawnSync(python, [script, kind, net, '64', threads], { encoding: 'utf8' });
+      const r = spawnSync(python, [script, kind, net, '64', threads, flags.steps], { encoding: 'utf8' });
       const m = /train img\/s ([\d.]+) predict img\/s ([\d.]+)/.exec(r.stdout);
       if (r.status !== 0 || m === null) throw new Error(`${stack} ${net}: ${r.stderr.slice(-400)}`);
       return { train: Number(m[1]), predict: Number(m[2]) };
